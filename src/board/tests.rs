@@ -1,0 +1,1 @@
+//! Board unit tests (see the table-driven scenarios below).
