@@ -588,7 +588,7 @@ struct RawEnvelope<'a> {
     owner_id: Option<Id<'a>>,
     #[serde(borrow, default)]
     body: Option<RawBody<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, rename = "pn_apns")]
     pn_apns: Option<Box<RawEnvelope<'a>>>,
 }
 
@@ -1011,5 +1011,335 @@ impl<'de: 'a, 'a> Deserialize<'de> for MetaOnly<'a> {
             }
         }
         d.deserialize_seq(MetaVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! sample {
+        ($name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/samples/",
+                $name
+            ))
+        };
+    }
+
+    /// The value under `key` of a sample file that groups several payloads, as JSON text.
+    fn member(doc: &str, key: &str) -> String {
+        let all: serde_json::Value = serde_json::from_str(doc).unwrap();
+        serde_json::to_string(&all[key]).unwrap()
+    }
+
+    fn telephony<'f>(frame: &'f Frame<'_>) -> &'f TelephonyEvent<'f> {
+        match &frame.notification().unwrap().body {
+            EventBody::Telephony(ev) => ev,
+            other => panic!("expected a telephony body, got {other:?}"),
+        }
+    }
+
+    fn presence<'f>(frame: &'f Frame<'_>) -> &'f PresenceEvent<'f> {
+        match &frame.notification().unwrap().body {
+            EventBody::Presence(ev) => ev,
+            other => panic!("expected a presence body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connection_details_frames() {
+        let frame = parse_frame(sample!("ws-01-connection-details.json")).unwrap();
+        let meta = frame.meta.as_ref().unwrap();
+        assert_eq!(meta.kind, MessageType::ConnectionDetails);
+        let wsc = meta.wsc.as_ref().unwrap();
+        assert_eq!(wsc.sequence, Some(1));
+        assert_eq!(
+            wsc.token.as_deref(),
+            Some("RTFhRG5nfExxxxxxxxxxxcHE3bXkyRURQVQ")
+        );
+        let FrameBody::ConnectionDetails(details) = &frame.body else {
+            panic!("expected ConnectionDetails, got {:?}", frame.body);
+        };
+        assert_eq!(details.recovery_timeout, Some(180));
+        assert_eq!(details.max_active_requests, Some(10));
+        assert!(details.recovery_state.is_none());
+
+        let frame = parse_frame(sample!("ws-02-connection-details-recovery.json")).unwrap();
+        let FrameBody::ConnectionDetails(details) = &frame.body else {
+            panic!("expected ConnectionDetails, got {:?}", frame.body);
+        };
+        assert_eq!(details.recovery_state.as_deref(), Some("Successful"));
+        assert_eq!(details.recovery_timeout, Some(30));
+    }
+
+    #[test]
+    fn subscription_replies_and_requests() {
+        for key in ["php_sdk_test_2020", "python_sdk_test_2025"] {
+            let text = member(sample!("ws-04-subscription-responses.json"), key);
+            let frame = parse_frame(&text).unwrap();
+            assert_eq!(
+                frame.meta.as_ref().unwrap().kind,
+                MessageType::ClientRequest
+            );
+            assert_eq!(frame.meta.as_ref().unwrap().status, Some(200));
+            let FrameBody::ClientReply(reply) = &frame.body else {
+                panic!("{key}: expected a reply body");
+            };
+            assert_eq!(reply.status.as_deref(), Some("Active"));
+            assert!(reply.id.as_deref().unwrap().len() > 30);
+            assert!(reply.expires_in.unwrap() >= 843);
+        }
+        let request = parse_frame(sample!("ws-03-subscription-request.json")).unwrap();
+        let meta = request.meta.unwrap();
+        assert_eq!(meta.method.as_deref(), Some("POST"));
+        assert_eq!(meta.path.as_deref(), Some("/restapi/v1.0/subscription/"));
+    }
+
+    #[test]
+    fn misc_frames_heartbeat_rate_limit_error() {
+        let doc = sample!("ws-06-misc-frames.json");
+        let heartbeat_text = member(doc, "heartbeat_request_and_response_docs");
+        let heartbeat = parse_frame(&heartbeat_text).unwrap();
+        assert_eq!(heartbeat.meta.unwrap().kind, MessageType::Heartbeat);
+        assert!(matches!(heartbeat.body, FrameBody::None));
+
+        let reply_text = member(doc, "clientrequest_response_meta_devtest_2020");
+        let meta = peek_meta(&reply_text).unwrap();
+        let headers = meta.headers.unwrap();
+        assert_eq!(headers.rate_limit_group.as_deref(), Some("medium"));
+        assert_eq!(headers.rate_limit_limit, Some(100));
+        assert_eq!(headers.rate_limit_remaining, Some(98));
+        assert_eq!(headers.rate_limit_window, Some(60));
+
+        let error_body = member(doc, "error_body_fake_wsc_token");
+        let error_text = format!(r#"[{{"type":"Error","status":400}},{error_body}]"#);
+        let frame = parse_frame(&error_text).unwrap();
+        let FrameBody::Error(error) = frame.body else {
+            panic!("expected an Error body");
+        };
+        assert_eq!(error.error_code.as_deref(), Some("WSG-400"));
+    }
+
+    #[test]
+    fn server_notification_of_an_unused_kind() {
+        let frame = parse_frame(sample!("ws-05-server-notification.json")).unwrap();
+        let meta = frame.meta.as_ref().unwrap();
+        assert_eq!(meta.kind, MessageType::ServerNotification);
+        let note = frame.notification().unwrap();
+        assert_eq!(meta.message_id.as_deref(), note.uuid.as_deref());
+        assert_eq!(note.owner_id.as_deref(), Some("233676004"));
+        assert!(matches!(note.body, EventBody::Other));
+    }
+
+    #[test]
+    fn telephony_docs_samples_including_the_apns_envelope() {
+        let doc = sample!("event-telsess-docs-samples.json");
+        let text = member(doc, "voice_guide_2020_setup");
+        let frame = parse_frame(&text).unwrap();
+        let ev = telephony(&frame);
+        assert_eq!(ev.sequence, Some(3));
+        assert_eq!(
+            ev.telephony_session_id.as_deref(),
+            Some("s-a6abd24ca6774373a8120a3390d3cbe8")
+        );
+        let party = &ev.parties[0];
+        assert_eq!(party.status(), Some(PartyStatus::Setup));
+        assert_eq!(party.direction(), Some(Direction::Inbound));
+        assert_eq!(
+            party.to.as_ref().unwrap().name.as_deref(),
+            Some("TESTER Babji")
+        );
+        assert!(party.park.as_ref().unwrap().id.is_none());
+
+        for key in [
+            "account_telephony_sessions_2018_pn_apns_envelope",
+            "extension_telephony_sessions_2018_queueCall",
+        ] {
+            let text = member(doc, key);
+            let frame = parse_frame(&text).unwrap();
+            let ev = telephony(&frame);
+            assert_eq!(ev.sequence, Some(5), "{key}");
+            assert_eq!(ev.account_id.as_deref(), Some("400144452008"));
+            assert_eq!(ev.parties[0].status(), Some(PartyStatus::Proceeding));
+        }
+        let queue_text = member(doc, "extension_telephony_sessions_2018_queueCall");
+        let frame = parse_frame(&queue_text).unwrap();
+        assert_eq!(telephony(&frame).parties[0].queue_call, Some(true));
+    }
+
+    #[test]
+    fn callcontrol_js_samples() {
+        let all: serde_json::Value =
+            serde_json::from_str(sample!("event-telsess-callcontrol-js-2019.json")).unwrap();
+        let texts: Vec<String> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect();
+        let first = parse_frame(&texts[0]).unwrap();
+        let ev = telephony(&first);
+        assert_eq!(ev.parties[0].status(), Some(PartyStatus::Proceeding));
+        assert_eq!(ev.parties[0].extension_id, None);
+        assert_eq!(ev.origin_type.as_deref(), Some("Call"));
+        let second = parse_frame(&texts[1]).unwrap();
+        let ev = telephony(&second);
+        assert_eq!(ev.parties[0].status(), Some(PartyStatus::Disconnected));
+        assert_eq!(
+            ev.parties[0].from.as_ref().unwrap().device_id.as_deref(),
+            Some("52294004")
+        );
+    }
+
+    #[test]
+    fn detailed_presence_samples() {
+        let doc = sample!("event-presence-detailed-docs.json");
+        let plain = member(doc, "detailed_extension_presence");
+        let frame = parse_frame(&plain).unwrap();
+        let ev = presence(&frame);
+        assert_eq!(ev.extension_id.as_deref(), Some("6610372004"));
+        assert_eq!(ev.sequence, Some(2698));
+        assert_eq!(ev.active_calls.len(), 2);
+        assert_eq!(ev.active_calls[0].queue_call, Some(true));
+        assert_eq!(ev.total_active_calls, Some(2));
+
+        let with_sip = member(doc, "detailed_extension_presence_with_sip");
+        let frame = parse_frame(&with_sip).unwrap();
+        let ev = presence(&frame);
+        assert_eq!(ev.telephony_status.as_deref(), Some("OnHold"));
+        assert_eq!(
+            ev.active_calls[1].telephony_session_id.as_deref(),
+            Some("s-e1e9696d863742758a18654dcc22a2fd")
+        );
+    }
+
+    #[test]
+    fn legacy_draft_shape_is_tolerated() {
+        let frame = parse_frame(sample!("event-notify-callsession-v2_4-draft.json")).unwrap();
+        let ev = telephony(&frame);
+        let party = &ev.parties[0];
+        assert_eq!(party.status(), Some(PartyStatus::Disconnected));
+        assert_eq!(
+            party.to.as_ref().unwrap().phone_number.as_deref(),
+            Some("+18774443333")
+        );
+        assert_eq!(
+            party.to.as_ref().unwrap().extension_id.as_deref(),
+            Some("400130811008")
+        );
+        assert!(ev.telephony_session_id.is_none());
+        assert_eq!(
+            party.ui_call_info.as_ref().unwrap().value_of("InDIDLabel"),
+            Some("+14155550100")
+        );
+    }
+
+    #[test]
+    fn ids_as_numbers_spellings_and_unknown_codes() {
+        let text = r#"[{"type":"ServerNotification","messageId":"1"},
+            {"uuid":"1","event":"/restapi/v1.0/account/1/telephony/sessions","ownerId":809646016,
+             "body":{"sequence":"7","telephonySessionId":"s-1","sessionId":425008160016,
+               "parties":[
+                 {"id":"p-1","extensionId":62242421016,"status":{"code":"Voicemail"},"newField":{"x":[1]}},
+                 {"id":"p-2","status":{"code":"VMScreening"}},
+                 {"id":"p-3","status":{"code":"SomethingNew","reason":"Mystery"}},
+                 {"id":"p-4"}]}}]"#;
+        let frame = parse_frame(text).unwrap();
+        let note = frame.notification().unwrap();
+        assert_eq!(note.owner_id.as_deref(), Some("809646016"));
+        let ev = telephony(&frame);
+        assert_eq!(ev.sequence, Some(7));
+        assert_eq!(ev.session_id.as_deref(), Some("425008160016"));
+        assert_eq!(ev.parties[0].extension_id.as_deref(), Some("62242421016"));
+        assert_eq!(ev.parties[0].status(), Some(PartyStatus::VoiceMail));
+        assert_eq!(
+            ev.parties[1].status(),
+            Some(PartyStatus::VoiceMailScreening)
+        );
+        assert_eq!(
+            ev.parties[2].status(),
+            Some(PartyStatus::Other("SomethingNew".into()))
+        );
+        assert_eq!(ev.parties[3].status(), None);
+    }
+
+    #[test]
+    fn strings_borrow_from_the_frame_unless_escaped() {
+        let text = r#"{"event":"/restapi/v1.0/account/1/telephony/sessions",
+            "body":{"telephonySessionId":"s-1","parties":[{"id":"p-1","from":{"name":"Ann \"A\""}}]}}"#;
+        let frame = parse_frame(text).unwrap();
+        let ev = telephony(&frame);
+        assert!(matches!(
+            ev.telephony_session_id.as_ref().unwrap().0,
+            Cow::Borrowed(_)
+        ));
+        let name = ev.parties[0].from.as_ref().unwrap().name.as_ref().unwrap();
+        assert!(matches!(name.0, Cow::Owned(_)));
+        assert_eq!(name.as_str(), "Ann \"A\"");
+    }
+
+    #[test]
+    fn body_before_event_key_is_still_classified() {
+        let text = r#"{"body":{"extensionId":"5","presenceStatus":"Available","sequence":3},
+                       "event":"/restapi/v1.0/account/~/extension/5/presence?detailedTelephonyState=true"}"#;
+        let frame = parse_frame(text).unwrap();
+        assert_eq!(
+            presence(&frame).presence_status.as_deref(),
+            Some("Available")
+        );
+    }
+
+    #[test]
+    fn bad_frames_are_errors_not_panics() {
+        for text in [
+            "",
+            "   ",
+            "null",
+            "42",
+            "\"text\"",
+            "[",
+            "[]",
+            "[1,2]",
+            "{",
+            r#"[{"type":"ServerNotification"},{"body":{"parties":"nope"}}]"#,
+            r#"{"body":{"sequence":1,"parties":[{"id":{"deep":true}}]}}"#,
+            r#"[{"type":"ConnectionDetails"},{"recoveryTimeout":"x"}] trailing"#,
+        ] {
+            assert!(parse_frame(text).is_err(), "{text:?} should not parse");
+        }
+        assert!(peek_meta("{}").is_err());
+        assert!(peek_meta("[]").is_err());
+    }
+
+    #[test]
+    fn meta_only_and_null_bodies() {
+        let frame = parse_frame(r#"[{"type":"ServerNotification","messageId":"m"},null]"#).unwrap();
+        assert!(matches!(frame.body, FrameBody::None));
+        let frame = parse_frame(r#"[{"type":"ClientRequest","status":204}]"#).unwrap();
+        assert!(matches!(frame.body, FrameBody::None));
+        let frame = parse_frame(r#"[{"type":"Brand-new"},{"anything":[1,{"a":2}]}]"#).unwrap();
+        assert_eq!(frame.meta.unwrap().kind, MessageType::Unknown);
+    }
+
+    #[test]
+    fn timestamps_in_every_shape_seen() {
+        let expected = "2019-09-05T06:13:35.305Z";
+        for s in [
+            "2019-09-05T06:13:35.305Z",
+            "2019-09-05T06:13:35.305+0000",
+            "2019-09-05T06:13:35.305+00:00",
+            "2019-09-05T08:13:35.305+02:00",
+            "2019-09-05T06:13:35.305",
+        ] {
+            let t = parse_timestamp(s).unwrap();
+            assert_eq!(
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                expected,
+                "{s}"
+            );
+        }
+        assert!(parse_timestamp("yesterday").is_none());
     }
 }
