@@ -116,6 +116,7 @@ impl Board {
     /// Applies one parsed notification (telephony or presence). The envelope `timestamp`
     /// stands in for a missing `eventTime`, and `now` for both.
     pub fn apply_notification(&mut self, note: &Notification<'_>, now: DateTime<Utc>) -> Applied {
+        self.tick(now);
         let envelope_time = note.timestamp.as_deref().and_then(parse_timestamp);
         match &note.body {
             EventBody::Telephony(ev) => self.apply_telephony_at(ev, envelope_time, now),
@@ -149,7 +150,7 @@ impl Board {
         envelope_time: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Applied {
-        self.roll_day(now);
+        self.tick(now);
         let Some(session) = ev.telephony_session_id.as_deref().filter(|s| !s.is_empty()) else {
             return Applied::Ignored;
         };
@@ -198,6 +199,7 @@ impl Board {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Applied {
+        self.tick(now);
         let Some(extension_id) = ev.extension_id.as_deref().filter(|s| !s.is_empty()) else {
             return Applied::Ignored;
         };
@@ -460,7 +462,9 @@ impl Board {
         }
         let started_at = record.started_at()?;
         let duration_ms = (record.duration_seconds().unwrap_or(0.0) * 1000.0).round() as i64;
-        let ended_at = started_at + Duration::milliseconds(duration_ms.max(0));
+        // A nonsensical duration (beyond chrono's range) drops the record rather than the board.
+        let ended_at = Duration::try_milliseconds(duration_ms.max(0))
+            .and_then(|d| started_at.checked_add_signed(d))?;
         let from = record.from.as_ref();
         let to = record.to.as_ref();
         let from_ext = from.and_then(|p| p.extension_id.as_deref()).is_some();
@@ -822,8 +826,7 @@ impl Board {
     }
 
     fn age_out(&mut self, now: DateTime<Utc>) {
-        let horizon = now - self.config.finished_call_horizon;
-        let today_start = local_midnight(self.config.time_zone, self.local_day(now));
+        let horizon = self.horizon_start(now);
         let mut removed = false;
         while let Some((ended, id)) = self.by_end.first().cloned() {
             if ended >= horizon {
@@ -833,12 +836,11 @@ impl Board {
             if let Some(call) = self.calls.remove(&id) {
                 self.by_start.remove(&(call.started_at, id.clone()));
                 self.forgotten.insert(id.clone());
-                self.forgotten_order.push_back((ended, id));
+                self.forgotten_order.push_back((now, id));
                 removed = true;
             }
         }
-        // Forgotten ids only guard against events for calls that ended within the last day.
-        let keep_after = horizon.min(today_start) - Duration::hours(24);
+        let keep_after = self.forget_before(now);
         while let Some((ended, _)) = self.forgotten_order.front() {
             if *ended >= keep_after {
                 break;
@@ -869,6 +871,23 @@ impl Board {
         }
     }
 
+    /// Finished calls that ended before this leave memory.
+    fn horizon_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_sub_signed(self.config.finished_call_horizon)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// Forgotten call ids are kept for a day past the horizon (and past midnight). An event
+    /// older than this is stale whatever call it is for, so replaying an old journal twice
+    /// cannot bring a long-gone call back, and the verdict does not depend on arrival order.
+    fn forget_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let today_start = local_midnight(self.config.time_zone, self.local_day(now));
+        self.horizon_start(now)
+            .min(today_start)
+            .checked_sub_signed(Duration::hours(24))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
     // -----------------------------------------------------------------------------------------
     // The call update pipeline
 
@@ -889,6 +908,10 @@ impl Board {
     ) -> Applied {
         let session = sanitize(session);
         if self.forgotten.contains(session.as_ref()) {
+            self.stale_events += 1;
+            return Applied::Stale;
+        }
+        if at < self.forget_before(now) {
             self.stale_events += 1;
             return Applied::Stale;
         }
