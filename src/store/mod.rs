@@ -20,7 +20,7 @@
 
 pub mod audit;
 pub mod callers;
-
+pub mod download;
 pub mod journal;
 pub mod numbers;
 pub mod recordings;
