@@ -2,7 +2,7 @@
 //! content with Range support and scripted faults, the reqwest source, and a sled store in a
 //! temporary directory.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -60,6 +60,8 @@ struct ServerState {
     content: Bytes,
     content_type: Mutex<String>,
     script: Mutex<VecDeque<Step>>,
+    /// Steps for one recording id, taken before the shared script.
+    script_for_id: Mutex<HashMap<String, VecDeque<Step>>>,
     /// The `Range` header of every content request, in order.
     ranges: Mutex<Vec<Option<String>>>,
     in_flight: AtomicUsize,
@@ -78,6 +80,7 @@ impl TestServer {
             content: Bytes::from(content),
             content_type: Mutex::new("audio/mpeg".to_owned()),
             script: Mutex::new(script.into()),
+            script_for_id: Mutex::new(HashMap::new()),
             ranges: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -125,7 +128,11 @@ fn platform_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn serve_content(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
+async fn serve_content(
+    State(state): State<Arc<ServerState>>,
+    UrlPath((_account, recording_id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -138,7 +145,13 @@ async fn serve_content(State(state): State<Arc<ServerState>>, headers: HeaderMap
     {
         return platform_error(StatusCode::UNAUTHORIZED, "OAU-149", "Invalid token");
     }
-    let step = state.script.lock().unwrap().pop_front();
+    let step = state
+        .script_for_id
+        .lock()
+        .unwrap()
+        .get_mut(&recording_id)
+        .and_then(VecDeque::pop_front)
+        .or_else(|| state.script.lock().unwrap().pop_front());
     let len = state.content.len() as u64;
     let start: u64 = range
         .as_deref()
@@ -849,4 +862,61 @@ async fn concurrent_downloads_are_bounded_by_the_slot_count() {
         );
     }
     assert_eq!(server.state.max_in_flight.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_download_waiting_for_its_recording_does_not_hold_a_slot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = content(2 * CHUNK);
+    let server = TestServer::start(bytes.clone(), vec![]).await;
+    server
+        .state
+        .script_for_id
+        .lock()
+        .unwrap()
+        .insert("late".to_owned(), vec![Step::NotFound; 10_000].into());
+    let store = open_store(tmp.path(), u64::MAX);
+    let config = DownloadConfig {
+        max_concurrent: 1,
+        // Far longer than PATIENCE: were the slot held while waiting, "ready" would time out.
+        availability_backoff: Backoff {
+            initial: Duration::from_secs(600),
+            max: Duration::from_secs(600),
+        },
+        ..fast_config()
+    };
+    let (downloader, mut events) = downloader(&store, &server, config);
+
+    let late = downloader.start(request("late")).unwrap();
+    wait_for_event(&mut events, "late", |u| {
+        matches!(
+            u,
+            DownloadUpdate::Waiting {
+                reason: WaitReason::NotYetAvailable,
+                ..
+            }
+        )
+    })
+    .await;
+    let report = tokio::time::timeout(
+        PATIENCE,
+        downloader.fetch(request("ready"), CancelToken::new()),
+    )
+    .await
+    .expect("the ready recording is not blocked by the waiting one")
+    .unwrap();
+    assert_eq!(
+        report.meta.sha256.as_deref(),
+        Some(sha256_hex(&bytes).as_str())
+    );
+
+    late.cancel.cancel();
+    let result = tokio::time::timeout(PATIENCE, late.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(result, Err(DownloadError::Cancelled { .. })),
+        "{result:?}"
+    );
 }

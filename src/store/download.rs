@@ -122,7 +122,8 @@ impl Backoff {
 pub struct DownloadConfig {
     /// Chunk size in the store; also the most content one download holds in memory.
     pub chunk_bytes: usize,
-    /// Downloads running at once; more wait their turn (reported as [`DownloadUpdate::Queued`]).
+    /// Downloads talking to the platform at once; more wait their turn (reported as
+    /// [`DownloadUpdate::Queued`]). A download waiting out a 404 or a 429 frees its slot.
     pub max_concurrent: usize,
     /// Polling while the platform answers 404. The recording content endpoint is in the Heavy
     /// rate-limit group (10 requests a minute), so the default starts at 6 s.
@@ -538,14 +539,6 @@ impl<S: RecordingSource> Downloader<S> {
         cancel: &CancelToken,
     ) -> Result<DownloadReport, DownloadError> {
         let id = request.recording_id.as_str();
-        if self.inner.slots.available_permits() == 0 {
-            self.notify(id, DownloadUpdate::Queued);
-        }
-        let _slot = tokio::select! {
-            _ = cancel.cancelled() => return Err(cancelled(id)),
-            slot = self.inner.slots.acquire() => slot.map_err(|_| cancelled(id))?,
-        };
-
         let store_error = |source| DownloadError::Store {
             recording_id: id.to_owned(),
             source,
@@ -563,9 +556,9 @@ impl<S: RecordingSource> Downloader<S> {
                 });
             }
             Some(meta) if meta.status == RecordingStatus::NeedsRefetch => {
-                self.inner
-                    .store
-                    .restart_recording(id)
+                let id = id.to_owned();
+                on_store(&self.inner.store, move |store| store.restart_recording(&id))
+                    .await
                     .map_err(store_error)?;
             }
             _ => {}
@@ -627,6 +620,9 @@ impl<S: RecordingSource> Downloader<S> {
             if cancel.is_cancelled() {
                 return Err(cancelled(&id));
             }
+            // A slot is held only while talking to the platform: a download waiting for its
+            // recording to appear, or for a rate limit, does not keep others from running.
+            let slot = self.take_slot(&id, cancel).await?;
             self.notify(
                 &id,
                 DownloadUpdate::Requesting {
@@ -660,6 +656,7 @@ impl<S: RecordingSource> Downloader<S> {
                 }
                 Err(e) => e,
             };
+            drop(slot);
 
             let (reason, retry_in) = match failure {
                 SourceError::NotYetAvailable { .. } => {
@@ -738,6 +735,22 @@ impl<S: RecordingSource> Downloader<S> {
                 _ = cancel.cancelled() => return Err(cancelled(&id)),
                 _ = tokio::time::sleep(retry_in) => {}
             }
+        }
+    }
+
+    /// Waits for a free download slot, saying so when none is free.
+    async fn take_slot(
+        &self,
+        recording_id: &str,
+        cancel: &CancelToken,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, DownloadError> {
+        if self.inner.slots.available_permits() == 0 {
+            self.notify(recording_id, DownloadUpdate::Queued);
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => Err(cancelled(recording_id)),
+            // The semaphore is never closed, so an error cannot happen; treat it as a cancel.
+            slot = self.inner.slots.acquire() => slot.map_err(|_| cancelled(recording_id)),
         }
     }
 
