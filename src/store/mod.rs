@@ -10,13 +10,32 @@
 //! | [`download`]     | —                               | the recording download engine (async, no sled)  |
 //!
 //! [`Store`] is cheap to clone (sled handles are reference counted) and safe to share between the
-//! app loop and download tasks. Every call is synchronous and short: a single chunk (256 KiB by
-//! default) is the most one call reads or writes, so memory stays flat whatever a recording's size.
+//! app loop and download tasks. Calls are synchronous. Most touch one small record; those that
+//! walk a whole recording ([`Store::export_recording`], [`Store::verify_recording`],
+//! [`Store::delete_recording`], [`Store::stored_prefix`]) take time in proportion to its size, so
+//! async code runs them with `tokio::task::spawn_blocking`. None holds more than one chunk
+//! (256 KiB by default) in memory, whatever a recording's size.
 //!
 //! Records are JSON with a `v` field (see [`FORMAT_VERSION`]); chunks and journal frames use a
 //! small binary form described where they are written. The size cap ([`StoreConfig::cap_bytes`])
 //! counts the bytes of recording chunks and journal frames — the two things that grow without
-//! bound — and is kept exactly in a counter updated in the same transaction as each write.
+//! bound — and is kept exactly in a counter updated in the same transaction as each write. sled's
+//! own overhead on disk comes on top.
+//!
+//! # Using it
+//!
+//! * At start: [`Store::open`] with the data dir; then [`Store::cached_numbers`] feeds the board's
+//!   number book, [`Store::seen_callers`] its first-time-caller set, and
+//!   [`Store::pending_relabels`] the relabel worker (see [`audit`] for the resume rule).
+//! * While monitoring: [`Store::mark_caller_seen`] per new caller, [`Store::save_numbers`] after
+//!   each full number-list fetch, [`Store::journal_append`] per frame when `--journal` is on.
+//! * Relabels: [`Store::queue_relabel`] on confirm, [`Store::complete_relabel`] on the platform's
+//!   answer, [`Store::audit_recent`] for the audit view.
+//! * Recordings: a [`download::Downloader`] over a [`download::ReqwestSource`] fetches them
+//!   (`start` for the TUI, `fetch` for the CLI) and reports [`download::DownloadEvent`]s;
+//!   [`Store::recordings`] lists them, [`Store::export_recording`] writes a verified 0600 file,
+//!   [`Store::delete_recording`] removes one.
+//! * `callboard journal export`: [`Store::journal_export`] to stdout.
 
 pub mod audit;
 pub mod callers;
