@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, mpsc};
 
 use callboard::store::download::{
-    AccessToken, Backoff, CancelToken, DownloadConfig, DownloadError, DownloadEvent,
-    DownloadRequest, DownloadUpdate, Downloader, ReqwestSource, StaticToken, WaitReason,
+    Backoff, CancelToken, DownloadConfig, DownloadError, DownloadEvent, DownloadRequest,
+    DownloadUpdate, Downloader, ReqwestSource, StaticToken, TokenProvider, WaitReason,
 };
 use callboard::store::{CallInfo, RecordingStatus, Store, StoreConfig, StoreError};
 
@@ -318,7 +318,7 @@ fn downloader(
     config: DownloadConfig,
 ) -> (TestDownloader, mpsc::Receiver<DownloadEvent>) {
     let (events, receiver) = mpsc::channel(1024);
-    let source = ReqwestSource::new(&server.base_url, StaticToken(TOKEN.to_owned())).unwrap();
+    let source = ReqwestSource::new(&server.base_url, StaticToken::bearer(TOKEN)).unwrap();
     (
         Downloader::with_events(store.clone(), source, config, events),
         receiver,
@@ -765,12 +765,18 @@ struct CountingToken {
     rejected: AtomicUsize,
 }
 
-impl AccessToken for CountingToken {
-    async fn access_token(&self) -> Result<String, String> {
-        Ok(TOKEN.to_owned())
+impl TokenProvider for CountingToken {
+    type Token = String;
+
+    async fn token(&self) -> Result<String, String> {
+        Ok(format!("Bearer {TOKEN}"))
     }
 
-    async fn token_rejected(&self, _token: &str) {
+    fn authorization(token: &String) -> &str {
+        token
+    }
+
+    async fn rejected(&self, _token: &String) {
         self.rejected.fetch_add(1, Ordering::SeqCst);
     }
 }

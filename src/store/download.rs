@@ -2,7 +2,7 @@
 //!
 //! * [`RecordingSource`] is where bytes come from. [`ReqwestSource`] fetches
 //!   `GET {base}/restapi/v1.0/account/~/recording/{id}/content` with a bearer token from an
-//!   [`AccessToken`] provider (the REST client's auth plugs in there); tests plug in their own.
+//!   [`TokenProvider`] (the REST client's auth plugs in there); tests plug in their own.
 //! * [`Downloader`] runs downloads: at most [`DownloadConfig::max_concurrent`] at once, each
 //!   cancellable through a [`CancelToken`], reporting [`DownloadEvent`]s over an mpsc channel.
 //!
@@ -1143,42 +1143,83 @@ pub fn eta(remaining: u64, bytes_per_second: f64) -> Option<Duration> {
 // The HTTP source
 // ---------------------------------------------------------------------------------------------
 
-/// Supplies the bearer token for platform requests (the REST client's auth implements this).
-pub trait AccessToken: Send + Sync + 'static {
-    /// A currently valid access token, refreshed by the implementation when near expiry.
-    fn access_token(&self) -> impl Future<Output = Result<String, String>> + Send;
+/// Supplies the `Authorization` for platform requests. The REST client's auth implements it
+/// (its token type carries the header value and what it needs to recognise a rejected token):
+///
+/// ```ignore
+/// impl TokenProvider for Arc<rc::auth::Auth> {
+///     type Token = rc::auth::AccessToken;
+///     async fn token(&self) -> Result<Self::Token, String> {
+///         self.access_token().await.map_err(|e| e.to_string())
+///     }
+///     fn authorization(token: &Self::Token) -> &str { token.authorization() }
+///     async fn rejected(&self, token: &Self::Token) { self.reject(token).await }
+/// }
+/// ```
+pub trait TokenProvider: Send + Sync + 'static {
+    type Token: Send + Sync;
+
+    /// A currently valid token, refreshed by the implementation when near expiry. The error
+    /// says, in words, why no token could be had.
+    fn token(&self) -> impl Future<Output = Result<Self::Token, String>> + Send;
+
+    /// The `Authorization` header value for `token` (`Bearer …`).
+    fn authorization(token: &Self::Token) -> &str;
 
     /// Called when the platform answered 401 to `token`, before one retry with a fresh
-    /// [`AccessToken::access_token`]: the place to force a refresh.
-    fn token_rejected(&self, token: &str) -> impl Future<Output = ()> + Send {
-        let _ = token;
-        async {}
-    }
+    /// [`TokenProvider::token`]: the place to force a refresh.
+    fn rejected(&self, token: &Self::Token) -> impl Future<Output = ()> + Send;
 }
 
-/// A fixed token (the simulator's demo token, or tests).
+/// A fixed token (the simulator's demo sign-in, or tests). `Debug` redacts it.
 #[derive(Clone)]
-pub struct StaticToken(pub String);
+pub struct StaticToken {
+    authorization: String,
+}
+
+impl StaticToken {
+    /// A provider that always answers `Bearer <access_token>`.
+    pub fn bearer(access_token: &str) -> StaticToken {
+        StaticToken {
+            authorization: format!("Bearer {access_token}"),
+        }
+    }
+}
 
 impl std::fmt::Debug for StaticToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StaticToken(<redacted>)")
+        f.write_str("StaticToken(***)")
     }
 }
 
-impl AccessToken for StaticToken {
-    async fn access_token(&self) -> Result<String, String> {
-        Ok(self.0.clone())
+impl TokenProvider for StaticToken {
+    type Token = String;
+
+    async fn token(&self) -> Result<String, String> {
+        Ok(self.authorization.clone())
     }
+
+    fn authorization(token: &String) -> &str {
+        token
+    }
+
+    /// A fixed token cannot be refreshed; the retry simply fails again.
+    async fn rejected(&self, _token: &String) {}
 }
 
-impl<T: AccessToken> AccessToken for Arc<T> {
-    fn access_token(&self) -> impl Future<Output = Result<String, String>> + Send {
-        (**self).access_token()
+impl<T: TokenProvider> TokenProvider for Arc<T> {
+    type Token = T::Token;
+
+    fn token(&self) -> impl Future<Output = Result<T::Token, String>> + Send {
+        (**self).token()
     }
 
-    fn token_rejected(&self, token: &str) -> impl Future<Output = ()> + Send {
-        (**self).token_rejected(token)
+    fn authorization(token: &T::Token) -> &str {
+        T::authorization(token)
+    }
+
+    fn rejected(&self, token: &T::Token) -> impl Future<Output = ()> + Send {
+        (**self).rejected(token)
     }
 }
 
@@ -1205,7 +1246,7 @@ pub struct ReqwestSource<T> {
 /// The most of an error body read to explain a failure.
 const ERROR_BODY_LIMIT: usize = 4096;
 
-impl<T: AccessToken> ReqwestSource<T> {
+impl<T: TokenProvider> ReqwestSource<T> {
     /// A source for `base_url` (e.g. `https://media.ringcentral.com`, where the platform serves
     /// recording content, or the simulator's `http://127.0.0.1:PORT`).
     pub fn new(base_url: &str, tokens: T) -> Result<ReqwestSource<T>, SourceSetupError> {
@@ -1256,12 +1297,23 @@ impl<T: AccessToken> ReqwestSource<T> {
         &self,
         recording_id: &str,
         from_byte: u64,
-        token: &str,
+        authorization: &str,
     ) -> Result<reqwest::Response, SourceError> {
+        let mut authorization =
+            reqwest::header::HeaderValue::from_str(authorization).map_err(|_| {
+                SourceError::Refused {
+                    status: 401,
+                    code: None,
+                    detail: "the access token holds characters that cannot go in a header"
+                        .to_owned(),
+                }
+            })?;
+        // Keeps the token out of reqwest's debug output and HTTP/2 header compression tables.
+        authorization.set_sensitive(true);
         let mut request = self
             .client
             .get(self.content_url(recording_id))
-            .bearer_auth(token);
+            .header(reqwest::header::AUTHORIZATION, authorization);
         if from_byte > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={from_byte}-"));
         }
@@ -1272,18 +1324,22 @@ impl<T: AccessToken> ReqwestSource<T> {
     }
 }
 
-impl<T: AccessToken> RecordingSource for ReqwestSource<T> {
+impl<T: TokenProvider> RecordingSource for ReqwestSource<T> {
     async fn open(
         &self,
         recording_id: &str,
         from_byte: u64,
     ) -> Result<SourceResponse, SourceError> {
-        let token = self.access_token().await?;
-        let mut response = self.send(recording_id, from_byte, &token).await?;
+        let token = self.token().await?;
+        let mut response = self
+            .send(recording_id, from_byte, T::authorization(&token))
+            .await?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            self.tokens.token_rejected(&token).await;
-            let token = self.access_token().await?;
-            response = self.send(recording_id, from_byte, &token).await?;
+            self.tokens.rejected(&token).await;
+            let token = self.token().await?;
+            response = self
+                .send(recording_id, from_byte, T::authorization(&token))
+                .await?;
         }
         let status = response.status().as_u16();
         let header = |name: reqwest::header::HeaderName| {
@@ -1337,10 +1393,10 @@ impl<T: AccessToken> RecordingSource for ReqwestSource<T> {
     }
 }
 
-impl<T: AccessToken> ReqwestSource<T> {
-    async fn access_token(&self) -> Result<String, SourceError> {
+impl<T: TokenProvider> ReqwestSource<T> {
+    async fn token(&self) -> Result<T::Token, SourceError> {
         self.tokens
-            .access_token()
+            .token()
             .await
             .map_err(|detail| SourceError::Refused {
                 status: 401,
@@ -1618,7 +1674,7 @@ mod tests {
 
     #[test]
     fn plain_http_is_refused_except_to_loopback() {
-        let token = StaticToken("t".into());
+        let token = StaticToken::bearer("t");
         assert!(ReqwestSource::new("http://127.0.0.1:9000", token.clone()).is_ok());
         assert!(ReqwestSource::new("http://localhost:9000", token.clone()).is_ok());
         assert!(ReqwestSource::new("https://media.ringcentral.com", token.clone()).is_ok());
@@ -1632,7 +1688,7 @@ mod tests {
     #[test]
     fn content_urls_escape_the_id() {
         let source =
-            ReqwestSource::new("https://media.ringcentral.com/", StaticToken("t".into())).unwrap();
+            ReqwestSource::new("https://media.ringcentral.com/", StaticToken::bearer("t")).unwrap();
         assert_eq!(
             source.content_url("123").as_str(),
             "https://media.ringcentral.com/restapi/v1.0/account/~/recording/123/content"
