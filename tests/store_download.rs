@@ -284,7 +284,6 @@ fn fast_config() -> DownloadConfig {
         max: Duration::from_millis(20),
     };
     DownloadConfig {
-        chunk_bytes: CHUNK,
         max_concurrent: 2,
         availability_backoff: quick,
         availability_timeout: PATIENCE,

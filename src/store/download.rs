@@ -120,8 +120,6 @@ impl Backoff {
 /// How downloads behave. [`Default`] suits the real platform; tests shrink the delays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadConfig {
-    /// Chunk size in the store; also the most content one download holds in memory.
-    pub chunk_bytes: usize,
     /// Downloads talking to the platform at once; more wait their turn (reported as
     /// [`DownloadUpdate::Queued`]). A download waiting out a 404 or a 429 frees its slot.
     pub max_concurrent: usize,
@@ -150,7 +148,6 @@ pub struct DownloadConfig {
 impl Default for DownloadConfig {
     fn default() -> Self {
         DownloadConfig {
-            chunk_bytes: super::DEFAULT_CHUNK_BYTES,
             max_concurrent: 2,
             availability_backoff: Backoff {
                 initial: Duration::from_secs(6),
@@ -371,6 +368,8 @@ impl<S> Clone for Downloader<S> {
 
 struct Inner<S> {
     store: Store,
+    /// The store's chunk size: the most content one download holds in memory.
+    chunk_bytes: usize,
     source: S,
     config: DownloadConfig,
     slots: Semaphore,
@@ -430,13 +429,13 @@ impl<S: RecordingSource> Downloader<S> {
         events: Option<mpsc::Sender<DownloadEvent>>,
     ) -> Downloader<S> {
         let config = DownloadConfig {
-            chunk_bytes: config.chunk_bytes.max(1),
             max_concurrent: config.max_concurrent.max(1),
             ..config
         };
         Downloader {
             inner: Arc::new(Inner {
                 slots: Semaphore::new(config.max_concurrent),
+                chunk_bytes: store.config().chunk_bytes,
                 store,
                 source,
                 config,
@@ -568,7 +567,7 @@ impl<S: RecordingSource> Downloader<S> {
             .store
             .begin_recording(id, request.call, Utc::now())
             .map_err(store_error)?;
-        let chunk_bytes = self.inner.config.chunk_bytes;
+        let chunk_bytes = self.inner.chunk_bytes;
         let prefix = on_store(&self.inner.store, {
             let id = id.to_owned();
             move |store| store.stored_prefix(&id, chunk_bytes)
@@ -883,7 +882,7 @@ impl<S: RecordingSource> Downloader<S> {
 
     /// Hashes `bytes` and moves them through the one-chunk buffer into the store.
     async fn absorb(&self, transfer: &mut Transfer, mut bytes: &[u8]) -> Result<(), DownloadError> {
-        let chunk_bytes = self.inner.config.chunk_bytes;
+        let chunk_bytes = self.inner.chunk_bytes;
         transfer.hasher.update(bytes);
         transfer.position += bytes.len() as u64;
         while !bytes.is_empty() {
@@ -902,7 +901,7 @@ impl<S: RecordingSource> Downloader<S> {
 
     /// Writes the buffer as chunk `next_chunk` and empties it.
     async fn write_buffer(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
-        let chunk_bytes = self.inner.config.chunk_bytes;
+        let chunk_bytes = self.inner.chunk_bytes;
         let content = std::mem::replace(&mut transfer.buffer, Vec::with_capacity(chunk_bytes));
         let index = transfer.next_chunk;
         let id = transfer.recording_id.clone();

@@ -118,6 +118,13 @@ impl Default for StoreConfig {
     }
 }
 
+/// How full the store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreUsage {
+    pub used_bytes: u64,
+    pub cap_bytes: u64,
+}
+
 /// Everything that can go wrong in the store, each saying what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -208,6 +215,10 @@ impl Store {
     /// Opens (or creates) the store in `data_dir`. The directory is created with mode 0700, and
     /// tightened to 0700 if it exists with wider permissions: it holds call recordings.
     pub fn open(data_dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
+        let config = StoreConfig {
+            chunk_bytes: config.chunk_bytes.max(1),
+            ..config
+        };
         create_private_dir(data_dir)?;
         let db_path = data_dir.join(DB_DIR_NAME);
         let db = sled::Config::new()
@@ -247,6 +258,14 @@ impl Store {
     pub fn used_bytes(&self) -> Result<u64, StoreError> {
         let raw = self.meta.get(USAGE_KEY).map_err(|e| self.sled_error(e))?;
         Ok(raw.as_deref().map(decode_u64).unwrap_or(0))
+    }
+
+    /// Bytes counted against the cap, and the cap (for "1.2 GB of 2 GB used").
+    pub fn usage(&self) -> Result<StoreUsage, StoreError> {
+        Ok(StoreUsage {
+            used_bytes: self.used_bytes()?,
+            cap_bytes: self.config.cap_bytes,
+        })
     }
 
     /// Writes everything to disk now. sled also flushes on its own every 500 ms and on drop.
@@ -319,7 +338,7 @@ pub(crate) fn adjust_usage_tx(
     Ok(())
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let create_error = |source| StoreError::CreateDir {
         dir: dir.to_path_buf(),

@@ -483,6 +483,32 @@ impl Store {
         })
     }
 
+    /// A verified copy of a complete recording for an external player, at
+    /// `<data dir>/playback/recording-<id>.<ext>` (directory 0700, file 0600). Each call exports
+    /// afresh, so the player never gets unverified bytes; [`Store::clear_playback`] removes the
+    /// copies.
+    pub fn playable_file(&self, recording_id: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.playback_dir();
+        super::create_private_dir(&dir)?;
+        Ok(self.export_recording(recording_id, &dir)?.path)
+    }
+
+    /// Removes the copies made by [`Store::playable_file`] (at exit, or when space is short).
+    pub fn clear_playback(&self) -> Result<(), StoreError> {
+        match std::fs::remove_dir_all(self.playback_dir()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StoreError::ExportFile {
+                path: self.playback_dir(),
+                source,
+            }),
+        }
+    }
+
+    fn playback_dir(&self) -> PathBuf {
+        self.dir.join("playback")
+    }
+
     fn copy_failed(&self, recording_id: &str, target: &Path, error: CopyError) -> StoreError {
         match error {
             CopyError::Damaged(detail) => match self.mark_for_refetch(recording_id, &detail) {
@@ -864,6 +890,27 @@ mod tests {
         assert_eq!(report.sha256_hex, hex::encode(Sha256::digest(&content)));
         let leftovers: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn playable_copies_live_in_a_private_dir_and_can_be_cleared() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = small_store(&tmp.path().join("data"), 4, u64::MAX);
+        let content = pattern(9);
+        store_complete(&store, "55", &content, 4);
+        let path = store.playable_file("55").unwrap();
+        assert_eq!(path, tmp.path().join("data/playback/recording-55.mp3"));
+        assert_eq!(std::fs::read(&path).unwrap(), content);
+        let dir_mode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
+        // A second call replaces the copy rather than failing.
+        assert_eq!(store.playable_file("55").unwrap(), path);
+        store.clear_playback().unwrap();
+        assert!(!path.exists());
+        store.clear_playback().unwrap();
     }
 
     #[test]
