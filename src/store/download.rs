@@ -489,6 +489,11 @@ impl<S: RecordingSource> Downloader<S> {
     }
 
     fn register(&self, recording_id: &str, cancel: &CancelToken) -> Result<(), DownloadError> {
+        // Ids end up in messages and file names: refuse a hostile one before it goes anywhere.
+        super::check_recording_id(recording_id).map_err(|source| DownloadError::Store {
+            recording_id: sanitize(recording_id).into_owned(),
+            source,
+        })?;
         let mut active = lock(&self.inner.active);
         if active.contains_key(recording_id) {
             return Err(DownloadError::AlreadyRunning {

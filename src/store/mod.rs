@@ -57,8 +57,8 @@ pub use callers::normalize_caller;
 pub use journal::{JournalEntry, JournalExport};
 pub use numbers::CachedNumbers;
 pub use recordings::{
-    CallInfo, ExportReport, FinishedContent, RecordingMeta, RecordingStatus, StoredPrefix,
-    extension_for_content_type,
+    CallInfo, ExportReport, FinishedContent, MAX_RECORDING_ID_BYTES, RecordingMeta,
+    RecordingStatus, StoredPrefix, check_recording_id, extension_for_content_type,
 };
 
 /// Version of every JSON record and binary value this code writes. A record with a higher version
@@ -162,6 +162,12 @@ pub enum StoreError {
         "a {what} record in the store cannot be read ({detail}); delete it, or move the store aside if this repeats"
     )]
     BadRecord { what: &'static str, detail: String },
+
+    #[error("'{recording_id}' is not a recording id ({problem}); check the id you gave")]
+    BadRecordingId {
+        recording_id: String,
+        problem: &'static str,
+    },
 
     #[error("no recording {recording_id} in the store; fetch it first")]
     RecordingNotFound { recording_id: String },

@@ -26,6 +26,9 @@ use super::{Store, StoreError, adjust_usage_tx, decode_record, encode_record};
 /// Format byte at the start of every chunk value.
 const CHUNK_FORMAT: u8 = 1;
 
+/// The longest recording id accepted (platform ids are short numeric strings).
+pub const MAX_RECORDING_ID_BYTES: usize = 128;
+
 /// What callboard knows about the call a recording belongs to, shown in the Recordings view.
 /// Values come from the board, where network strings are already sanitised.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +238,7 @@ impl Store {
         call: CallInfo,
         now: DateTime<Utc>,
     ) -> Result<RecordingMeta, StoreError> {
+        check_recording_id(recording_id)?;
         let meta = match self.recording(recording_id)? {
             Some(existing) if existing.is_complete() => return Ok(existing),
             Some(existing) => RecordingMeta {
@@ -324,6 +328,7 @@ impl Store {
         index: u64,
         content: &[u8],
     ) -> Result<(), StoreError> {
+        check_recording_id(recording_id)?;
         let key = chunk_key(recording_id, index);
         let mut value = Vec::with_capacity(content.len() + 1);
         value.push(CHUNK_FORMAT);
@@ -624,16 +629,36 @@ impl Store {
     }
 }
 
-/// `[u16 BE id length][id bytes]`: the key prefix of every chunk of one recording.
+/// `[u32 BE id length][id bytes]`: the key prefix of every chunk of one recording.
 fn chunk_prefix(recording_id: &str) -> Vec<u8> {
     let id = recording_id.as_bytes();
-    // Recording ids are short numeric strings; one longer than u16::MAX is cut, which can only
-    // merge two absurd ids, never split one.
-    let id = &id[..id.len().min(usize::from(u16::MAX))];
-    let mut key = Vec::with_capacity(2 + id.len() + 8);
-    key.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    let mut key = Vec::with_capacity(4 + id.len() + 8);
+    // Ids written are at most MAX_RECORDING_ID_BYTES long (see `check_recording_id`); a longer
+    // one given to a read saturates here and simply matches nothing.
+    key.extend_from_slice(&u32::try_from(id.len()).unwrap_or(u32::MAX).to_be_bytes());
     key.extend_from_slice(id);
     key
+}
+
+/// Refuses recording ids that cannot be one: empty, over [`MAX_RECORDING_ID_BYTES`], or holding
+/// characters unsafe for a terminal (ids are shown in the Recordings view and used in file names).
+pub fn check_recording_id(recording_id: &str) -> Result<(), StoreError> {
+    let problem = if recording_id.is_empty() {
+        Some("it is empty")
+    } else if recording_id.len() > MAX_RECORDING_ID_BYTES {
+        Some("it is too long")
+    } else if recording_id.chars().any(crate::text::is_unsafe_char) {
+        Some("it holds control characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(StoreError::BadRecordingId {
+            recording_id: crate::text::sanitize_max(recording_id, 40).into_owned(),
+            problem,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The key of chunk `index` of `recording_id`.
@@ -731,6 +756,21 @@ mod tests {
         assert!(chunk_key("12", 255) < chunk_key("12", 256));
         assert!(!chunk_key("123", 0).starts_with(&chunk_prefix("12")));
         assert_eq!(chunk_index(&chunk_key("77", 300)), Some(300));
+    }
+
+    #[test]
+    fn ids_that_cannot_be_recording_ids_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = small_store(tmp.path(), 4, u64::MAX);
+        for bad in ["", "12\u{1b}[2J", &"9".repeat(MAX_RECORDING_ID_BYTES + 1)] {
+            let err = store
+                .begin_recording(bad, CallInfo::default(), t0())
+                .unwrap_err();
+            assert!(matches!(err, StoreError::BadRecordingId { .. }), "{err:?}");
+            assert!(!err.to_string().contains('\u{1b}'));
+            assert!(store.write_chunk(bad, 0, b"x").is_err());
+        }
+        assert!(store.recording(&"9".repeat(100_000)).unwrap().is_none());
     }
 
     #[test]
