@@ -29,7 +29,7 @@ pub fn normalize_caller(number: &str) -> Option<String> {
 impl Store {
     /// Every caller number seen before, normalised.
     pub fn seen_callers(&self) -> Result<HashSet<String>, StoreError> {
-        let mut seen = HashSet::with_capacity(self.seen_callers.len());
+        let mut seen = HashSet::new();
         for key in self.seen_callers.iter().keys() {
             let key = key.map_err(|e| self.sled_error(e))?;
             seen.insert(String::from_utf8_lossy(&key).into_owned());

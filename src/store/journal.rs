@@ -61,7 +61,7 @@ impl Store {
         Ok(seq)
     }
 
-    /// Number of journaled frames.
+    /// Number of journaled frames. sled counts by walking the tree, so this costs a scan.
     pub fn journal_len(&self) -> usize {
         self.journal.len()
     }
