@@ -48,6 +48,8 @@ enum Step {
     ServerError,
     /// 401 (an expired token).
     Unauthorized,
+    /// 403 CMN-401 (the app lacks the permission).
+    Forbidden,
     /// Sends this many bytes of the answer, then breaks the connection.
     CutAfter(usize),
     /// Sends this many bytes, then waits for `release` before sending the rest.
@@ -188,6 +190,13 @@ async fn serve_content(
         }
         Some(Step::Unauthorized) => {
             return platform_error(StatusCode::UNAUTHORIZED, "OAU-128", "Access token expired");
+        }
+        Some(Step::Forbidden) => {
+            return platform_error(
+                StatusCode::FORBIDDEN,
+                "CMN-401",
+                "In order to call this API endpoint, application needs to have [ReadCallRecording] permission",
+            );
         }
         Some(Step::CutAfter(n)) => (Some(n), None, None),
         Some(Step::PauseAfter(n)) => (None, Some(n), None),
@@ -756,6 +765,26 @@ async fn repeated_server_errors_give_up_after_the_configured_retries() {
         .await
         .unwrap();
     assert_eq!(report.meta.length, Some(100));
+}
+
+#[tokio::test]
+async fn a_refusal_is_final_and_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(content(100), vec![Step::Forbidden]).await;
+    let store = open_store(tmp.path(), u64::MAX);
+    let (downloader, _events) = downloader(&store, &server, fast_config());
+    let err = downloader
+        .fetch(request("nope"), CancelToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::Refused { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("HTTP 403 CMN-401"), "{message}");
+    assert!(
+        message.contains("permission ReadCallRecording"),
+        "{message}"
+    );
+    assert_eq!(server.ranges().len(), 1, "a refusal is not retried");
 }
 
 /// Counts how often the platform rejected a token.

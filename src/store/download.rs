@@ -1,7 +1,7 @@
 //! The recording download engine: streams a recording from the platform into the store.
 //!
 //! * [`RecordingSource`] is where bytes come from. [`ReqwestSource`] fetches
-//!   `GET {base}/restapi/v1.0/account/~/recording/{id}/content` with a bearer token from an
+//!   `GET {base}/restapi/v1.0/account/~/recording/{id}/content` with a bearer token from a
 //!   [`TokenProvider`] (the REST client's auth plugs in there); tests plug in their own.
 //! * [`Downloader`] runs downloads: at most [`DownloadConfig::max_concurrent`] at once, each
 //!   cancellable through a [`CancelToken`], reporting [`DownloadEvent`]s over an mpsc channel.
@@ -79,7 +79,7 @@ pub enum SourceError {
         detail: String,
     },
     /// 416: the requested start is past the end. `total_length` from `Content-Range: bytes */N`.
-    #[error("requested range not satisfiable (recording is {total_length:?} bytes)")]
+    #[error("the requested range starts past the end of the recording")]
     RangeNotSatisfiable { total_length: Option<u64> },
     /// A cut connection, a 5xx, a timeout: worth retrying from where we are.
     #[error("{detail}")]
@@ -280,7 +280,10 @@ pub enum DownloadError {
         last: String,
     },
 
-    #[error("the platform refused recording {recording_id}: {source}")]
+    #[error(
+        "the platform refused recording {recording_id}: {source}; {}",
+        refusal_hint(source)
+    )]
     Refused {
         recording_id: String,
         source: SourceError,
@@ -308,6 +311,19 @@ pub enum DownloadError {
         recording_id: String,
         source: StoreError,
     },
+}
+
+/// What to do about a refusal, in words.
+fn refusal_hint(error: &SourceError) -> &'static str {
+    match error {
+        SourceError::Refused { status: 401, .. } => {
+            "sign-in failed: check the credentials in the config (RC_JWT, RC_CLIENT_ID)"
+        }
+        SourceError::Refused { status: 403, .. } => {
+            "the app or this user may not read call recordings (permission ReadCallRecording)"
+        }
+        _ => "retrying will not help; check the recording id",
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
