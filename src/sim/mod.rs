@@ -1,1 +1,5 @@
-//! sim
+//! The embedded RingCentral platform simulator.
+pub mod faults;
+pub mod pretty;
+pub mod ratelimit;
+pub mod tokens;
