@@ -240,6 +240,24 @@ pub fn new_token(rng: &mut impl RngCore, prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A random RFC 4122 style (version 4) UUID, the form of `RCRequestId`, message ids and
+/// subscription ids.
+pub fn new_uuid(rng: &mut impl RngCore) -> String {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +400,15 @@ mod tests {
                 .refresh(&mut rng, &grant.refresh_token, t0, None, None)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn uuids_have_the_canonical_shape() {
+        let (_, mut rng, _) = store();
+        let id = new_uuid(&mut rng);
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, vec![8, 4, 4, 4, 12]);
+        assert_eq!(&id[14..15], "4");
     }
 
     #[test]
