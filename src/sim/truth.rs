@@ -1,0 +1,362 @@
+//! The world's own board JSON (schema 1, docs/BOARD_JSON.md) for `GET /_sim/truth`.
+//!
+//! Computed from the world's call records, never through `crate::board`, so a test comparing the
+//! client's board with this truth checks the client against an independent implementation of
+//! the same definitions (DESIGN.md "Metrics").
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde_json::{Value, json};
+
+use super::world::{
+    Availability, Call, CallKind, Outcome, Phase, World, local_midnight, seconds_between, wire_time,
+};
+use crate::text::sanitize;
+
+/// The campaign of a number without a label.
+pub const UNLABELLED: &str = "(unlabelled)";
+
+/// Splits a label by the default grammar: the last E.164 number in it is the DN, the rest
+/// (trimmed, the two sides joined by one space) is the campaign. With no E.164 number the whole
+/// label is the campaign. A label that is only a DN names its campaign by that DN.
+pub fn parse_label(label: &str) -> (String, Option<String>) {
+    static E164: OnceLock<Regex> = OnceLock::new();
+    let e164 =
+        E164.get_or_init(|| Regex::new(r"\+[1-9][0-9]{6,14}").unwrap_or_else(|_| unreachable!()));
+    let Some(dn) = e164.find_iter(label).last() else {
+        return (label.trim().to_string(), None);
+    };
+    let before = label[..dn.start()].trim();
+    let after = label[dn.end()..].trim();
+    let campaign = match (before.is_empty(), after.is_empty()) {
+        (true, true) => dn.as_str().to_string(),
+        (false, true) => before.to_string(),
+        (true, false) => after.to_string(),
+        (false, false) => format!("{before} {after}"),
+    };
+    (campaign, Some(dn.as_str().to_string()))
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| round1(values.iter().sum::<f64>() / values.len() as f64))
+}
+
+/// (campaign, DN) of account number `number`, sanitised, by its current label.
+fn campaign_of(world: &World, number: usize) -> (String, Option<String>) {
+    match &world.numbers[number].label {
+        Some(label) => {
+            let (campaign, dn) = parse_label(label);
+            (sanitize(&campaign).into_owned(), dn)
+        }
+        None => (UNLABELLED.to_string(), None),
+    }
+}
+
+fn state_of(call: &Call) -> &'static str {
+    match call.phase {
+        Phase::Setup | Phase::Ivr => "setup",
+        Phase::Waiting => "waiting",
+        Phase::Talking => "talking",
+        Phase::Hold | Phase::Transferring => "hold",
+        Phase::Parked => "parked",
+        Phase::Voicemail => "voicemail",
+        Phase::Ended => "ended",
+    }
+}
+
+fn outcome_of(call: &Call) -> &'static str {
+    match (call.is_live(), call.outcome) {
+        (true, _) | (false, None) => "live",
+        (false, Some(Outcome::Answered)) => "answered",
+        (false, Some(Outcome::Abandoned)) => "abandoned",
+        (false, Some(Outcome::ShortAbandon)) => "short_abandon",
+        (false, Some(Outcome::Voicemail)) => "voicemail",
+        (false, Some(Outcome::Missed)) => "missed",
+        (false, Some(Outcome::Outbound)) => "outbound",
+        (false, Some(Outcome::Internal)) => "internal",
+    }
+}
+
+/// Seconds the call waited in its queue: to the answer, the end, or `now` while waiting.
+fn wait_seconds(call: &Call, now: DateTime<Utc>) -> Option<f64> {
+    let queued = call.queued_at?;
+    let until = call.answered_at.or(call.ended_at).unwrap_or(now);
+    Some(seconds_between(queued, until).max(0.0))
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> Value {
+    t.map(|t| json!(wire_time(t))).unwrap_or(Value::Null)
+}
+
+fn call_json(world: &World, call: &Call, now: DateTime<Utc>) -> Value {
+    let (dialed, campaign, dn) = match call.kind {
+        CallKind::Inbound { number } => {
+            let (campaign, dn) = campaign_of(world, number);
+            (
+                json!(world.numbers[number].number),
+                json!(campaign),
+                json!(dn),
+            )
+        }
+        CallKind::Outbound { .. } | CallKind::Internal { .. } => {
+            (Value::Null, Value::Null, Value::Null)
+        }
+    };
+    let agent = call.last_agent().map(|a| &world.agents[a]);
+    let (talk, hold) = if call.answered_at.is_some() {
+        let (t, h) = call.talk_and_hold(now);
+        (json!(round3(t)), json!(round3(h)))
+    } else {
+        (Value::Null, Value::Null)
+    };
+    let queue = call.queue.map(|q| &world.queues[q]);
+    json!({
+        "telephonySessionId": call.telephony_session_id,
+        "caller": call.remote_number,
+        "callerName": call.remote_name.as_deref().map(|n| sanitize(n).into_owned()),
+        "dialed": dialed,
+        "campaign": campaign,
+        "dn": dn,
+        "queue": queue.map(|q| sanitize(&q.name).into_owned()),
+        "queueId": queue.map(|q| q.id.clone()),
+        "agent": agent.map(|a| sanitize(&a.name()).into_owned()),
+        "agentId": agent.map(|a| a.id.clone()),
+        "state": state_of(call),
+        "outcome": outcome_of(call),
+        "startedAt": wire_time(call.started_at),
+        "queuedAt": opt_time(call.queued_at),
+        "answeredAt": opt_time(call.answered_at),
+        "endedAt": opt_time(call.ended_at),
+        "waitSeconds": wait_seconds(call, now).map(round3),
+        "talkSeconds": talk,
+        "holdSeconds": hold,
+        "recording": call.recording.as_ref().map(|id| json!({ "id": id, "active": call.is_live() })),
+    })
+}
+
+fn queue_json(
+    world: &World,
+    q: usize,
+    today_start: DateTime<Utc>,
+    live: &[&Call],
+    now: DateTime<Utc>,
+) -> Value {
+    let queue = &world.queues[q];
+    let sl = queue.service_level;
+    let waiting: Vec<&Call> = live
+        .iter()
+        .copied()
+        .filter(|c| c.queue == Some(q) && c.phase == Phase::Waiting)
+        .collect();
+    let longest = waiting
+        .iter()
+        .filter_map(|c| wait_seconds(c, now))
+        .fold(None, |m: Option<f64>, w| Some(m.map_or(w, |m| m.max(w))));
+    let offered: Vec<&Call> = world
+        .calls
+        .values()
+        .filter(|c| c.queue == Some(q) && c.queued_at.is_some_and(|t| t >= today_start && t <= now))
+        .collect();
+    let answered: Vec<&Call> = offered
+        .iter()
+        .copied()
+        .filter(|c| c.answered_at.is_some())
+        .collect();
+    let count = |o: Outcome| {
+        offered
+            .iter()
+            .filter(|c| !c.is_live() && c.outcome == Some(o))
+            .count()
+    };
+    let abandoned = count(Outcome::Abandoned);
+    let waits: Vec<f64> = answered
+        .iter()
+        .filter_map(|c| wait_seconds(c, now))
+        .collect();
+    let within = waits
+        .iter()
+        .filter(|&&w| w <= f64::from(sl.threshold_s))
+        .count();
+    let divisor = answered.len() + if sl.include_abandoned { abandoned } else { 0 };
+    let service_level = (divisor > 0).then(|| round1(100.0 * within as f64 / divisor as f64));
+    let handle: Vec<f64> = answered
+        .iter()
+        .filter(|c| !c.is_live())
+        .map(|c| {
+            let (t, h) = c.talk_and_hold(now);
+            t + h
+        })
+        .collect();
+    let (mut available, mut on_call, mut away) = (0, 0, 0);
+    for &a in &queue.members {
+        let agent = &world.agents[a];
+        if agent.line.is_some() {
+            on_call += 1;
+        } else if agent.availability == Availability::Available {
+            available += 1;
+        } else {
+            away += 1;
+        }
+    }
+    json!({
+        "id": queue.id,
+        "name": sanitize(&queue.name),
+        "waiting": waiting.len(),
+        "longestWaitSeconds": longest.map(round1),
+        "offered": offered.len(),
+        "answered": answered.len(),
+        "abandoned": abandoned,
+        "shortAbandoned": count(Outcome::ShortAbandon),
+        "voicemail": count(Outcome::Voicemail),
+        "serviceLevelPct": service_level,
+        "slaGoalPct": sl.goal_pct,
+        "slaThresholdSeconds": sl.threshold_s,
+        "asaSeconds": mean(&waits),
+        "ahtSeconds": mean(&handle),
+        "agentsAvailable": available,
+        "agentsOnCall": on_call,
+        "agentsAway": away,
+    })
+}
+
+#[derive(Default)]
+struct CampaignRow {
+    numbers: Vec<String>,
+    live: usize,
+    offered: usize,
+    answered: usize,
+    missed: usize,
+    first_time: usize,
+    talk: Vec<f64>,
+}
+
+fn campaigns_json(
+    world: &World,
+    today: &[&Call],
+    live: &[&Call],
+    now: DateTime<Utc>,
+) -> Vec<Value> {
+    let mut rows: BTreeMap<(String, Option<String>), CampaignRow> = BTreeMap::new();
+    for (i, n) in world.numbers.iter().enumerate() {
+        rows.entry(campaign_of(world, i))
+            .or_default()
+            .numbers
+            .push(n.number.clone());
+    }
+    for call in live {
+        if let CallKind::Inbound { number } = call.kind {
+            rows.entry(campaign_of(world, number)).or_default().live += 1;
+        }
+    }
+    for call in today {
+        let CallKind::Inbound { number } = call.kind else {
+            continue;
+        };
+        let row = rows.entry(campaign_of(world, number)).or_default();
+        row.offered += 1;
+        if call.first_time_caller {
+            row.first_time += 1;
+        }
+        if call.answered_at.is_some() {
+            row.answered += 1;
+            if !call.is_live() {
+                row.talk.push(call.talk_and_hold(now).0);
+            }
+        } else if !call.is_live() {
+            row.missed += 1;
+        }
+    }
+    rows.into_iter()
+        .map(|((campaign, dn), mut row)| {
+            row.numbers.sort();
+            json!({
+                "campaign": campaign,
+                "dn": dn,
+                "numbers": row.numbers,
+                "live": row.live,
+                "offered": row.offered,
+                "answered": row.answered,
+                "missed": row.missed,
+                "firstTimeCallers": row.first_time,
+                "avgTalkSeconds": mean(&row.talk),
+            })
+        })
+        .collect()
+}
+
+/// Board JSON schema 1 of `world` at `now`.
+pub fn board_json(world: &World, now: DateTime<Utc>) -> Value {
+    let today_start = local_midnight(now, world.cfg.time_zone);
+    let today: Vec<&Call> = world
+        .calls
+        .values()
+        .filter(|c| c.started_at >= today_start && c.started_at <= now)
+        .collect();
+    let live: Vec<&Call> = world.calls.values().filter(|c| c.is_live()).collect();
+    let mut board_calls: Vec<&Call> = world
+        .calls
+        .values()
+        .filter(|c| c.is_live() || (c.started_at >= today_start && c.started_at <= now))
+        .collect();
+    board_calls.sort_by(|a, b| {
+        a.started_at
+            .cmp(&b.started_at)
+            .then_with(|| a.telephony_session_id.cmp(&b.telephony_session_id))
+    });
+    let mut queue_order: Vec<usize> = (0..world.queues.len()).collect();
+    queue_order.sort_by(|&a, &b| {
+        world.queues[a]
+            .name
+            .cmp(&world.queues[b].name)
+            .then_with(|| world.queues[a].id.cmp(&world.queues[b].id))
+    });
+    json!({
+        "schema": 1,
+        "now": wire_time(now),
+        "timeZone": world.cfg.time_zone.name(),
+        "todayStart": wire_time(today_start),
+        "calls": board_calls.iter().map(|c| call_json(world, c, now)).collect::<Vec<_>>(),
+        "queues": queue_order.iter().map(|&q| queue_json(world, q, today_start, &live, now)).collect::<Vec<_>>(),
+        "campaigns": campaigns_json(world, &today, &live, now),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_grammar_takes_the_last_e164_number_as_dn() {
+        assert_eq!(
+            parse_label("Zillow Spring +14155550100"),
+            ("Zillow Spring".into(), Some("+14155550100".into()))
+        );
+        assert_eq!(
+            parse_label("A +12125550100 B +14155550100"),
+            ("A +12125550100 B".into(), Some("+14155550100".into()))
+        );
+        assert_eq!(
+            parse_label("  Trade Show Booth "),
+            ("Trade Show Booth".into(), None)
+        );
+        assert_eq!(
+            parse_label("+14155550100"),
+            ("+14155550100".into(), Some("+14155550100".into()))
+        );
+        assert_eq!(
+            parse_label("Call 555-0100 now"),
+            ("Call 555-0100 now".into(), None)
+        );
+    }
+}
