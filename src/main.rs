@@ -16,7 +16,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the embedded RingCentral platform simulator on loopback (for demos, tests and SDKs).
+    Sim(callboard::sim::SimArgs),
+}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -25,5 +28,6 @@ fn main() -> std::process::ExitCode {
             eprintln!("callboard: the live board is not built yet; see `callboard --help`");
             std::process::ExitCode::FAILURE
         }
+        Some(Command::Sim(args)) => args.run(),
     }
 }

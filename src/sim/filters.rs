@@ -103,7 +103,9 @@ pub fn parse_filter(filter: &str, ctx: &FilterContext<'_>) -> Result<EventFilter
             (FilterKind::ExtensionPresence { extension_id }, expanded)
         }
         _ => {
-            return Err("this simulator offers telephony/sessions and presence filters only".into());
+            return Err(
+                "this simulator offers telephony/sessions and presence filters only".into(),
+            );
         }
     };
 

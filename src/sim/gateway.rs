@@ -121,6 +121,14 @@ struct Connection {
     tx: UnboundedSender<Outbound>,
 }
 
+/// A ClientRequest as the gateway needs it: method, path and optional JSON body.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientCall<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub body: Option<&'a Value>,
+}
+
 /// How a new connection was attached to a WS session.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Attached {
@@ -249,12 +257,11 @@ impl Gateway {
         &mut self,
         rng: &mut impl RngCore,
         connection_id: u64,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
+        call: &ClientCall<'_>,
         filter_ctx: &FilterContext<'_>,
         now: DateTime<Utc>,
     ) -> (u16, Option<Value>) {
+        let ClientCall { method, path, body } = *call;
         let Some(rest) = path
             .split('?')
             .next()
@@ -666,9 +673,11 @@ mod tests {
         let (status, info) = gateway.subscription_request(
             rng,
             id,
-            "POST",
-            "/restapi/v1.0/subscription/",
-            Some(&body),
+            &ClientCall {
+                method: "POST",
+                path: "/restapi/v1.0/subscription/",
+                body: Some(&body),
+            },
             &filter_ctx(),
             now,
         );
@@ -871,8 +880,17 @@ mod tests {
             second["id"].as_str().unwrap()
         );
         let ctx = filter_ctx();
-        let (status, body) =
-            gw.subscription_request(&mut rng, id, "PUT", &first_path, None, &ctx, now);
+        let (status, body) = gw.subscription_request(
+            &mut rng,
+            id,
+            &ClientCall {
+                method: "PUT",
+                path: &first_path,
+                body: None,
+            },
+            &ctx,
+            now,
+        );
         assert_eq!(
             (status, body.unwrap()["errorCode"].clone()),
             (404, json!("SUB-507"))
@@ -880,9 +898,11 @@ mod tests {
         let (status, body) = gw.subscription_request(
             &mut rng,
             id,
-            "PUT",
-            &second_path,
-            Some(&json!({})),
+            &ClientCall {
+                method: "PUT",
+                path: &second_path,
+                body: Some(&json!({})),
+            },
             &ctx,
             now,
         );
@@ -890,11 +910,29 @@ mod tests {
             (status, body.unwrap()["id"].clone()),
             (200, second["id"].clone())
         );
-        let (status, body) =
-            gw.subscription_request(&mut rng, id, "DELETE", &second_path, None, &ctx, now);
+        let (status, body) = gw.subscription_request(
+            &mut rng,
+            id,
+            &ClientCall {
+                method: "DELETE",
+                path: &second_path,
+                body: None,
+            },
+            &ctx,
+            now,
+        );
         assert_eq!((status, body), (204, None));
-        let (status, _) =
-            gw.subscription_request(&mut rng, id, "DELETE", &second_path, None, &ctx, now);
+        let (status, _) = gw.subscription_request(
+            &mut rng,
+            id,
+            &ClientCall {
+                method: "DELETE",
+                path: &second_path,
+                body: None,
+            },
+            &ctx,
+            now,
+        );
         assert_eq!(status, 404);
     }
 
@@ -908,9 +946,11 @@ mod tests {
         let (status, error) = gw.subscription_request(
             &mut rng,
             id,
-            "POST",
-            "/restapi/v1.0/subscription",
-            Some(&body),
+            &ClientCall {
+                method: "POST",
+                path: "/restapi/v1.0/subscription",
+                body: Some(&body),
+            },
             &ctx,
             now,
         );
@@ -921,9 +961,11 @@ mod tests {
         let (status, error) = gw.subscription_request(
             &mut rng,
             id,
-            "POST",
-            "/restapi/v1.0/subscription",
-            None,
+            &ClientCall {
+                method: "POST",
+                path: "/restapi/v1.0/subscription",
+                body: None,
+            },
             &ctx,
             now,
         );
@@ -934,9 +976,11 @@ mod tests {
         let (status, error) = gw.subscription_request(
             &mut rng,
             id,
-            "GET",
-            "/restapi/v1.0/account/~/extension",
-            None,
+            &ClientCall {
+                method: "GET",
+                path: "/restapi/v1.0/account/~/extension",
+                body: None,
+            },
             &ctx,
             now,
         );
