@@ -1552,7 +1552,7 @@ impl World {
         for agent in &mut self.agents {
             agent.presence_dirty = false;
         }
-        self.now = saved_now.max(now);
+        self.now = saved_now;
         out
     }
 
@@ -1752,5 +1752,386 @@ impl World {
             self.set_party(key, c, code, out);
         }
         self.end_call(key, Outcome::Missed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::sim::world::WorldConfig;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-11-25T14:00:00Z".parse().unwrap()
+    }
+
+    /// Lively enough that queues fill up, calls get held, transferred, parked and abandoned.
+    fn busy(seed: u64) -> WorldConfig {
+        WorldConfig {
+            seed,
+            calls_per_minute: 30.0,
+            agents_per_queue: 12,
+            outbound_calls_per_minute: 2.0,
+            internal_calls_per_minute: 1.0,
+            transfer_probability: 0.2,
+            park_probability: 0.1,
+            history_minutes: 0,
+            max_wait_seconds: 90.0,
+            ..WorldConfig::default()
+        }
+    }
+
+    /// Everything a client can check from the event stream alone, fed one event at a time.
+    #[derive(Default)]
+    struct StreamCheck {
+        session_sequence: BTreeMap<String, u64>,
+        party_code: BTreeMap<String, String>,
+        /// Agent extension → its parties that are ringing, connected or held.
+        agent_lines: BTreeMap<String, BTreeSet<String>>,
+        /// Agent extension → telephonyStatus of its latest presence event.
+        presence: BTreeMap<String, String>,
+        telephony_events: usize,
+        codes_seen: BTreeSet<String>,
+        reasons_seen: BTreeSet<String>,
+    }
+
+    impl StreamCheck {
+        fn feed(&mut self, world: &World, event: &WorldEvent) {
+            match event {
+                WorldEvent::Telephony { extension_id, body } => {
+                    self.telephony_events += 1;
+                    let parties = body["parties"].as_array().unwrap();
+                    assert_eq!(parties.len(), 1, "one party per body: {body}");
+                    let party = &parties[0];
+                    let session = body["telephonySessionId"].as_str().unwrap().to_string();
+                    let hex = session.strip_prefix("s-").unwrap();
+                    assert!(
+                        hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+                        "{session}"
+                    );
+                    assert!(
+                        body["sessionId"]
+                            .as_str()
+                            .unwrap()
+                            .chars()
+                            .all(|c| c.is_ascii_digit())
+                    );
+                    let party_id = party["id"].as_str().unwrap().to_string();
+                    assert!(party_id.starts_with(&format!("p-{hex}-")), "{party_id}");
+                    assert_eq!(party["extensionId"].as_str(), extension_id.as_deref());
+                    assert_eq!(party["accountId"], world.account_id());
+                    let sequence = body["sequence"].as_u64().unwrap();
+                    let expected = self.session_sequence.get(&session).map_or(2, |s| s + 1);
+                    assert_eq!(sequence, expected, "sequence of {session}");
+                    self.session_sequence.insert(session, sequence);
+
+                    let code = party["status"]["code"].as_str().unwrap().to_string();
+                    if let Some(previous) = self.party_code.get(&party_id) {
+                        assert!(
+                            previous != "Disconnected" && previous != "Gone",
+                            "{party_id} changed to {code} after {previous}"
+                        );
+                    }
+                    if code == "Gone" {
+                        assert!(
+                            party["status"]["peerId"]["partyId"].is_string(),
+                            "Gone carries peerId: {body}"
+                        );
+                    }
+                    self.codes_seen.insert(code.clone());
+                    if let Some(reason) = party["status"]["reason"].as_str() {
+                        self.reasons_seen.insert(reason.to_string());
+                    }
+                    self.party_code.insert(party_id.clone(), code.clone());
+                    if let Some(ext) = extension_id
+                        && world.agents.iter().any(|a| &a.id == ext)
+                    {
+                        let lines = self.agent_lines.entry(ext.clone()).or_default();
+                        if matches!(code.as_str(), "Setup" | "Proceeding" | "Answered" | "Hold") {
+                            lines.insert(party_id);
+                        } else {
+                            lines.remove(&party_id);
+                        }
+                        assert!(lines.len() <= 1, "agent {ext} on two calls: {lines:?}");
+                    }
+                }
+                WorldEvent::Presence { extension_id, body } => {
+                    assert_eq!(body["extensionId"].as_str(), Some(extension_id.as_str()));
+                    self.presence.insert(
+                        extension_id.clone(),
+                        body["telephonyStatus"].as_str().unwrap().to_string(),
+                    );
+                }
+            }
+        }
+
+        /// Presence agrees with telephony: an agent whose party is connected reports
+        /// CallConnected, one with no party reports NoCall.
+        fn assert_presence_matches(&self) {
+            for (ext, lines) in &self.agent_lines {
+                let Some(status) = self.presence.get(ext) else {
+                    continue;
+                };
+                match lines.iter().next().map(|p| self.party_code[p].as_str()) {
+                    Some("Answered") => assert_eq!(status, "CallConnected", "agent {ext}"),
+                    Some("Hold") => assert_eq!(status, "OnHold", "agent {ext}"),
+                    Some(_) => assert_eq!(status, "Ringing", "agent {ext}"),
+                    None => assert_eq!(status, "NoCall", "agent {ext}"),
+                }
+            }
+        }
+    }
+
+    /// Runs the world in one-second steps without the delivery reorder, checking every event.
+    fn run_checked(world: &mut World, check: &mut StreamCheck, from: DateTime<Utc>, seconds: i64) {
+        for s in 1..=seconds {
+            for event in world.run_until(from + Duration::seconds(s)) {
+                check.feed(world, &event);
+            }
+            check.assert_presence_matches();
+        }
+    }
+
+    #[test]
+    fn event_stream_is_consistent_over_two_busy_hours() {
+        let mut world = World::new(&busy(7), t0());
+        let mut check = StreamCheck::default();
+        run_checked(&mut world, &mut check, t0(), 2 * 3600);
+        assert!(
+            check.telephony_events > 20_000,
+            "{} events",
+            check.telephony_events
+        );
+        for code in [
+            "Setup",
+            "Proceeding",
+            "Answered",
+            "Hold",
+            "Parked",
+            "Gone",
+            "VoiceMail",
+            "Disconnected",
+        ] {
+            assert!(
+                check.codes_seen.contains(code),
+                "no {code} in two busy hours"
+            );
+        }
+        for reason in ["BlindTransfer", "AttendedTransfer", "Pickup"] {
+            assert!(
+                check.reasons_seen.contains(reason),
+                "no {reason} in two busy hours"
+            );
+        }
+    }
+
+    #[test]
+    fn same_seed_and_times_give_identical_events() {
+        let run = |seed: u64| {
+            let mut world = World::new(&busy(seed), t0());
+            let mut events = Vec::new();
+            for ms in (50..=600_000).step_by(50) {
+                events.extend(world.advance(t0() + Duration::milliseconds(ms)));
+            }
+            (events, world.truth(t0() + Duration::minutes(10)))
+        };
+        let (a, truth_a) = run(42);
+        let (b, truth_b) = run(42);
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+        assert_eq!(truth_a, truth_b);
+        let (c, _) = run(43);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn delivery_is_occasionally_out_of_order_but_never_loses_events() {
+        let mut world = World::new(&busy(3), t0());
+        let mut delivered = Vec::new();
+        for s in 1..=1800 {
+            delivered.extend(world.advance(t0() + Duration::seconds(s)));
+        }
+        let mut last: BTreeMap<String, u64> = BTreeMap::new();
+        let mut behind = 0;
+        for event in &delivered {
+            if let WorldEvent::Telephony { body, .. } = event {
+                let session = body["telephonySessionId"].as_str().unwrap().to_string();
+                let sequence = body["sequence"].as_u64().unwrap();
+                if last.get(&session).is_some_and(|&l| sequence < l) {
+                    behind += 1;
+                }
+                let entry = last.entry(session).or_insert(0);
+                *entry = (*entry).max(sequence);
+            }
+        }
+        assert!(
+            behind > 0,
+            "some events arrive after a later one of their session"
+        );
+        let telephony = delivered
+            .iter()
+            .filter(|e| matches!(e, WorldEvent::Telephony { .. }))
+            .count();
+        assert!(
+            behind * 20 < telephony,
+            "{behind} of {telephony} out of order is too many"
+        );
+    }
+
+    #[test]
+    fn burst_emits_exactly_the_requested_number_of_whole_calls() {
+        let mut world = World::new(&WorldConfig::default(), t0());
+        for count in [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 100, 1000] {
+            let keys_before = world.next_call_key;
+            let events = world.burst(count, t0());
+            assert_eq!(events.len(), count, "burst of {count}");
+            let mut check = StreamCheck::default();
+            for event in &events {
+                assert!(matches!(event, WorldEvent::Telephony { .. }));
+                check.feed(&world, event);
+            }
+            for key in keys_before..world.next_call_key {
+                let call = &world.calls[&key];
+                assert!(!call.is_live(), "burst call {key} ended");
+                assert!(call.parties.iter().all(|p| !p.is_active()));
+            }
+            assert!(
+                world
+                    .agents
+                    .iter()
+                    .all(|a| a.line.is_none_or(|l| l.call < keys_before))
+            );
+        }
+    }
+
+    #[test]
+    fn burst_works_while_paused_and_with_every_agent_away() {
+        let mut world = World::new(&WorldConfig::default(), t0());
+        world.set_paused(true);
+        for agent in &mut world.agents {
+            agent.availability = Availability::Offline;
+        }
+        assert_eq!(world.burst(37, t0()).len(), 37);
+        assert!(world.advance(t0() + Duration::minutes(5)).is_empty());
+    }
+
+    #[test]
+    fn pausing_delays_the_world_without_changing_what_happens() {
+        let strip = |events: Vec<WorldEvent>| -> Vec<Value> {
+            events
+                .into_iter()
+                .map(|e| match e {
+                    WorldEvent::Telephony { mut body, .. } => {
+                        body["eventTime"] = Value::Null;
+                        body
+                    }
+                    WorldEvent::Presence { mut body, .. } => {
+                        for call in body["activeCalls"].as_array_mut().into_iter().flatten() {
+                            call["startTime"] = Value::Null;
+                        }
+                        body
+                    }
+                })
+                .collect()
+        };
+        let pause_at = t0() + Duration::minutes(3);
+        let mut plain = World::new(&busy(9), t0());
+        plain.advance(pause_at);
+        let expected = strip(plain.advance(pause_at + Duration::minutes(2)));
+
+        let mut paused = World::new(&busy(9), t0());
+        paused.advance(pause_at);
+        paused.set_paused(true);
+        let live_before: Vec<String> = paused.live_session_ids();
+        assert!(paused.advance(pause_at + Duration::hours(1)).is_empty());
+        assert_eq!(
+            paused.live_session_ids(),
+            live_before,
+            "nothing progresses while paused"
+        );
+        paused.set_paused(false);
+        let resumed = strip(paused.advance(pause_at + Duration::hours(1) + Duration::minutes(2)));
+        assert!(!expected.is_empty());
+        assert_eq!(resumed.len(), expected.len());
+        for (i, (r, e)) in resumed.iter().zip(&expected).enumerate() {
+            assert_eq!(r, e, "event {i} differs");
+        }
+    }
+
+    #[test]
+    fn hostile_mode_sends_escape_sequences_bidi_overrides_and_a_huge_name() {
+        let mut world = World::new(&busy(5), t0());
+        world.set_hostile(true);
+        let mut names = Vec::new();
+        for s in 1..=600 {
+            for event in world.advance(t0() + Duration::seconds(s)) {
+                if let WorldEvent::Telephony { body, .. } = event
+                    && let Some(name) = body["parties"][0]["from"]["name"].as_str()
+                {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        assert!(names.iter().any(|n| n.contains('\u{1b}')));
+        assert!(names.iter().any(|n| n.contains('\u{202E}')));
+        assert!(names.iter().any(|n| n.contains('\u{9b}')));
+        assert!(names.iter().any(|n| n.len() >= 100 * 1024));
+        let labels: Vec<String> = world
+            .phone_numbers()
+            .iter()
+            .filter_map(|n| n["label"].as_str().map(str::to_string))
+            .collect();
+        assert!(
+            labels.iter().any(|l| l.contains("\u{1b}]0;")),
+            "an OSC title label"
+        );
+        // The truth sanitises everything it shows.
+        let truth = world.truth(world.now()).to_string();
+        let parsed: Value = serde_json::from_str(&truth).unwrap();
+        for call in parsed["calls"].as_array().unwrap() {
+            if let Some(name) = call["callerName"].as_str() {
+                assert!(!name.chars().any(crate::text::is_unsafe_char), "{name:?}");
+                assert!(name.chars().count() <= crate::text::MAX_FIELD_CHARS);
+            }
+        }
+        for row in parsed["campaigns"].as_array().unwrap() {
+            assert!(
+                !row["campaign"]
+                    .as_str()
+                    .unwrap()
+                    .chars()
+                    .any(crate::text::is_unsafe_char)
+            );
+        }
+    }
+
+    #[test]
+    fn timers_pop_earliest_first_then_in_scheduling_order() {
+        let mut heap = std::collections::BinaryHeap::new();
+        heap.push(Timer {
+            at: t0() + Duration::seconds(2),
+            order: 1,
+            action: Action::InboundArrival,
+        });
+        heap.push(Timer {
+            at: t0(),
+            order: 3,
+            action: Action::OutboundArrival,
+        });
+        heap.push(Timer {
+            at: t0(),
+            order: 2,
+            action: Action::InternalArrival,
+        });
+        let popped: Vec<Action> = std::iter::from_fn(|| heap.pop().map(|t| t.action)).collect();
+        assert_eq!(
+            popped,
+            vec![
+                Action::InternalArrival,
+                Action::OutboundArrival,
+                Action::InboundArrival
+            ]
+        );
     }
 }

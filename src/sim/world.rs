@@ -109,7 +109,7 @@ impl Default for WorldConfig {
             min_talk_seconds: 15.0,
             mean_hold_seconds: 35.0,
             mean_patience_seconds: 120.0,
-            max_wait_seconds: 300.0,
+            max_wait_seconds: 180.0,
             mean_ring_seconds: 5.0,
             ring_timeout_seconds: 20.0,
             mean_ivr_seconds: 10.0,
@@ -570,7 +570,8 @@ pub struct World {
     pub(crate) timer_order: u64,
     pub(crate) now: DateTime<Utc>,
     pub(crate) paused: bool,
-    pub(crate) paused_at: Option<DateTime<Utc>>,
+    /// Time spent paused that pending timers have not been shifted by yet.
+    pub(crate) paused_span: Duration,
     pub(crate) hostile: bool,
     pub(crate) hostile_huge_name_sent: bool,
     pub(crate) dispatch_needed: bool,
@@ -720,7 +721,7 @@ impl World {
             timer_order: 0,
             now: history_from,
             paused: false,
-            paused_at: None,
+            paused_span: Duration::zero(),
             hostile: false,
             hostile_huge_name_sent: false,
             dispatch_needed: false,
@@ -736,13 +737,19 @@ impl World {
 
     /// Moves the world to `now` and returns what happened, in delivery order. While paused
     /// nothing progresses and nothing is returned; on resume, pending timers shift by the
-    /// paused span so no call jumps ahead.
+    /// paused span so no call jumps ahead. A `now` earlier than the last one is ignored.
     pub fn advance(&mut self, now: DateTime<Utc>) -> Vec<WorldEvent> {
-        if self.paused {
+        if now < self.now {
             return Vec::new();
         }
-        if let Some(paused_at) = self.paused_at.take() {
-            self.shift_timers(now - paused_at);
+        if self.paused {
+            self.paused_span += now - self.now;
+            self.now = now;
+            return Vec::new();
+        }
+        if self.paused_span > Duration::zero() {
+            let span = std::mem::replace(&mut self.paused_span, Duration::zero());
+            self.shift_timers(span);
         }
         let mut events = self.run_until(now);
         self.reorder_adjacent(&mut events);
@@ -755,10 +762,8 @@ impl World {
         self.burst_calls(count, now)
     }
 
+    /// Freezes (true) or resumes (false) the world; bursts still work while frozen.
     pub fn set_paused(&mut self, paused: bool) {
-        if paused && !self.paused {
-            self.paused_at = Some(self.now);
-        }
         self.paused = paused;
     }
 
