@@ -334,7 +334,269 @@ pub fn board_json(world: &World, now: DateTime<Utc>) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
+
     use super::*;
+    use crate::sim::world::WorldConfig;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-11-25T09:00:00Z".parse().unwrap()
+    }
+
+    fn seconds(v: &Value) -> Option<f64> {
+        v.as_f64()
+    }
+
+    fn time(v: &Value) -> Option<DateTime<Utc>> {
+        v.as_str().map(|s| s.parse().unwrap())
+    }
+
+    /// Checks every invariant the board JSON promises, for one truth.
+    fn assert_invariants(world: &World, truth: &Value) {
+        let now = time(&truth["now"]).unwrap();
+        let today_start = time(&truth["todayStart"]).unwrap();
+        let calls = truth["calls"].as_array().unwrap();
+        let mut previous: Option<(String, String)> = None;
+        for call in calls {
+            let key = (
+                call["startedAt"].as_str().unwrap().to_string(),
+                call["telephonySessionId"].as_str().unwrap().to_string(),
+            );
+            assert!(previous.as_ref().is_none_or(|p| p <= &key), "calls sorted");
+            previous = Some(key);
+            let state = call["state"].as_str().unwrap();
+            let outcome = call["outcome"].as_str().unwrap();
+            assert_eq!(state == "ended", outcome != "live", "{call}");
+            assert_eq!(state == "ended", !call["endedAt"].is_null(), "{call}");
+            for field in ["waitSeconds", "talkSeconds", "holdSeconds"] {
+                assert!(
+                    seconds(&call[field]).is_none_or(|s| s >= 0.0),
+                    "negative {field}: {call}"
+                );
+            }
+            let started = time(&call["startedAt"]).unwrap();
+            let queued = time(&call["queuedAt"]);
+            let answered = time(&call["answeredAt"]);
+            let ended = time(&call["endedAt"]);
+            assert!(queued.is_none_or(|q| q >= started));
+            assert!(answered.is_none_or(|a| a >= queued.unwrap_or(started)));
+            assert!(ended.is_none_or(|e| e >= answered.or(queued).unwrap_or(started) && e <= now));
+            match outcome {
+                "answered" => assert!(answered.is_some() && !call["agentId"].is_null(), "{call}"),
+                "abandoned" | "short_abandon" | "voicemail" => {
+                    assert!(queued.is_some() && answered.is_none(), "{call}");
+                }
+                "missed" => assert!(queued.is_none() && answered.is_none(), "{call}"),
+                "outbound" | "internal" => {
+                    assert!(call["campaign"].is_null() && call["queue"].is_null())
+                }
+                _ => {}
+            }
+            if matches!(state, "talking" | "hold" | "parked") {
+                assert!(answered.is_some(), "{call}");
+            }
+            if state == "waiting" {
+                assert!(queued.is_some() && answered.is_none(), "{call}");
+            }
+            if outcome != "outbound" && outcome != "internal" && !call["dialed"].is_null() {
+                assert!(!call["campaign"].is_null());
+            }
+        }
+        let queues = truth["queues"].as_array().unwrap();
+        assert_eq!(queues.len(), world.queues.len());
+        for queue in queues {
+            let id = queue["id"].as_str().unwrap();
+            let count = |f: &str| queue[f].as_u64().unwrap();
+            let in_queue_today = |c: &&Value| {
+                c["queueId"].as_str() == Some(id)
+                    && time(&c["queuedAt"]).is_some_and(|q| q >= today_start)
+            };
+            let live_in_voicemail = calls
+                .iter()
+                .filter(in_queue_today)
+                .filter(|c| c["state"] == "voicemail")
+                .count() as u64;
+            let accounted = count("answered")
+                + count("abandoned")
+                + count("shortAbandoned")
+                + count("voicemail")
+                + count("waiting")
+                + live_in_voicemail;
+            assert_eq!(count("offered"), accounted, "queue {id}: {queue}");
+            assert_eq!(
+                count("offered"),
+                calls.iter().filter(in_queue_today).count() as u64
+            );
+            let members = world.call_queue_members(id).unwrap().len() as u64;
+            assert_eq!(
+                count("agentsAvailable") + count("agentsOnCall") + count("agentsAway"),
+                members
+            );
+            if let Some(sl) = queue["serviceLevelPct"].as_f64() {
+                assert!((0.0..=100.0).contains(&sl));
+            }
+            let waiting = calls
+                .iter()
+                .filter(|c| c["queueId"].as_str() == Some(id) && c["state"] == "waiting")
+                .count() as u64;
+            assert_eq!(count("waiting"), waiting);
+            assert_eq!(queue["longestWaitSeconds"].is_null(), waiting == 0);
+        }
+        let campaigns = truth["campaigns"].as_array().unwrap();
+        let numbers: usize = campaigns
+            .iter()
+            .map(|c| c["numbers"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(
+            numbers,
+            world.phone_numbers().len(),
+            "every account number in exactly one row"
+        );
+        let offered: u64 = campaigns
+            .iter()
+            .map(|c| c["offered"].as_u64().unwrap())
+            .sum();
+        let inbound_today = calls
+            .iter()
+            .filter(|c| !c["dialed"].is_null() && time(&c["startedAt"]).unwrap() >= today_start)
+            .count() as u64;
+        assert_eq!(offered, inbound_today);
+        for row in campaigns {
+            let count = |f: &str| row[f].as_u64().unwrap();
+            assert!(count("answered") + count("missed") <= count("offered"));
+            assert!(count("firstTimeCallers") <= count("offered"));
+        }
+    }
+
+    #[test]
+    fn truth_invariants_hold_through_hours_of_busy_traffic() {
+        let cfg = WorldConfig {
+            seed: 11,
+            calls_per_minute: 12.0,
+            max_wait_seconds: 120.0,
+            transfer_probability: 0.15,
+            park_probability: 0.05,
+            ..WorldConfig::default()
+        };
+        let mut world = World::new(&cfg, t0());
+        assert_invariants(&world, &world.truth(t0()));
+        for minute in 1..=6 * 60 {
+            let now = t0() + Duration::minutes(minute);
+            world.advance(now);
+            if minute % 60 == 0 {
+                assert_invariants(&world, &world.truth(now));
+            }
+        }
+        let truth = world.truth(world.now());
+        let outcomes: Vec<&str> = truth["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["outcome"].as_str().unwrap())
+            .collect();
+        for outcome in [
+            "answered",
+            "abandoned",
+            "short_abandon",
+            "voicemail",
+            "missed",
+            "outbound",
+            "internal",
+        ] {
+            assert!(
+                outcomes.contains(&outcome),
+                "no {outcome} call in six hours"
+            );
+        }
+    }
+
+    #[test]
+    fn truth_uses_each_queues_own_service_level_settings() {
+        let world = World::new(&WorldConfig::default(), t0());
+        let truth = world.truth(t0());
+        let thresholds: Vec<u64> = truth["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["slaThresholdSeconds"].as_u64().unwrap())
+            .collect();
+        assert!(
+            thresholds.windows(2).any(|w| w[0] != w[1]),
+            "{thresholds:?}"
+        );
+        for queue in truth["queues"].as_array().unwrap() {
+            let detail = world.call_queue(queue["id"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                queue["slaThresholdSeconds"],
+                detail["serviceLevelSettings"]["slaThresholdSeconds"]
+            );
+            assert_eq!(
+                queue["slaGoalPct"],
+                detail["serviceLevelSettings"]["slaGoal"]
+            );
+        }
+    }
+
+    #[test]
+    fn today_starts_at_local_midnight_of_the_configured_zone() {
+        let cfg = WorldConfig {
+            time_zone: chrono_tz::America::New_York,
+            history_minutes: 0,
+            ..WorldConfig::default()
+        };
+        let world = World::new(&cfg, t0());
+        let truth = world.truth(t0());
+        assert_eq!(truth["timeZone"], "America/New_York");
+        assert_eq!(truth["todayStart"], "2026-11-25T05:00:00.000Z");
+        assert_eq!(truth["schema"], 1);
+    }
+
+    #[test]
+    fn relabelling_a_number_moves_its_calls_to_the_new_campaign() {
+        let mut world = World::new(&WorldConfig::default(), t0());
+        let truth = world.truth(t0());
+        let call = truth["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| !c["dialed"].is_null())
+            .unwrap()
+            .clone();
+        let dialed = call["dialed"].as_str().unwrap();
+        let calls_to_number = truth["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["dialed"] == dialed)
+            .count() as u64;
+        let record = world
+            .phone_numbers()
+            .into_iter()
+            .find(|n| n["phoneNumber"] == dialed)
+            .unwrap();
+        world
+            .relabel(&record["id"].to_string(), "Spring Mailer +14155550199")
+            .unwrap();
+
+        let after = world.truth(t0());
+        let moved = after["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["telephonySessionId"] == call["telephonySessionId"])
+            .unwrap();
+        assert_eq!(moved["campaign"], "Spring Mailer");
+        assert_eq!(moved["dn"], "+14155550199");
+        let row = after["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["campaign"] == "Spring Mailer")
+            .unwrap();
+        assert_eq!(row["numbers"], json!([dialed]));
+        assert_eq!(row["offered"].as_u64().unwrap(), calls_to_number);
+        assert_invariants(&world, &after);
+    }
 
     #[test]
     fn label_grammar_takes_the_last_e164_number_as_dn() {

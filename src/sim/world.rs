@@ -1600,3 +1600,429 @@ fn call_log_result(call: &Call) -> &'static str {
         None => "In Progress",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::truth::parse_label;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-11-25T14:00:00Z".parse().unwrap()
+    }
+
+    fn world() -> World {
+        World::new(&WorldConfig::default(), t0())
+    }
+
+    /// Advances in 100 ms steps until `done` holds, for at most `limit`.
+    fn advance_until(
+        world: &mut World,
+        limit: Duration,
+        mut done: impl FnMut(&World) -> bool,
+    ) -> bool {
+        let start = world.now();
+        let mut t = start;
+        while t < start + limit {
+            t += Duration::milliseconds(100);
+            world.advance(t);
+            if done(world) {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn the_account_has_users_queues_an_ivr_and_the_admin_owns_the_token() {
+        let w = world();
+        assert!(w.account_id().chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(w.owner_extension_id(), w.account_id());
+        let extensions = w.extensions();
+        let of_type = |t: &str| extensions.iter().filter(|e| e["type"] == t).count();
+        assert_eq!(of_type("User"), 1 + 15);
+        assert_eq!(of_type("Department"), 3);
+        assert_eq!(of_type("IvrMenu"), 1);
+        assert!(extensions.iter().all(|e| e["id"].is_u64()));
+        let admin = w.extension("~").unwrap();
+        assert_eq!(admin["id"].to_string(), w.account_id());
+        assert!(w.extension("1").is_none());
+    }
+
+    #[test]
+    fn ctn_labels_follow_the_grammar_with_shared_names_missing_dns_and_unlabelled_numbers() {
+        let w = world();
+        let numbers = w.phone_numbers();
+        assert!(numbers.iter().all(|n| n["id"].is_u64()));
+        for n in &numbers {
+            let e164 = n["phoneNumber"].as_str().unwrap();
+            assert!(
+                e164.starts_with("+1") && e164[5..].starts_with("55501"),
+                "{e164}"
+            );
+        }
+        let ctns: Vec<&Value> = numbers
+            .iter()
+            .filter(|n| n["usageType"] == "CompanyNumber")
+            .collect();
+        assert_eq!(ctns.len(), 24);
+        let parsed: Vec<(String, Option<String>)> = ctns
+            .iter()
+            .filter_map(|n| n["label"].as_str())
+            .map(parse_label)
+            .collect();
+        assert!(parsed.len() < ctns.len(), "some CTNs are unlabelled");
+        assert!(
+            parsed.iter().any(|(_, dn)| dn.is_none()),
+            "some labels have no DN"
+        );
+        let google: std::collections::BTreeSet<_> = parsed
+            .iter()
+            .filter(|(c, _)| c == "Google Ads Brand")
+            .map(|(_, dn)| dn.clone())
+            .collect();
+        assert_eq!(google.len(), 2, "one campaign name, two DNs");
+        let zillow = parsed.iter().filter(|(c, _)| c == "Zillow Spring").count();
+        assert!(zillow >= 2, "several CTNs per campaign");
+        // Every CTN routes to a queue or the IVR.
+        let routed: std::collections::BTreeSet<&str> = ctns
+            .iter()
+            .map(|n| n["extension"]["name"].as_str().unwrap())
+            .collect();
+        assert!(routed.contains(IVR_NAME));
+        assert!(
+            ["Sales", "Support", "Billing"]
+                .iter()
+                .all(|q| routed.contains(q)),
+            "{routed:?}"
+        );
+        let main = numbers
+            .iter()
+            .find(|n| n["usageType"] == "MainCompanyNumber")
+            .unwrap();
+        assert_eq!(w.phone_number(&main["id"].to_string()).unwrap(), *main);
+    }
+
+    #[test]
+    fn queues_have_members_presence_and_their_own_service_levels() {
+        let w = world();
+        let queues = w.call_queues();
+        assert_eq!(queues.len(), 3);
+        let mut settings = Vec::new();
+        for q in &queues {
+            let id = q["id"].as_str().unwrap();
+            let detail = w.call_queue(id).unwrap();
+            settings.push(detail["serviceLevelSettings"].clone());
+            let members = w.call_queue_members(id).unwrap();
+            assert!(members.len() >= 5);
+            assert!(members.iter().all(|m| m["id"].is_u64()));
+            let presence = w.call_queue_presence(id).unwrap();
+            assert_eq!(presence.len(), members.len());
+            assert!(
+                presence
+                    .iter()
+                    .all(|p| p["member"]["id"].is_string() && p["acceptQueueCalls"].is_boolean())
+            );
+        }
+        assert!(
+            settings.windows(2).all(|s| s[0] != s[1]),
+            "settings vary per queue"
+        );
+        assert!(w.call_queue("nope").is_none());
+    }
+
+    #[test]
+    fn relabel_validates_and_later_reads_and_events_see_the_new_label() {
+        let mut w = World::new(&WorldConfig::short_calls(4), t0());
+        let ctn = w
+            .phone_numbers()
+            .into_iter()
+            .find(|n| n["usageType"] == "CompanyNumber")
+            .unwrap();
+        let id = ctn["id"].to_string();
+        assert!(matches!(
+            w.relabel("999", "x"),
+            Err(RelabelError::UnknownNumber { .. })
+        ));
+        assert!(matches!(
+            w.relabel(&id, &"x".repeat(65)),
+            Err(RelabelError::TooLong { chars: 65, .. })
+        ));
+        assert!(matches!(
+            w.relabel(&id, "a\u{1b}[2J"),
+            Err(RelabelError::ForbiddenCharacter { code: 0x1b, .. })
+        ));
+        assert!(matches!(
+            w.relabel(&id, "a\u{202E}b"),
+            Err(RelabelError::ForbiddenCharacter { .. })
+        ));
+        let label = "Élan Fall Mailer +14155550177";
+        let updated = w.relabel(&id, &format!("  {label} ")).unwrap();
+        assert_eq!(updated["label"], label);
+        assert_eq!(w.phone_number(&id).unwrap()["label"], label);
+        // Events for calls to that number carry the new label from now on.
+        for n in w.numbers.iter_mut() {
+            if n.id.to_string() != id && matches!(n.usage, NumberUse::Tracking(_)) {
+                n.usage = NumberUse::Main;
+            }
+        }
+        let mut seen = false;
+        let mut t = t0();
+        while !seen && t < t0() + Duration::minutes(5) {
+            t += Duration::milliseconds(100);
+            for event in w.advance(t) {
+                if let WorldEvent::Telephony { body, .. } = &event
+                    && body["parties"][0]["uiCallInfo"]["additional"]["value"] == label
+                {
+                    seen = true;
+                }
+            }
+        }
+        assert!(seen, "uiCallInfo carries the new label");
+        let cleared = w.relabel(&id, "").unwrap();
+        assert!(cleared.get("label").is_none());
+    }
+
+    #[test]
+    fn history_is_in_the_call_log_from_the_start() {
+        let w = world();
+        let log = w.call_log(&CallLogQuery::default());
+        assert!(log.len() > 100, "two hours of history: {}", log.len());
+        let starts: Vec<&str> = log
+            .iter()
+            .map(|r| r["startTime"].as_str().unwrap())
+            .collect();
+        assert!(starts.windows(2).all(|p| p[0] >= p[1]), "newest first");
+        assert!(
+            starts
+                .iter()
+                .all(|s| *s >= "2026-11-25T12:00:00.000Z" && *s < "2026-11-25T14:00:00.000Z")
+        );
+        let results: std::collections::BTreeSet<&str> =
+            log.iter().map(|r| r["result"].as_str().unwrap()).collect();
+        for result in ["Accepted", "Hang Up", "Missed"] {
+            assert!(results.contains(result), "{results:?}");
+        }
+        let recorded = log
+            .iter()
+            .filter(|r| r["recording"]["contentUri"].is_string())
+            .count();
+        assert!(recorded > 10);
+    }
+
+    #[test]
+    fn history_stops_at_local_midnight() {
+        let early: DateTime<Utc> = "2026-11-25T00:30:00Z".parse().unwrap();
+        let w = World::new(&WorldConfig::default(), early);
+        let log = w.call_log(&CallLogQuery::default());
+        assert!(!log.is_empty());
+        assert!(
+            log.iter()
+                .all(|r| r["startTime"].as_str().unwrap() >= "2026-11-25T00:00:00.000Z")
+        );
+    }
+
+    #[test]
+    fn a_call_reaches_the_call_log_only_after_the_delay_and_filters_apply() {
+        let mut w = World::new(&WorldConfig::short_calls(8), t0());
+        assert!(advance_until(&mut w, Duration::minutes(5), |w| w
+            .calls
+            .values()
+            .any(
+                |c| c.outcome == Some(Outcome::Answered) && c.recording.is_some()
+            )));
+        let call = w
+            .calls
+            .values()
+            .find(|c| c.outcome == Some(Outcome::Answered) && c.recording.is_some())
+            .unwrap();
+        let (session, ended) = (call.telephony_session_id.clone(), call.ended_at.unwrap());
+        let by_session = CallLogQuery {
+            telephony_session_id: Some(session.clone()),
+            ..CallLogQuery::default()
+        };
+        assert!(w.call_log(&by_session).is_empty(), "not before the delay");
+        assert!(
+            w.telephony_session(&session).is_none(),
+            "ended sessions are gone"
+        );
+        w.advance(ended + Duration::milliseconds(990));
+        assert!(
+            w.call_log(&by_session).is_empty(),
+            "still inside the 1 s delay"
+        );
+        w.advance(ended + Duration::milliseconds(1000));
+        let records = w.call_log(&CallLogQuery {
+            view: CallLogView::Detailed,
+            ..by_session.clone()
+        });
+        assert_eq!(records.len(), 1);
+        let record = &records[0];
+        assert_eq!(record["result"], "Accepted");
+        assert_eq!(record["direction"], "Inbound");
+        let recording_id = record["recording"]["id"].as_str().unwrap();
+        assert_eq!(record["recording"]["type"], "Automatic");
+        assert!(
+            record["recording"]["contentUri"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/recording/{recording_id}/content"))
+        );
+        let legs = record["legs"].as_array().unwrap();
+        assert_eq!(legs[0]["master"], true);
+        assert!(legs[1]["to"]["extensionId"].is_string());
+        assert!(
+            legs[2..]
+                .iter()
+                .all(|l| l["result"] == "Accepted" && l["extension"]["id"].is_u64())
+        );
+
+        let session_id = record["sessionId"].as_str().unwrap().to_string();
+        let by_legacy_id = CallLogQuery {
+            session_id: Some(session_id),
+            ..CallLogQuery::default()
+        };
+        assert_eq!(w.call_log(&by_legacy_id).len(), 1);
+        let caller = record["from"]["phoneNumber"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('+')
+            .to_string();
+        let by_number = w.call_log(&CallLogQuery {
+            phone_number: Some(caller.clone()),
+            ..CallLogQuery::default()
+        });
+        assert!(by_number.iter().all(|r| {
+            r["from"]["phoneNumber"]
+                .as_str()
+                .unwrap()
+                .ends_with(&caller)
+        }));
+        let outbound = w.call_log(&CallLogQuery {
+            directions: vec!["Outbound".into()],
+            ..CallLogQuery::default()
+        });
+        assert!(outbound.iter().all(|r| r["direction"] == "Outbound"));
+        let nothing_later = CallLogQuery {
+            date_from: Some(w.now() + Duration::hours(1)),
+            ..CallLogQuery::default()
+        };
+        assert!(w.call_log(&nothing_later).is_empty());
+    }
+
+    #[test]
+    fn live_sessions_read_back_in_the_rest_shape() {
+        let mut w = World::new(&WorldConfig::short_calls(2), t0());
+        assert!(advance_until(&mut w, Duration::minutes(2), |w| w
+            .calls
+            .values()
+            .any(
+                |c| c.phase == Phase::Talking && matches!(c.kind, CallKind::Inbound { .. })
+            )));
+        let call = w
+            .calls
+            .values()
+            .find(|c| c.phase == Phase::Talking && matches!(c.kind, CallKind::Inbound { .. }))
+            .unwrap();
+        let session = w.telephony_session(&call.telephony_session_id).unwrap();
+        assert_eq!(session["id"], call.telephony_session_id.as_str());
+        let parties = session["parties"].as_array().unwrap();
+        assert!(
+            parties[0].get("owner").is_none(),
+            "the caller's PSTN leg has no owner extension"
+        );
+        assert_eq!(parties[0]["direction"], "Outbound");
+        assert!(parties.iter().any(|p| p["status"]["code"] == "Answered" && p["owner"]["extensionId"].is_string()));
+        assert!(w.live_session_ids().contains(&call.telephony_session_id));
+    }
+
+    #[test]
+    fn presence_reads_match_each_agents_line() {
+        let mut w = World::new(
+            &WorldConfig {
+                calls_per_minute: 12.0,
+                ..WorldConfig::default()
+            },
+            t0(),
+        );
+        w.advance(t0() + Duration::minutes(20));
+        let records = w.account_presence(true);
+        assert_eq!(records.len(), 1 + w.agents.len());
+        for (a, agent) in w.agents.iter().enumerate() {
+            let p = w.presence(&agent.id, true).unwrap();
+            assert_eq!(p, records[a + 1]);
+            let connected = agent
+                .line
+                .is_some_and(|l| w.calls[&l.call].parties[l.party].code == "Answered");
+            assert_eq!(p["telephonyStatus"] == "CallConnected", connected, "{p}");
+            assert_eq!(
+                p["activeCalls"].as_array().unwrap().len(),
+                usize::from(agent.line.is_some())
+            );
+            if let Some(active) = p["activeCalls"].as_array().unwrap().first()
+                && active["queueCall"] == true
+            {
+                assert!(active["callInfo"]["primary"]["type"].is_string());
+            }
+        }
+        assert!(w.presence("~", false).unwrap().get("activeCalls").is_none());
+    }
+
+    #[test]
+    fn recordings_are_wav_files_sized_by_talk_time_readable_in_any_range() {
+        let mut w = World::new(&WorldConfig::short_calls(5), t0());
+        assert!(advance_until(&mut w, Duration::minutes(5), |w| !w
+            .recordings
+            .is_empty()));
+        let (id, stored) = w
+            .recordings
+            .iter()
+            .next()
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .unwrap();
+        let meta = w.recording(&id).unwrap();
+        assert_eq!(meta.content_type, "audio/wav");
+        assert_eq!(meta.len, audio::wav_len_for_seconds(meta.duration_s));
+        assert_eq!(meta.available_at, stored.available_at);
+        let whole = w.recording_bytes(&id, 0..meta.len).unwrap();
+        assert_eq!(whole.len() as u64, meta.len);
+        assert_eq!(&whole[0..4], b"RIFF");
+        assert_eq!(&whole[8..12], b"WAVE");
+        let part = w.recording_bytes(&id, 40..1000).unwrap();
+        assert_eq!(part, whole.slice(40..1000));
+        assert!(w.recording_bytes(&id, 0..meta.len + 1).is_none());
+        assert!(w.recording("0").is_none());
+    }
+
+    #[test]
+    fn a_huge_standalone_recording_costs_no_memory_until_read() {
+        let mut w = world();
+        let id = w.add_recording(200_000_000);
+        let meta = w.recording(&id).unwrap();
+        assert_eq!(meta.len, 200_000_000);
+        assert!(meta.available_at <= w.now());
+        let tail = w.recording_bytes(&id, meta.len - 10..meta.len).unwrap();
+        assert_eq!(tail.len(), 10);
+        let header = w.recording_bytes(&id, 0..44).unwrap();
+        assert_eq!(
+            u32::from_le_bytes(header[40..44].try_into().unwrap()),
+            200_000_000 - 44
+        );
+    }
+
+    #[test]
+    fn uris_use_the_base_url_once_set() {
+        let mut w = world();
+        assert!(
+            w.call_queues()[0]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("/restapi/v1.0/account/")
+        );
+        w.set_base_url("http://127.0.0.1:4321/");
+        let uri = w.call_queues()[0]["uri"].as_str().unwrap().to_string();
+        assert!(uri.starts_with(&format!(
+            "http://127.0.0.1:4321/restapi/v1.0/account/{}/call-queues/",
+            w.account_id()
+        )));
+    }
+}
