@@ -50,8 +50,10 @@ async fn the_official_javascript_sdk_works_unmodified() {
     }
 
     // Rate limits stay on at their defaults: the SDK must live with the real ones.
-    let mut cfg = SimConfig::default();
-    cfg.world = callboard::sim::WorldConfig::short_calls(3);
+    let cfg = SimConfig {
+        world: callboard::sim::WorldConfig::short_calls(3),
+        ..SimConfig::default()
+    };
     let sim = Simulator::start(cfg).await.unwrap();
     let creds = sim.credentials().clone();
     let run = tokio::time::timeout(
