@@ -230,7 +230,9 @@ impl World {
         let horizon = self.now - Duration::hours(RETENTION_HOURS);
         while let Some(entry) = self.calls.first_entry() {
             if entry.get().ended_at.is_some_and(|end| end < horizon) {
-                entry.remove();
+                if let Some(id) = entry.remove().recording {
+                    self.recordings.remove(&id);
+                }
             } else {
                 break;
             }
@@ -1760,7 +1762,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::sim::world::WorldConfig;
+    use crate::sim::world::{CallLogQuery, WorldConfig};
 
     fn t0() -> DateTime<Utc> {
         "2026-11-25T14:00:00Z".parse().unwrap()
@@ -2104,6 +2106,40 @@ mod tests {
                     .any(crate::text::is_unsafe_char)
             );
         }
+    }
+
+    #[test]
+    fn calls_older_than_the_retention_are_forgotten_with_their_recordings() {
+        let cfg = WorldConfig {
+            calls_per_minute: 1.0,
+            ..WorldConfig::short_calls(12)
+        };
+        let mut world = World::new(&cfg, t0());
+        let first_recorded = loop {
+            let now = world.now() + Duration::minutes(1);
+            world.advance(now);
+            if let Some(call) = world
+                .calls
+                .values()
+                .find(|c| c.recording.is_some() && !c.is_live())
+            {
+                break (call.key, call.recording.clone().unwrap());
+            }
+        };
+        assert!(world.recording(&first_recorded.1).is_some());
+        for hour in 1..=27 {
+            world.advance(t0() + Duration::hours(hour));
+        }
+        let horizon = world.now() - Duration::hours(RETENTION_HOURS);
+        assert!(!world.calls.contains_key(&first_recorded.0));
+        assert!(world.recording(&first_recorded.1).is_none());
+        assert!(
+            world
+                .calls
+                .values()
+                .all(|c| c.ended_at.is_none_or(|e| e >= horizon))
+        );
+        assert!(!world.call_log(&CallLogQuery::default()).is_empty());
     }
 
     #[test]
