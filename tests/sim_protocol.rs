@@ -1232,6 +1232,29 @@ async fn http_error_and_stall_faults() {
         StatusCode::OK
     );
 
+    // The socket upgrade can be failed too.
+    control(
+        &sim,
+        "fault",
+        json!({"kind": "http_error", "path_prefix": "/ws", "status": 502, "seconds": 30}),
+    )
+    .await;
+    let grant = ws_token(&sim, &token).await;
+    let url = format!(
+        "{}?access_token={}",
+        grant["uri"].as_str().unwrap(),
+        grant["ws_access_token"].as_str().unwrap()
+    );
+    match connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 502)
+        }
+        other => panic!(
+            "expected an HTTP 502 on the upgrade, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
+
     control(
         &sim,
         "fault",

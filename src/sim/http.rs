@@ -448,20 +448,28 @@ async fn guarded(
 ) -> Option<Response> {
     let stall = lock(&state.faults).stall(path, Instant::now());
     if let Some(stall) = stall {
-        tokio::time::sleep(stall).await;
+        // A stalled request still lets the simulator shut down promptly.
+        let mut shutdown = state.shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(stall) => {}
+            _ = shutdown.wait_for(|stop| *stop) => {}
+        }
     }
-    let group = route_group(request.method(), path)?;
     let now = Instant::now();
+    let group = route_group(request.method(), path);
     let injected = lock(&state.faults).http_error(path, now);
     if let Some((status, remaining)) = injected {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let mut response = status_error(status, Some(ceil_secs(remaining)));
-        put_rate_headers(
-            response.headers_mut(),
-            &lock(&state.limiter).uncounted(group),
-        );
+        if let Some(group) = group {
+            put_rate_headers(
+                response.headers_mut(),
+                &lock(&state.limiter).uncounted(group),
+            );
+        }
         return Some(response);
     }
+    let group = group?;
     let caller_key = if path == "/restapi/oauth/token" || path == "/restapi/oauth/revoke" {
         // Token calls are counted per client (or per peer when the client is anonymous).
         oauth::basic_client_id(request.headers())

@@ -85,6 +85,15 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// The in-process DEMO: the lively default world, with rate limits ten times the platform
+    /// defaults so a first start never waits on its own bootstrap.
+    pub fn demo() -> Self {
+        SimConfig {
+            rate_limits: RateLimits::scaled(10.0),
+            ..SimConfig::default()
+        }
+    }
+
     /// A config for integration tests: short calls, no history, no rate limits, a fixed seed.
     pub fn for_tests(seed: u64) -> Self {
         SimConfig {

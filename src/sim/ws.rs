@@ -3,6 +3,10 @@
 //! frames queued for it by the gateway, frames from the client (ClientRequest, Heartbeat),
 //! server pings, and the idle / absolute timeouts (WSG-902 / WSG-903).
 //!
+//! Idle means no frame at all from the client, pongs included: a client that answers the
+//! server's pings is never idle, so WSG-902 shows only with pings off (`ping_interval: None`) or
+//! a client that stopped answering.
+//!
 //! Only the subscription API is served over the socket; other ClientRequests get 404 CMN-120
 //! (REST over WebSocket is not offered, clients use HTTP).
 
