@@ -464,6 +464,8 @@ impl World {
         key
     }
 
+    /// Adds a party to call `key` (not emitted yet) and puts an agent owner on it. A party
+    /// reached through a queue (its `to` is the queue) is a queue call.
     fn add_party(
         &mut self,
         key: CallKey,
@@ -473,15 +475,14 @@ impl World {
         to: Endpoint,
         code: &'static str,
     ) -> usize {
+        let queue_call = to
+            .extension_id
+            .as_deref()
+            .is_some_and(|id| self.queues.iter().any(|q| q.id == id));
         let Some(call) = self.calls.get_mut(&key) else {
             return 0;
         };
         let index = call.parties.len();
-        let queue_call = matches!(owner, PartyOwner::Queue(_))
-            || (matches!(owner, PartyOwner::Agent(_))
-                && to.extension_id.is_some()
-                && call.queue.is_some()
-                && call.segments.is_empty());
         call.parties.push(Party {
             id: format!("p-{}-{}", call.hex, index + 1),
             owner,
@@ -505,7 +506,8 @@ impl World {
         index
     }
 
-    /// Sets party `p` to `code` and emits it. A party that ends frees its agent.
+    /// Sets party `p` to `code` and emits it. A party that ends, or is parked away, frees its
+    /// agent.
     fn set_party(&mut self, key: CallKey, p: usize, code: &'static str, out: &mut Vec<WorldEvent>) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;

@@ -3,6 +3,20 @@
 //! Computed from the world's call records, never through `crate::board`, so a test comparing the
 //! client's board with this truth checks the client against an independent implementation of
 //! the same definitions (DESIGN.md "Metrics").
+//!
+//! Where docs/BOARD_JSON.md leaves room, the truth decides as follows (each matches what the
+//! events show):
+//! * `queuedAt` is the event time of the queue's party (`to.extensionId` = the queue);
+//!   `answeredAt` the first agent `Answered`; `endedAt` the caller leg's `Disconnected` (for
+//!   outbound and internal calls, the last party's).
+//! * Talk is time connected to an agent; hold is time on `Hold`, parked, or between a blind
+//!   transfer's `Gone` and the next agent's `Answered` (the caller hears music throughout).
+//! * `caller` of an outbound call is the number dialled; of an internal call, the callee's
+//!   extension number, with the callee's name as `callerName`. `agent` of an outbound call is
+//!   the agent who placed it; of an internal call, the callee who answered.
+//! * Campaign rows cover every account number (the main number's label is a campaign too; the
+//!   agents' direct numbers are `(unlabelled)`); rows sort by campaign, then DN with null first.
+//! * A first-time caller is one whose number the world had not seen in any earlier call it holds.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -24,8 +38,9 @@ pub const UNLABELLED: &str = "(unlabelled)";
 /// label is the campaign. A label that is only a DN names its campaign by that DN.
 pub fn parse_label(label: &str) -> (String, Option<String>) {
     static E164: OnceLock<Regex> = OnceLock::new();
-    let e164 =
-        E164.get_or_init(|| Regex::new(r"\+[1-9][0-9]{6,14}").unwrap_or_else(|_| unreachable!()));
+    let e164 = E164.get_or_init(|| {
+        Regex::new(r"\+[1-9][0-9]{6,14}").expect("the E.164 pattern is a valid regex")
+    });
     let Some(dn) = e164.find_iter(label).last() else {
         return (label.trim().to_string(), None);
     };
