@@ -49,11 +49,9 @@ async fn the_official_javascript_sdk_works_unmodified() {
         );
     }
 
-    // Rate limits stay on at their defaults: the SDK must live with the real ones.
-    let cfg = SimConfig {
-        world: callboard::sim::WorldConfig::short_calls(3),
-        ..SimConfig::default()
-    };
+    // The default world (with its history of recorded calls) and the platform's default rate
+    // limits: the SDK must live with the real ones.
+    let cfg = SimConfig::default();
     let sim = Simulator::start(cfg).await.unwrap();
     let creds = sim.credentials().clone();
     let run = tokio::time::timeout(
@@ -81,6 +79,10 @@ async fn the_official_javascript_sdk_works_unmodified() {
         serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
     assert_eq!(report["ok"], true);
     assert_eq!(report["recordingBytes"], 48000);
+    assert!(
+        report["callRecordingBytes"].as_u64().unwrap() > 44,
+        "a WAV with samples"
+    );
     assert!(
         report["event"]
             .as_str()

@@ -493,6 +493,50 @@ pub(crate) fn call_log_query(
     })
 }
 
+/// The call log's recording filters, applied here rather than in the world: `recordingType`
+/// (`Automatic`, `OnDemand`, `All`) and the deprecated `withRecording=true`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecordingFilter {
+    Any,
+    Recorded,
+    RecordedAs(&'static str),
+}
+
+impl RecordingFilter {
+    fn apply(self, records: Vec<Value>) -> Vec<Value> {
+        let keep = |record: &Value| {
+            let recording = record.get("recording").filter(|r| r.is_object());
+            match self {
+                RecordingFilter::Any => true,
+                RecordingFilter::Recorded => recording.is_some(),
+                RecordingFilter::RecordedAs(kind) => {
+                    recording
+                        .and_then(|r| r.get("type"))
+                        .and_then(Value::as_str)
+                        == Some(kind)
+                }
+            }
+        };
+        records.into_iter().filter(keep).collect()
+    }
+}
+
+pub(crate) fn recording_filter(params: &Params) -> Result<RecordingFilter, Refusal> {
+    let by_type = match first(params, "recordingType") {
+        None => None,
+        Some("All") => Some(RecordingFilter::Recorded),
+        Some("Automatic") => Some(RecordingFilter::RecordedAs("Automatic")),
+        Some("OnDemand") => Some(RecordingFilter::RecordedAs("OnDemand")),
+        Some(other) => return Err(invalid("recordingType", other)),
+    };
+    let with_recording = flag(params, "withRecording")?;
+    Ok(match (by_type, with_recording) {
+        (Some(filter), _) => filter,
+        (None, true) => RecordingFilter::Recorded,
+        (None, false) => RecordingFilter::Any,
+    })
+}
+
 pub(crate) async fn account_call_log(
     State(state): State<Arc<SimState>>,
     Path(account_id): Path<String>,
@@ -503,6 +547,7 @@ pub(crate) async fn account_call_log(
         let params = params(&query);
         let query = call_log_query(&params, None)?;
         let records = lock(&state.world).call_log(&query);
+        let records = recording_filter(&params)?.apply(records);
         list_reply(&state, &account_path(&state, "/call-log"), records, &params)
     });
     finish(reply, verdict)
@@ -522,6 +567,7 @@ pub(crate) async fn extension_call_log(
         }
         let query = call_log_query(&params, Some(id.clone()))?;
         let records = lock(&state.world).call_log(&query);
+        let records = recording_filter(&params)?.apply(records);
         let path = account_path(&state, &format!("/extension/{id}/call-log"));
         list_reply(&state, &path, records, &params)
     });
@@ -907,6 +953,28 @@ mod tests {
             Some("2026-11-25T00:00:00Z".parse::<DateTime<Utc>>().unwrap())
         );
         assert_eq!(parse_date("yesterday"), None);
+    }
+
+    #[test]
+    fn recording_filters() {
+        let records = vec![
+            json!({"id": "a"}),
+            json!({"id": "b", "recording": {"id": "1", "type": "Automatic"}}),
+            json!({"id": "c", "recording": {"id": "2", "type": "OnDemand"}}),
+        ];
+        let ids = |params: &[(&str, &str)]| -> Vec<String> {
+            recording_filter(&p(params))
+                .unwrap()
+                .apply(records.clone())
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&[]), vec!["a", "b", "c"]);
+        assert_eq!(ids(&[("withRecording", "true")]), vec!["b", "c"]);
+        assert_eq!(ids(&[("recordingType", "All")]), vec!["b", "c"]);
+        assert_eq!(ids(&[("recordingType", "OnDemand")]), vec!["c"]);
+        assert!(recording_filter(&p(&[("recordingType", "Sometimes")])).is_err());
     }
 
     #[test]

@@ -85,6 +85,15 @@ const main = async () => {
     throw new Error(`recording came back as ${bytes.length} bytes`);
   }
 
+  step = "recording from the call log";
+  const log = await (
+    await platform.get("/restapi/v1.0/account/~/call-log", { withRecording: true, view: "Detailed", perPage: 5 })
+  ).json();
+  const recorded = log.records.find((record) => record.recording);
+  if (!recorded) throw new Error("no recorded call in the call log");
+  const audio = Buffer.from(await (await platform.get(recorded.recording.contentUri)).arrayBuffer());
+  if (audio.subarray(0, 4).toString() !== "RIFF") throw new Error("the call recording is not a WAV file");
+
   step = "remove subscription";
   await wsSubscription.revoke();
 
@@ -99,6 +108,7 @@ const main = async () => {
       numbers: numbers.records.length,
       relabelled: ctn.id,
       recordingBytes: bytes.length,
+      callRecordingBytes: audio.length,
     }),
   );
 };
