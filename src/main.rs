@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Replay recorded WebSocket traffic (JSON lines) through the board and print the result.
     Replay(callboard::board::replay::ReplayArgs),
+    /// Run the embedded RingCentral platform simulator on loopback (for demos, tests and SDKs).
+    Sim(callboard::sim::SimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,5 +31,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
         Some(Command::Replay(args)) => callboard::board::replay::run(&args),
+        Some(Command::Sim(args)) => args.run(),
     }
 }
