@@ -1,1 +1,9 @@
-//! ui
+//! The terminal UI: views over the board, themes, the key map and the terminal guard.
+//!
+//! | module       | what it holds                                                              |
+//! |--------------|----------------------------------------------------------------------------|
+//! | [`keys`]     | actions, default keys, user overrides, read-only filtering                 |
+//! | [`theme`]    | semantic roles → styles; embedded presets, user overrides, `NO_COLOR`      |
+
+pub mod keys;
+pub mod theme;
