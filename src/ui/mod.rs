@@ -5,5 +5,10 @@
 //! | [`keys`]     | actions, default keys, user overrides, read-only filtering                 |
 //! | [`theme`]    | semantic roles → styles; embedded presets, user overrides, `NO_COLOR`      |
 
+pub mod clipboard;
+pub mod filter;
 pub mod keys;
+pub mod state;
+pub mod table;
+pub mod terminal;
 pub mod theme;
