@@ -14,10 +14,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::board::LabelGrammar;
 use crate::ui::keys::KeyMap;
 
 /// The file name inside the config dir.
@@ -68,8 +68,9 @@ pub struct Config {
     pub time_zone: Tz,
     /// Length of the rolling window, in minutes.
     pub rolling_window_minutes: u32,
-    /// Label grammar override: a regex with named groups `campaign` and `dn`.
-    pub label_grammar: Option<Regex>,
+    /// Label grammar override: a regex with named groups `campaign` and `dn`, and the template
+    /// relabelling writes with. `None`: the default grammar.
+    pub label_grammar: Option<LabelGrammar>,
     /// Key overrides by action name; only the actions named here change.
     pub key_overrides: BTreeMap<String, Vec<String>>,
     pub read_only: bool,
@@ -141,6 +142,7 @@ struct DisplaySection {
 #[serde(deny_unknown_fields)]
 struct LabelsSection {
     grammar: Option<Spanned<String>>,
+    template: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,12 +273,24 @@ impl Config {
             None => 30,
         };
 
-        let label_grammar = match &file.labels.grammar {
-            None => None,
-            Some(grammar) => {
-                Some(compile_label_grammar(grammar.get_ref()).map_err(|reason| {
-                    at(Some(grammar.span()), format!("labels.grammar: {reason}"))
-                })?)
+        let label_grammar = match (&file.labels.grammar, &file.labels.template) {
+            (None, None) => None,
+            (Some(grammar), Some(template)) => Some(
+                LabelGrammar::custom(grammar.get_ref(), template.get_ref())
+                    .map_err(|err| at(Some(grammar.span()), format!("[labels] {err}")))?,
+            ),
+            (Some(grammar), None) => {
+                return Err(at(
+                    Some(grammar.span()),
+                    "[labels] grammar needs a template too, so a relabel writes what the grammar reads back, e.g. template = \"{campaign} {dn}\"".into(),
+                ));
+            }
+            (None, Some(template)) => {
+                return Err(at(
+                    Some(template.span()),
+                    "[labels] template needs a grammar (a regex with named groups campaign and dn)"
+                        .into(),
+                ));
             }
         };
 
@@ -353,20 +367,6 @@ impl Config {
             download_concurrency,
         })
     }
-}
-
-/// The label grammar must be a valid regex naming both groups the board reads.
-pub fn compile_label_grammar(pattern: &str) -> Result<Regex, String> {
-    let regex = Regex::new(pattern).map_err(|err| format!("not a valid regex: {err}"))?;
-    for group in ["campaign", "dn"] {
-        if !regex.capture_names().flatten().any(|name| name == group) {
-            return Err(format!(
-                "the regex needs a named group (?P<{group}>…); it has {:?}",
-                regex.capture_names().flatten().collect::<Vec<_>>()
-            ));
-        }
-    }
-    Ok(regex)
 }
 
 /// Env wins over the file, field by field. Either all three secrets are known or none is: a
@@ -525,6 +525,7 @@ bell = true
 
 [labels]
 grammar = '^(?P<campaign>.*?)\s*\|\s*(?P<dn>\+\d+)$'
+template = "{campaign} | {dn}"
 
 [keys]
 quit = ["x", "ctrl-q"]
@@ -598,16 +599,14 @@ download_concurrency = 4
     }
 
     #[test]
-    fn a_label_grammar_without_the_dn_group_is_refused() {
+    fn a_bad_label_grammar_is_refused_with_its_line() {
+        let text = error_text("[labels]\ngrammar = '(?P<name>.*)'\ntemplate = \"{campaign}\"\n");
+        assert!(text.starts_with("/tmp/cb.toml:2:11: [labels] "), "{text}");
+        assert!(text.contains("campaign"), "{text}");
+        let text = error_text("[labels]\ngrammar = '(?P<campaign>.*'\ntemplate = \"{campaign}\"\n");
+        assert!(text.starts_with("/tmp/cb.toml:2:11: [labels] "), "{text}");
         let text = error_text("[labels]\ngrammar = '(?P<campaign>.*)'\n");
-        assert!(
-            text.starts_with(
-                "/tmp/cb.toml:2:11: labels.grammar: the regex needs a named group (?P<dn>…)"
-            ),
-            "{text}"
-        );
-        let text = error_text("[labels]\ngrammar = '(?P<campaign>.*'\n");
-        assert!(text.contains("not a valid regex"), "{text}");
+        assert!(text.contains("grammar needs a template too"), "{text}");
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //! | [`theme`]    | semantic roles → styles; embedded presets, user overrides, `NO_COLOR`      |
 
 pub mod clipboard;
+pub mod command;
 pub mod filter;
 pub mod keys;
+pub mod render;
 pub mod state;
 pub mod table;
 pub mod terminal;
 pub mod theme;
+pub mod update;
+pub mod views;

@@ -306,6 +306,10 @@ pub struct UiState {
     /// Relabels and downloads in flight: quitting asks first while this is not zero.
     pub jobs_in_flight: usize,
     pub quit: bool,
+    /// Rows one page moves (the table's visible height), kept current by the app on resize.
+    pub page_rows: usize,
+    /// The zone of the clock and of "today".
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl UiState {
@@ -334,6 +338,8 @@ impl UiState {
             bell_enabled,
             jobs_in_flight: 0,
             quit: false,
+            page_rows: 10,
+            time_zone: chrono_tz::Tz::UTC,
         }
     }
 
