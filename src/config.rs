@@ -547,11 +547,11 @@ download_concurrency = 4
         assert_eq!(config.time_zone, chrono_tz::America::Chicago);
         assert_eq!(config.rolling_window_minutes, 15);
         assert!(config.read_only && config.mouse && config.bell);
-        assert!(
-            config
-                .label_grammar
-                .unwrap()
-                .is_match("Spring | +14155550100")
+        let grammar = config.label_grammar.unwrap();
+        let parsed = grammar.parse(Some("Spring | +14155550100")).unwrap();
+        assert_eq!(
+            (parsed.campaign.as_str(), parsed.dn.as_deref()),
+            ("Spring", Some("+14155550100"))
         );
         assert_eq!(config.key_overrides["quit"], vec!["x", "ctrl-q"]);
         assert_eq!(config.recording_player.as_deref(), Some("mpv {file}"));

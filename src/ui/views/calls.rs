@@ -21,12 +21,12 @@ pub const COLUMNS: [Column; 9] = [
     Column::left("State", 11, 0),
     Column::right("In st.", 6, 0),
     Column::left("Caller", 13, 0),
-    Column::left("Name", 14, 3).grow(),
-    Column::left("Campaign", 14, 1).grow(),
-    Column::left("Queue", 12, 1),
-    Column::left("Agent", 14, 2),
+    Column::left("Name", 12, 1).grow(),
+    Column::left("Campaign", 12, 1).grow(),
+    Column::left("Queue", 8, 2),
+    Column::left("Agent", 10, 2),
     Column::left("Dialled", 13, 4),
-    Column::right("Total", 6, 2),
+    Column::right("Total", 6, 3),
 ];
 
 /// When the call entered its current state, as far as the board can tell.
@@ -173,10 +173,11 @@ fn call_row(board: &Board, call: &Call, theme: &Theme, now: DateTime<Utc>) -> Dr
     let dash = || "—".to_string();
     let cells = vec![
         Line::styled(label, theme.style(role)),
+        // For an ended call: how long ago it ended (the row is dimmed, so the two never mix).
         Line::from(if live {
             clock_duration(in_state)
         } else {
-            format!("-{}", short_duration(in_state as i64))
+            short_duration(in_state as i64)
         }),
         Line::from(call.caller.clone().unwrap_or_else(dash)),
         Line::from(call.caller_name.clone().unwrap_or_default()),
@@ -321,26 +322,34 @@ pub fn draw_detail(
         ));
     }
     for party in call.parties() {
-        let who = party
-            .to
-            .name
-            .clone()
-            .or_else(|| party.to.phone_number.clone())
-            .or_else(|| party.extension_id.clone().map(|e| format!("ext {e}")))
-            .unwrap_or_else(|| format!("party {}", party.id));
-        timeline.push((party.first_seen, format!("{who}: leg appears")));
+        let who = match party.extension_id.as_deref() {
+            None => "caller".to_string(),
+            Some(ext) => board
+                .agent(ext)
+                .and_then(|a| a.name.clone())
+                .unwrap_or_else(|| format!("ext {ext}")),
+        };
+        if party.extension_id.is_some() {
+            timeline.push((party.first_seen, format!("{who} rung")));
+        }
         if let Some(at) = party.first_answered_at {
-            timeline.push((at, format!("{who}: answered")));
+            timeline.push((at, format!("{who} connected")));
         }
         if let Some(at) = party.voicemail_at {
-            timeline.push((at, format!("{who}: voicemail")));
+            timeline.push((at, format!("{who} to voicemail")));
         }
+        let status = party.status.as_str();
         match party.ended_at {
-            Some(at) => timeline.push((at, format!("{who}: {}", party.status.as_str()))),
-            None => timeline.push((
-                party.status_since,
-                format!("{who}: {} (now)", party.status.as_str()),
-            )),
+            Some(at) => timeline.push((at, format!("{who} {}", status.to_lowercase()))),
+            None if party.first_answered_at != Some(party.status_since)
+                && party.status_since != party.first_seen =>
+            {
+                timeline.push((
+                    party.status_since,
+                    format!("{who} {} (now)", status.to_lowercase()),
+                ));
+            }
+            None => {}
         }
     }
     if let Some(at) = call.ended_at {

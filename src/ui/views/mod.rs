@@ -457,9 +457,9 @@ mod tests {
 
     #[test]
     fn sparkline_scales_to_the_maximum() {
-        assert_eq!(sparkline(&[0, 1, 2, 4, 8], 5), "▁▁▂▄█");
+        assert_eq!(sparkline(&[0, 1, 2, 4, 8], 5), "▁▂▃▅█");
         assert_eq!(sparkline(&[0, 0], 5), "▁▁");
-        assert_eq!(sparkline(&[9, 9, 1, 8], 2), "▁█");
+        assert_eq!(sparkline(&[9, 9, 1, 8], 2), "▂█");
     }
 
     #[test]
