@@ -124,7 +124,7 @@ async fn serve(
         gateway
             .attach(&mut *rng, &oauth_session, wsc.as_deref(), tx, now)
             .map(|attached| {
-                let id = connection_id(&attached);
+                let id = attached.connection_id();
                 let wsc = gateway.next_wsc(id).unwrap_or(Value::Null);
                 (attached, wsc)
             })
@@ -149,7 +149,7 @@ async fn serve(
             return;
         }
     };
-    let connection_id = connection_id(&attached);
+    let connection_id = attached.connection_id();
     let details = connection_details(&state, &attached, wsc_meta);
     let mut replay = match attached {
         Attached::Recovered { replay, .. } => replay,
@@ -166,14 +166,6 @@ async fn serve(
         run(&state, &mut socket, &mut rx, connection_id, &oauth_session).await;
     }
     lock(&state.gateway).detach(connection_id, Instant::now());
-}
-
-fn connection_id(attached: &Attached) -> u64 {
-    match attached {
-        Attached::Fresh { connection_id }
-        | Attached::Recovered { connection_id, .. }
-        | Attached::Failed { connection_id, .. } => *connection_id,
-    }
 }
 
 fn connection_details(state: &SimState, attached: &Attached, wsc: Value) -> String {
@@ -279,7 +271,9 @@ async fn run(
             }
             _ = tokio::time::sleep_until(idle_deadline) => break Ending::Error("WSG-902", "Idle timeout expired"),
             _ = tokio::time::sleep_until(absolute_deadline) => break Ending::Error("WSG-903", "Absolute timeout expired"),
-            _ = shutdown.changed() => break Ending::Close(1001, "The simulator is shutting down".into()),
+            _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
+                break Ending::Close(1001, "The simulator is shutting down".into());
+            }
         }
     };
     match ending {
@@ -375,7 +369,8 @@ fn client_request(
         Group::Medium,
         Instant::now(),
     );
-    let (status, reply_body, created) = match verdict {
+    // `extra_header`: Retry-After on a 429, WSG-SubscriptionId on a created subscription.
+    let (status, reply_body, extra_header) = match verdict {
         Verdict::Limited {
             retry_after_secs, ..
         } => (
@@ -406,7 +401,7 @@ fn client_request(
                     Utc::now(),
                 )
             };
-            let created = (method == "POST" && status == 200)
+            let subscription_id = (method == "POST" && status == 200)
                 .then(|| {
                     reply
                         .as_ref()
@@ -416,7 +411,7 @@ fn client_request(
                 })
                 .flatten()
                 .map(|id| ("WSG-SubscriptionId", id));
-            (status, reply, created)
+            (status, reply, subscription_id)
         }
     };
     let mut headers = Map::new();
@@ -427,7 +422,7 @@ fn client_request(
     for (name, value) in rate_header_pairs(&verdict) {
         headers.insert(name.into(), json!(value));
     }
-    if let Some((name, value)) = created {
+    if let Some((name, value)) = extra_header {
         headers.insert(name.into(), json!(value));
     }
     let meta = json!({"type": "ClientRequest", "messageId": message_id, "status": status, "headers": headers});
