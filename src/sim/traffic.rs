@@ -904,7 +904,7 @@ impl World {
         if let Some(segment) = call.segments.last_mut() {
             match phase {
                 Phase::Talking => segment.talk_s += elapsed,
-                Phase::Hold | Phase::Parked | Phase::Transferring => segment.hold_s += elapsed,
+                Phase::Hold => segment.hold_s += elapsed,
                 _ => {}
             }
         }
@@ -1386,7 +1386,7 @@ impl World {
             "Proceeding",
         );
         if let Some(call) = self.calls.get_mut(&key) {
-            call.agent_party = Some(b);
+            call.agent_party = Some(a);
         }
         self.set_party(key, a, "Proceeding", out);
         self.emit(key, b, out);
@@ -1419,7 +1419,8 @@ impl World {
         };
         let answering = match call.kind {
             CallKind::Outbound { agent } => agent,
-            CallKind::Internal { to, .. } => to,
+            // Both ends are agents; the call is the placing agent's.
+            CallKind::Internal { from, .. } => from,
             CallKind::Inbound { .. } => return,
         };
         call.answered_at = Some(self.now);

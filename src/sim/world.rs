@@ -366,7 +366,7 @@ pub(crate) enum Phase {
     Waiting,
     Talking,
     Hold,
-    /// Blind transfer: the first agent left, the next one rings; the caller hears music.
+    /// Blind transfer: the first agent left, the next one rings; still a connected call.
     Transferring,
     Parked,
     Voicemail,
@@ -497,14 +497,16 @@ impl Call {
         self.phase != Phase::Ended
     }
 
-    /// Talk and hold seconds up to `now`, counting the interval in progress.
+    /// Talk and hold seconds up to `now`, counting the interval in progress. Talk is time an
+    /// agent's party is `Answered`, hold time it is on `Hold`; time parked or between a blind
+    /// transfer's agents is neither, as the events show no agent connected or holding then.
     pub fn talk_and_hold(&self, now: DateTime<Utc>) -> (f64, f64) {
         let mut talk: f64 = self.segments.iter().map(|s| s.talk_s).sum();
         let mut hold: f64 = self.segments.iter().map(|s| s.hold_s).sum();
         let running = seconds_between(self.interval_start, now).max(0.0);
         match self.phase {
             Phase::Talking if !self.segments.is_empty() => talk += running,
-            Phase::Hold | Phase::Parked | Phase::Transferring => hold += running,
+            Phase::Hold => hold += running,
             _ => {}
         }
         (talk, hold)
