@@ -171,6 +171,12 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .with_state(state)
 }
 
+/// Whether the control API may answer `peer`. An IPv4 client of a dual-stack listener shows up
+/// as `::ffff:127.0.0.1`, which `is_loopback` alone would refuse.
+pub(crate) fn is_loopback_peer(peer: SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
+}
+
 /// The throttling group of a request, from PROTOCOL.md §4; `None` for paths outside the API
 /// (the socket upgrade, the control API, unknown roots).
 pub fn route_group(method: &Method, path: &str) -> Option<Group> {
@@ -413,7 +419,7 @@ async fn edge(
     let request_id = state.uuid();
     let path = request.uri().path().to_owned();
     let mut response = if path.starts_with("/_sim/") {
-        if peer.ip().is_loopback() {
+        if is_loopback_peer(peer) {
             next.run(request).await
         } else {
             error_reply(
@@ -595,6 +601,16 @@ mod tests {
         );
         assert_eq!(route_group(&get, "/ws"), None);
         assert_eq!(route_group(&get, "/_sim/truth"), None);
+    }
+
+    #[test]
+    fn control_api_peers() {
+        let peer = |text: &str| text.parse::<SocketAddr>().unwrap();
+        assert!(is_loopback_peer(peer("127.0.0.1:5000")));
+        assert!(is_loopback_peer(peer("[::1]:5000")));
+        assert!(is_loopback_peer(peer("[::ffff:127.0.0.1]:5000")));
+        assert!(!is_loopback_peer(peer("192.168.1.20:5000")));
+        assert!(!is_loopback_peer(peer("[::ffff:10.0.0.1]:5000")));
     }
 
     #[test]
