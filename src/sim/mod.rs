@@ -4,7 +4,7 @@
 //! | module        | what it holds                                                              |
 //! |---------------|----------------------------------------------------------------------------|
 //! | [`world`]     | the simulated account and its calls (pure, seeded); [`traffic`], [`truth`], |
-//! |               | [`audio`] and `names` serve it                                             |
+//! |               | [`records`], [`audio`] and `names` serve it                                |
 //! | [`http`]      | shared state, the axum router, the edge middleware (faults, auth, limits)  |
 //! | [`oauth`]     | `/restapi/oauth/token`, `/revoke`, `/wstoken`                                |
 //! | [`tokens`]    | OAuth sessions and access / refresh / WebSocket tokens (pure)               |
@@ -30,6 +30,7 @@ pub(crate) mod names;
 pub mod oauth;
 pub mod pretty;
 pub mod ratelimit;
+pub mod records;
 pub mod rest;
 pub mod tokens;
 pub mod traffic;
