@@ -261,9 +261,8 @@ impl Gateway {
         Some(json!({"token": connection.wsc_token, "sequence": sequence}))
     }
 
-    /// Answers a ClientRequest on the subscription API. Returns `(status, body)`; `None` body
-    /// means a meta-only reply (204). Only `/restapi/v1.0/subscription[/][{id}]` is served;
-    /// anything else is 404 CMN-120 (REST over the socket is not offered).
+    /// Answers a ClientRequest on the subscription API, `/restapi/v1.0/subscription[/][{id}]`.
+    /// Returns `(status, body)`; a `None` body means a meta-only reply (204).
     pub fn subscription_request(
         &mut self,
         rng: &mut impl RngCore,
@@ -282,7 +281,7 @@ impl Gateway {
                 404,
                 Some(api_error(
                     "CMN-120",
-                    "Invalid URI: REST over WebSocket is not offered by the simulator; use HTTP",
+                    &format!("Invalid URI: {path} is not part of the subscription API"),
                 )),
             );
         };

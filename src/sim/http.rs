@@ -46,6 +46,9 @@ pub(crate) struct SimState {
     /// unlike the world, which is deterministic under its seed.
     pub rng: Mutex<ChaCha8Rng>,
     pub shutdown: watch::Receiver<bool>,
+    /// The router itself, for REST requests that arrive over a WebSocket. Set at start and
+    /// taken again at shutdown: the router holds this state, so keeping it would be a cycle.
+    pub router: Mutex<Option<Router>>,
 }
 
 impl SimState {
@@ -68,6 +71,7 @@ impl SimState {
             gateway: Mutex::new(gateway),
             rng: Mutex::new(rng),
             shutdown,
+            router: Mutex::new(None),
             cfg,
         }
     }
@@ -88,7 +92,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The caller a bearer token identified, for handlers that need it.
+/// The caller a bearer token identified, for handlers that need it. A request that already
+/// carries one came over an authenticated WebSocket (REST over the socket) and is not
+/// authenticated again; requests from the network cannot carry extensions.
 #[derive(Clone, Debug)]
 pub(crate) struct Caller {
     pub session_id: SessionId,
@@ -476,7 +482,10 @@ async fn guarded(
         return Some(response);
     }
     let group = group?;
-    let caller_key = if path == "/restapi/oauth/token" || path == "/restapi/oauth/revoke" {
+    let over_socket = request.extensions().get::<Caller>().cloned();
+    let caller_key = if let Some(caller) = over_socket {
+        format!("session:{}", caller.session_id)
+    } else if path == "/restapi/oauth/token" || path == "/restapi/oauth/revoke" {
         // Token calls are counted per client (or per peer when the client is anonymous).
         oauth::basic_client_id(request.headers())
             .map(|id| format!("client:{id}"))

@@ -113,6 +113,7 @@ pub struct SimHandle {
     credentials: Credentials,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    state: Arc<SimState>,
 }
 
 impl SimHandle {
@@ -143,6 +144,7 @@ impl SimHandle {
 impl Drop for SimHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        lock(&self.state.router).take();
     }
 }
 
@@ -173,8 +175,10 @@ impl Simulator {
         let tick_interval = cfg.tick_interval;
         let state = Arc::new(SimState::new(cfg, base_url.clone(), world, stopped.clone()));
 
-        let app =
-            http::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+        let router = http::router(Arc::clone(&state));
+        // REST over the socket is served by this same router.
+        *lock(&state.router) = Some(router.clone());
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
         let mut server_stop = stopped.clone();
         let server = tokio::spawn(async move {
             let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -191,6 +195,7 @@ impl Simulator {
             credentials,
             stop,
             tasks: vec![server, ticker],
+            state,
         })
     }
 }
