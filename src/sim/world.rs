@@ -593,114 +593,9 @@ impl World {
         let ext_id = |i: u64| format!("{}016", ext_base + i * 7);
         let ivr_id = ext_id(1);
 
-        let mut queues = Vec::with_capacity(cfg.queues);
-        for q in 0..cfg.queues {
-            let service_level = ServiceLevel {
-                goal_pct: [80, 90, 75, 85][q % 4],
-                threshold_s: [20, 30, 15, 45][q % 4],
-                include_abandoned: q % 3 != 1,
-                abandoned_threshold_s: [5, 10, 3, 8][q % 4],
-            };
-            queues.push(Queue {
-                id: ext_id(10 + q as u64),
-                extension_number: format!("{}", 800 + q),
-                name: names::QUEUE_NAMES[q].to_string(),
-                members: Vec::new(),
-                service_level,
-                waiting: Vec::new(),
-            });
-        }
-
-        let agent_count = cfg.queues * cfg.agents_per_queue;
-        let mut agents = Vec::with_capacity(agent_count);
-        for a in 0..agent_count {
-            let first = names::FIRST_NAMES[a % names::FIRST_NAMES.len()];
-            let last =
-                names::LAST_NAMES[(a * 7 + a / names::FIRST_NAMES.len()) % names::LAST_NAMES.len()];
-            let home = a / cfg.agents_per_queue;
-            let mut member_of = vec![home];
-            // The first agent of each queue also helps the next queue (a shared member).
-            if a % cfg.agents_per_queue == 0 && cfg.queues > 1 {
-                member_of.push((home + 1) % cfg.queues);
-            }
-            for &q in &member_of {
-                queues[q].members.push(a);
-            }
-            let area = names::ACCOUNT_AREA_CODES[a % names::ACCOUNT_AREA_CODES.len()];
-            let availability = if rng.random_bool(0.8) {
-                Availability::Available
-            } else if rng.random_bool(0.7) {
-                Availability::Away
-            } else {
-                Availability::Offline
-            };
-            agents.push(Agent {
-                id: ext_id(100 + a as u64),
-                extension_number: format!("{}", 201 + a),
-                first_name: first.to_string(),
-                last_name: last.to_string(),
-                direct_number: names::fictional_number(
-                    area,
-                    50 + (a / names::ACCOUNT_AREA_CODES.len()) as u8,
-                ),
-                availability,
-                line: None,
-                idle_since: history_from,
-                presence_sequence: rng.random_range(1_000..3_000),
-                presence_dirty: false,
-            });
-        }
-
-        let mut numbers = Vec::new();
-        let mut number_id: u64 = rng.random_range(1_400_000_000..1_500_000_000) * 1000 + 16;
-        let mut next_number_id = || {
-            number_id += 1000;
-            number_id
-        };
-        numbers.push(PhoneNumber {
-            id: next_number_id(),
-            number: names::fictional_number(800, 0),
-            label: Some("Main Line".to_string()),
-            usage: NumberUse::Main,
-        });
-        for (a, agent) in agents.iter().enumerate() {
-            numbers.push(PhoneNumber {
-                id: next_number_id(),
-                number: agent.direct_number.clone(),
-                label: None,
-                usage: NumberUse::Direct(a),
-            });
-        }
-        // CTNs: most carry a campaign label, the last sixth stay unlabelled. Each campaign
-        // routes to one queue; every third campaign goes through the IVR instead.
-        let unlabelled_from = cfg.ctn_numbers - cfg.ctn_numbers / 6;
-        for c in 0..cfg.ctn_numbers {
-            let area = names::ACCOUNT_AREA_CODES[c % names::ACCOUNT_AREA_CODES.len()];
-            let number =
-                names::fictional_number(area, 10 + (c / names::ACCOUNT_AREA_CODES.len()) as u8);
-            let campaign_index = c % names::CAMPAIGNS.len();
-            let campaign = &names::CAMPAIGNS[campaign_index];
-            let label = (c < unlabelled_from).then(|| match campaign.dn_slot {
-                Some(slot) => format!(
-                    "{} {}",
-                    campaign.name,
-                    names::fictional_number(names::ACCOUNT_AREA_CODES[slot], 0)
-                ),
-                None => campaign.name.to_string(),
-            });
-            // Campaigns 2, 5, … answer with the IVR; the others spread over the queues in turn.
-            let route = if campaign_index % 3 == 2 {
-                Route::Ivr
-            } else {
-                Route::Queue((campaign_index - campaign_index / 3) % cfg.queues)
-            };
-            numbers.push(PhoneNumber {
-                id: next_number_id(),
-                number,
-                label,
-                usage: NumberUse::Tracking(route),
-            });
-        }
+        let mut queues = build_queues(&cfg, &ext_id);
+        let agents = build_agents(&cfg, &mut rng, &ext_id, &mut queues, history_from);
+        let numbers = build_numbers(&cfg, &mut rng, &agents);
 
         let mut world = World {
             account_id: account_id.clone(),
@@ -817,6 +712,133 @@ impl World {
     pub fn truth(&self, now: DateTime<Utc>) -> Value {
         super::truth::board_json(self, now)
     }
+}
+
+/// The call queues, each with its own service-level settings.
+fn build_queues(cfg: &WorldConfig, ext_id: &dyn Fn(u64) -> String) -> Vec<Queue> {
+    let mut queues = Vec::with_capacity(cfg.queues);
+    for q in 0..cfg.queues {
+        let service_level = ServiceLevel {
+            goal_pct: [80, 90, 75, 85][q % 4],
+            threshold_s: [20, 30, 15, 45][q % 4],
+            include_abandoned: q % 3 != 1,
+            abandoned_threshold_s: [5, 10, 3, 8][q % 4],
+        };
+        queues.push(Queue {
+            id: ext_id(10 + q as u64),
+            extension_number: format!("{}", 800 + q),
+            name: names::QUEUE_NAMES[q].to_string(),
+            members: Vec::new(),
+            service_level,
+            waiting: Vec::new(),
+        });
+    }
+    queues
+}
+
+/// The agents, each a member of one queue; the first agent of each queue also serves the next.
+fn build_agents(
+    cfg: &WorldConfig,
+    rng: &mut ChaCha8Rng,
+    ext_id: &dyn Fn(u64) -> String,
+    queues: &mut [Queue],
+    history_from: DateTime<Utc>,
+) -> Vec<Agent> {
+    let agent_count = cfg.queues * cfg.agents_per_queue;
+    let mut agents = Vec::with_capacity(agent_count);
+    for a in 0..agent_count {
+        let first = names::FIRST_NAMES[a % names::FIRST_NAMES.len()];
+        let last =
+            names::LAST_NAMES[(a * 7 + a / names::FIRST_NAMES.len()) % names::LAST_NAMES.len()];
+        let home = a / cfg.agents_per_queue;
+        let mut member_of = vec![home];
+        // The first agent of each queue also helps the next queue (a shared member).
+        if a % cfg.agents_per_queue == 0 && cfg.queues > 1 {
+            member_of.push((home + 1) % cfg.queues);
+        }
+        for &q in &member_of {
+            queues[q].members.push(a);
+        }
+        let area = names::ACCOUNT_AREA_CODES[a % names::ACCOUNT_AREA_CODES.len()];
+        let availability = if rng.random_bool(0.8) {
+            Availability::Available
+        } else if rng.random_bool(0.7) {
+            Availability::Away
+        } else {
+            Availability::Offline
+        };
+        agents.push(Agent {
+            id: ext_id(100 + a as u64),
+            extension_number: format!("{}", 201 + a),
+            first_name: first.to_string(),
+            last_name: last.to_string(),
+            direct_number: names::fictional_number(
+                area,
+                50 + (a / names::ACCOUNT_AREA_CODES.len()) as u8,
+            ),
+            availability,
+            line: None,
+            idle_since: history_from,
+            presence_sequence: rng.random_range(1_000..3_000),
+            presence_dirty: false,
+        });
+    }
+    agents
+}
+
+/// The main number, the agents' direct numbers and the CTN pool.
+fn build_numbers(cfg: &WorldConfig, rng: &mut ChaCha8Rng, agents: &[Agent]) -> Vec<PhoneNumber> {
+    let mut numbers = Vec::new();
+    let mut number_id: u64 = rng.random_range(1_400_000_000..1_500_000_000) * 1000 + 16;
+    let mut next_number_id = || {
+        number_id += 1000;
+        number_id
+    };
+    numbers.push(PhoneNumber {
+        id: next_number_id(),
+        number: names::fictional_number(800, 0),
+        label: Some("Main Line".to_string()),
+        usage: NumberUse::Main,
+    });
+    for (a, agent) in agents.iter().enumerate() {
+        numbers.push(PhoneNumber {
+            id: next_number_id(),
+            number: agent.direct_number.clone(),
+            label: None,
+            usage: NumberUse::Direct(a),
+        });
+    }
+    // CTNs: most carry a campaign label, the last sixth stay unlabelled. Each campaign
+    // routes to one queue; every third campaign goes through the IVR instead.
+    let unlabelled_from = cfg.ctn_numbers - cfg.ctn_numbers / 6;
+    for c in 0..cfg.ctn_numbers {
+        let area = names::ACCOUNT_AREA_CODES[c % names::ACCOUNT_AREA_CODES.len()];
+        let number =
+            names::fictional_number(area, 10 + (c / names::ACCOUNT_AREA_CODES.len()) as u8);
+        let campaign_index = c % names::CAMPAIGNS.len();
+        let campaign = &names::CAMPAIGNS[campaign_index];
+        let label = (c < unlabelled_from).then(|| match campaign.dn_slot {
+            Some(slot) => format!(
+                "{} {}",
+                campaign.name,
+                names::fictional_number(names::ACCOUNT_AREA_CODES[slot], 0)
+            ),
+            None => campaign.name.to_string(),
+        });
+        // Campaigns 2, 5, … answer with the IVR; the others spread over the queues in turn.
+        let route = if campaign_index % 3 == 2 {
+            Route::Ivr
+        } else {
+            Route::Queue((campaign_index - campaign_index / 3) % cfg.queues)
+        };
+        numbers.push(PhoneNumber {
+            id: next_number_id(),
+            number,
+            label,
+            usage: NumberUse::Tracking(route),
+        });
+    }
+    numbers
 }
 
 /// The IVR menu every IVR-routed tracking number answers with.
