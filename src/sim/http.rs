@@ -65,7 +65,9 @@ impl SimState {
             account_id: world.account_id().to_owned(),
             owner_extension_id: world.owner_extension_id().to_owned(),
             world: Mutex::new(world),
-            tokens: Mutex::new(TokenStore::new(cfg.tokens.clone())),
+            tokens: Mutex::new(
+                TokenStore::new(cfg.tokens.clone()).with_reusable_ws_tokens(cfg.ws_tokens_reusable),
+            ),
             limiter: Mutex::new(RateLimiter::new(cfg.rate_limits.clone())),
             faults: Mutex::new(FaultRules::default()),
             gateway: Mutex::new(gateway),

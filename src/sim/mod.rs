@@ -60,6 +60,9 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     pub credentials: Credentials,
     pub tokens: TokenLifetimes,
+    /// WebSocket tokens open one socket each (the documented rule, and the default); `true`
+    /// lets one be reused until it expires, as the official JS SDK assumes when it reconnects.
+    pub ws_tokens_reusable: bool,
     pub rate_limits: RateLimits,
     /// recoveryTimeout, recoveryBufferSize, idle/absolute timeouts, subscription expiresIn.
     pub gateway: GatewaySettings,
@@ -76,6 +79,7 @@ impl Default for SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             credentials: Credentials::default(),
             tokens: TokenLifetimes::default(),
+            ws_tokens_reusable: false,
             rate_limits: RateLimits::default(),
             gateway: GatewaySettings::default(),
             ping_interval: Some(Duration::from_secs(30)),
@@ -258,6 +262,10 @@ pub struct SimArgs {
     /// JWT assertion the simulator accepts.
     #[arg(long, env = "RC_JWT", hide_env_values = true)]
     pub jwt: Option<String>,
+    /// Let a WebSocket token open several sockets until it expires (the documented rule is one
+    /// socket per token). The official JS SDK reuses its token when it reconnects.
+    #[arg(long)]
+    pub reusable_ws_tokens: bool,
     /// Rate limits: `off`, or a factor applied to the platform defaults (e.g. 10).
     #[arg(long, default_value = "1", value_parser = parse_rate_limits)]
     pub rate_limits: RateLimits,
@@ -304,6 +312,7 @@ impl SimArgs {
                 jwt: self.jwt.clone().unwrap_or(base.jwt),
             },
             rate_limits: self.rate_limits.clone(),
+            ws_tokens_reusable: self.reusable_ws_tokens,
             world,
             ..defaults
         }
@@ -404,6 +413,7 @@ mod tests {
             "j.w.t",
             "--rate-limits",
             "off",
+            "--reusable-ws-tokens",
         ])
         .unwrap();
         let cfg = args.config();
@@ -427,6 +437,7 @@ mod tests {
             }
         );
         assert!(!cfg.rate_limits.enabled);
+        assert!(cfg.ws_tokens_reusable);
     }
 
     #[test]
@@ -434,6 +445,7 @@ mod tests {
         let cfg = parse(&[]).unwrap().config();
         assert!(cfg.listen.ip().is_loopback());
         assert_eq!(cfg.rate_limits, RateLimits::default());
+        assert!(!cfg.ws_tokens_reusable);
         assert_eq!(
             parse(&["--rate-limits", "10"])
                 .unwrap()
