@@ -1,1 +1,21 @@
-//! rc
+//! The platform client: everything between RingCentral and the board.
+//!
+//! | module        | what it holds                                                             |
+//! |---------------|---------------------------------------------------------------------------|
+//! | [`auth`]      | credentials, OAuth sign-in, refresh, revoke; secrets that never print      |
+//! | [`transport`] | sending with rate-limit pacing, `Retry-After`, 5xx backoff; wait notices   |
+//! | [`ratelimit`] | per-group pacing state (pure)                                              |
+//! | [`rest`]      | the REST client: endpoint groups, 401 retry, paging, typed helpers         |
+//! | [`error`]     | errors worded for a supervisor, with the platform's error code             |
+
+pub mod auth;
+pub mod error;
+pub mod ratelimit;
+pub mod rest;
+pub mod transport;
+
+pub use auth::{AccessToken, Auth, Credentials, Secret};
+pub use error::RcError;
+pub use ratelimit::RateGroup;
+pub use rest::{RestClient, RestConfig};
+pub use transport::{RestNotice, RetryPolicy};
