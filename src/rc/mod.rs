@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod frames;
 pub mod ratelimit;
 pub mod rest;
 pub mod transport;
