@@ -16,7 +16,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Replay recorded WebSocket traffic (JSON lines) through the board and print the result.
+    Replay(callboard::board::replay::ReplayArgs),
+}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -25,5 +28,6 @@ fn main() -> std::process::ExitCode {
             eprintln!("callboard: the live board is not built yet; see `callboard --help`");
             std::process::ExitCode::FAILURE
         }
+        Some(Command::Replay(args)) => callboard::board::replay::run(&args),
     }
 }

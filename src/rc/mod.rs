@@ -7,11 +7,16 @@
 //! | [`ratelimit`] | per-group pacing state (pure)                                              |
 //! | [`rest`]      | the REST client: endpoint groups, 401 retry, paging, typed helpers         |
 //! | [`error`]     | errors worded for a supervisor, with the platform's error code             |
+//! | [`events`]    | typed, borrowed, tolerant parse of WebSocket frames and notifications      |
+//! | [`records`]   | owned serde types of the REST records                                      |
+//! | [`frames`]    | the frames the client writes to the WebSocket gateway                      |
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod frames;
 pub mod ratelimit;
+pub mod records;
 pub mod rest;
 pub mod transport;
 
