@@ -164,6 +164,38 @@ async fn queue(State(p): State<Shared>, headers: HeaderMap) -> Response {
     Json(json!({"id": "55", "name": "Sales"})).into_response()
 }
 
+/// Ten bytes of "audio"; honours `Range: bytes=N-`; recording 404 is not available yet.
+async fn recording_content(
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if id == "404" {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"errors":[{"errorCode":"CMN-102","message":"Resource for parameter [recordingId] is not found"}]})),
+        )
+            .into_response();
+    }
+    let audio = b"0123456789";
+    let start: usize = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.trim_end_matches('-').parse().ok())
+        .unwrap_or(0);
+    let mut response = audio[start..].to_vec().into_response();
+    let h = response.headers_mut();
+    h.insert("Content-Type", "audio/mpeg".parse().unwrap());
+    if start > 0 {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        response.headers_mut().insert(
+            "Content-Range",
+            format!("bytes {start}-9/10").parse().unwrap(),
+        );
+    }
+    response
+}
+
 async fn relabel() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -184,6 +216,10 @@ async fn start(expires_in: u64) -> (Shared, RestClient) {
         .route("/restapi/v1.0/account/~/phone-number/{id}", put(relabel))
         .route("/restapi/v1.0/account/~/extension", get(extensions))
         .route("/restapi/v1.0/account/~/call-queues/{id}", get(queue))
+        .route(
+            "/restapi/v1.0/account/~/recording/{id}/content",
+            get(recording_content),
+        )
         .with_state(platform.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -211,7 +247,7 @@ async fn start(expires_in: u64) -> (Shared, RestClient) {
 #[tokio::test]
 async fn signs_in_with_the_jwt_grant_and_basic_client_auth() {
     let (platform, client) = start(3600).await;
-    let numbers: Vec<Value> = client.phone_numbers().await.unwrap();
+    let numbers = client.phone_numbers().await.unwrap();
     assert_eq!(numbers.len(), 5, "all three pages are read");
     let p = platform.lock().unwrap();
     assert_eq!(p.grants, ["urn:ietf:params:oauth:grant-type:jwt-bearer"]);
@@ -271,8 +307,8 @@ async fn a_401_refreshes_the_token_and_retries_once() {
     // The platform forgets the token (as after a password change).
     platform.lock().unwrap().valid_token = Some("something-else".into());
     // The refresh issues a new valid token, so the retried request passes.
-    let queue: Value = client.call_queue("55").await.unwrap();
-    assert_eq!(queue["name"], "Sales");
+    let queue = client.call_queue("55").await.unwrap();
+    assert_eq!(queue.name.as_deref(), Some("Sales"));
     let grants = platform.lock().unwrap().grants.clone();
     assert_eq!(grants.len(), 2);
     assert_eq!(grants[1], "refresh_token");
@@ -283,7 +319,7 @@ async fn retry_after_on_429_is_honoured_and_reported() {
     let (platform, client) = start(3600).await;
     let mut notices = client.notices();
     platform.lock().unwrap().script = VecDeque::from([(429, Some("1"))]);
-    let extensions: Vec<Value> = client.extensions().await.unwrap();
+    let extensions = client.extensions().await.unwrap();
     assert_eq!(extensions.len(), 1);
     assert_eq!(platform.lock().unwrap().extension_requests, 2);
     let notice = notices.recv().await.unwrap();
@@ -299,7 +335,7 @@ async fn retry_after_on_429_is_honoured_and_reported() {
 async fn a_503_without_retry_after_waits_the_default_then_succeeds() {
     let (platform, client) = start(3600).await;
     platform.lock().unwrap().script = VecDeque::from([(503, None), (503, None)]);
-    let extensions: Vec<Value> = client.extensions().await.unwrap();
+    let extensions = client.extensions().await.unwrap();
     assert_eq!(extensions.len(), 1);
     assert_eq!(platform.lock().unwrap().extension_requests, 3);
 }
@@ -308,12 +344,12 @@ async fn a_503_without_retry_after_waits_the_default_then_succeeds() {
 async fn server_errors_are_retried_three_times_then_reported() {
     let (platform, client) = start(3600).await;
     platform.lock().unwrap().script = VecDeque::from([(500, None), (502, None)]);
-    let extensions: Vec<Value> = client.extensions().await.unwrap();
+    let extensions = client.extensions().await.unwrap();
     assert_eq!(extensions.len(), 1);
 
     platform.lock().unwrap().extension_requests = 0;
     platform.lock().unwrap().script = VecDeque::from([(500, None); 10]);
-    let err = client.extensions::<Value>().await.unwrap_err();
+    let err = client.extensions().await.unwrap_err();
     assert_eq!(
         platform.lock().unwrap().extension_requests,
         4,
@@ -340,7 +376,7 @@ async fn server_errors_are_retried_three_times_then_reported() {
 async fn endless_rate_limiting_gives_up_with_a_clear_error() {
     let (platform, client) = start(3600).await;
     platform.lock().unwrap().script = VecDeque::from([(429, Some("0")); 10]);
-    let err = client.extensions::<Value>().await.unwrap_err();
+    let err = client.extensions().await.unwrap_err();
     assert!(
         matches!(err, RcError::RateLimited { attempts: 6, .. }),
         "{err}"
@@ -352,7 +388,7 @@ async fn endless_rate_limiting_gives_up_with_a_clear_error() {
 async fn a_platform_without_the_relabel_operation_says_so() {
     let (_platform, client) = start(3600).await;
     let err = client
-        .relabel::<Value>("12", "Zillow +14155550100")
+        .relabel("12", "Zillow +14155550100")
         .await
         .unwrap_err();
     assert_eq!(
@@ -370,4 +406,34 @@ async fn revoke_sends_the_access_token_and_forgets_it() {
     // A second revoke has nothing to send.
     client.auth().revoke().await;
     assert_eq!(platform.lock().unwrap().revoked.len(), 1);
+}
+
+#[tokio::test]
+async fn recording_content_streams_and_resumes_with_a_range() {
+    use futures_util::StreamExt;
+    let (_platform, client) = start(3600).await;
+    let range = callboard::rc::rest::ByteRange {
+        start: 4,
+        end: None,
+    };
+    let mut stream = client.recording_content("7", Some(range)).await.unwrap();
+    assert!(stream.partial);
+    assert_eq!(stream.total_length, Some(10));
+    assert_eq!(stream.content_type.as_deref(), Some("audio/mpeg"));
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.body.next().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(bytes, b"456789");
+
+    let whole = client.recording_content("7", None).await.unwrap();
+    assert!(!whole.partial);
+    assert_eq!(whole.total_length, Some(10));
+
+    let err = client.recording_content("404", None).await.unwrap_err();
+    assert!(matches!(err, RcError::NotFound { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "could not download recording 404: RingCentral has no such record [CMN-102]"
+    );
 }

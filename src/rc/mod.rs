@@ -10,7 +10,12 @@
 //! | [`events`]    | typed, borrowed, tolerant parse of WebSocket frames and notifications      |
 //! | [`records`]   | owned serde types of the REST records                                      |
 //! | [`frames`]    | the frames the client writes to the WebSocket gateway                      |
+//! | [`ws`]        | the live event session: subscribe, heartbeat, recover, resync; `ConnState` |
+//! | [`sync`]      | bootstrap and resync reads over REST (`Snapshot`)                          |
+//! | [`apply`]     | applying session events and snapshots to the board (shared by all apps)   |
+//! | [`watch`]     | `callboard watch`, the headless monitor                                    |
 
+pub mod apply;
 pub mod auth;
 pub mod error;
 pub mod events;
@@ -18,10 +23,14 @@ pub mod frames;
 pub mod ratelimit;
 pub mod records;
 pub mod rest;
+pub mod sync;
 pub mod transport;
+
+pub mod ws;
 
 pub use auth::{AccessToken, Auth, Credentials, Secret};
 pub use error::RcError;
 pub use ratelimit::RateGroup;
 pub use rest::{RestClient, RestConfig};
 pub use transport::{RestNotice, RetryPolicy};
+pub use ws::{ConnState, SessionEvent};

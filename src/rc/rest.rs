@@ -21,6 +21,10 @@ use url::Url;
 use crate::rc::auth::{Auth, Credentials, Secret, check_transport};
 use crate::rc::error::{PlatformError, RcError};
 use crate::rc::ratelimit::RateGroup;
+use crate::rc::records::{
+    CallLogRecord, CallQueue, CallQueueMember, CallQueuePresence, Extension, Page, PhoneNumber,
+    Presence, RecordingMeta, TelephonySession,
+};
 use crate::rc::transport::{RestNotice, RetryPolicy, Transport};
 
 /// Where callboard writes a number's label (PROTOCOL.md §9.1); `{id}` is the phone number id.
@@ -102,46 +106,6 @@ pub fn rate_group(method: &Method, path: &str) -> RateGroup {
         ["restapi", "v2", "accounts", _, "phone-numbers"] => RateGroup::Heavy,
         ["restapi", "v2", "accounts", _, "phone-numbers", _] => RateGroup::Medium,
         _ => RateGroup::Heavy,
-    }
-}
-
-/// The paging fields of a list reply (PROTOCOL.md §4.7); only what the loop needs.
-#[derive(Deserialize)]
-struct PageEnvelope<T> {
-    #[serde(default = "Vec::new")]
-    records: Vec<T>,
-    paging: Option<Paging>,
-    navigation: Option<Navigation>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Paging {
-    page: Option<u32>,
-    total_pages: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Navigation {
-    next_page: Option<serde::de::IgnoredAny>,
-}
-
-impl<T> PageEnvelope<T> {
-    /// True when the platform says another page follows `page`.
-    fn has_next(&self, page: u32) -> bool {
-        if self.records.is_empty() {
-            return false;
-        }
-        let by_navigation = self
-            .navigation
-            .as_ref()
-            .is_some_and(|n| n.next_page.is_some());
-        let by_paging = self.paging.as_ref().is_some_and(|p| {
-            let current = p.page.unwrap_or(page);
-            p.total_pages.is_some_and(|total| current < total)
-        });
-        by_navigation || by_paging
     }
 }
 
@@ -365,8 +329,9 @@ impl RestClient {
             } else {
                 format!("{action} (page {page})")
             };
-            let envelope: PageEnvelope<T> = self.get_json(&page_action, path, &paged).await?;
-            let more = envelope.has_next(page);
+            let envelope: Page<T> = self.get_json(&page_action, path, &paged).await?;
+            // An empty page ends the loop even if the platform announces another.
+            let more = envelope.has_next() && !envelope.records.is_empty();
             records.extend(envelope.records);
             if !more {
                 break;
@@ -391,7 +356,7 @@ impl RestClient {
     }
 
     /// Every phone number of the account (v1 records), all pages.
-    pub async fn phone_numbers<T: DeserializeOwned>(&self) -> Result<Vec<T>, RcError> {
+    pub async fn phone_numbers(&self) -> Result<Vec<PhoneNumber>, RcError> {
         self.get_all_pages(
             "list the account's phone numbers",
             "/restapi/v1.0/account/~/phone-number",
@@ -402,11 +367,11 @@ impl RestClient {
 
     /// Writes a number's label; answers the updated v1 record. A platform that has no such
     /// operation (403/404/405) gets [`RcError::LabelChangeNotAllowed`], never a silent failure.
-    pub async fn relabel<T: DeserializeOwned>(
+    pub async fn relabel(
         &self,
         phone_number_id: &str,
         label: &str,
-    ) -> Result<T, RcError> {
+    ) -> Result<PhoneNumber, RcError> {
         let path = self.config.relabel_path.replace("{id}", phone_number_id);
         let action = format!("relabel phone number {phone_number_id}");
         let body = serde_json::json!({ "label": label });
@@ -428,7 +393,7 @@ impl RestClient {
     }
 
     /// The account's call queues (list items), all pages.
-    pub async fn call_queues<T: DeserializeOwned>(&self) -> Result<Vec<T>, RcError> {
+    pub async fn call_queues(&self) -> Result<Vec<CallQueue>, RcError> {
         self.get_all_pages(
             "list the call queues",
             "/restapi/v1.0/account/~/call-queues",
@@ -438,7 +403,7 @@ impl RestClient {
     }
 
     /// One call queue's detail, with its service-level settings.
-    pub async fn call_queue<T: DeserializeOwned>(&self, queue_id: &str) -> Result<T, RcError> {
+    pub async fn call_queue(&self, queue_id: &str) -> Result<CallQueue, RcError> {
         self.get_json(
             &format!("read call queue {queue_id}"),
             &format!("/restapi/v1.0/account/~/call-queues/{queue_id}"),
@@ -448,10 +413,10 @@ impl RestClient {
     }
 
     /// The members of a call queue, all pages.
-    pub async fn call_queue_members<T: DeserializeOwned>(
+    pub async fn call_queue_members(
         &self,
         queue_id: &str,
-    ) -> Result<Vec<T>, RcError> {
+    ) -> Result<Vec<CallQueueMember>, RcError> {
         self.get_all_pages(
             &format!("list the members of call queue {queue_id}"),
             &format!("/restapi/v1.0/account/~/call-queues/{queue_id}/members"),
@@ -461,16 +426,11 @@ impl RestClient {
     }
 
     /// Who of a call queue takes its calls now (`acceptCurrentQueueCalls`).
-    pub async fn call_queue_presence<T: DeserializeOwned>(
+    pub async fn call_queue_presence(
         &self,
         queue_id: &str,
-    ) -> Result<Vec<T>, RcError> {
-        #[derive(Deserialize)]
-        struct Records<T> {
-            #[serde(default = "Vec::new")]
-            records: Vec<T>,
-        }
-        let reply: Records<T> = self
+    ) -> Result<Vec<CallQueuePresence>, RcError> {
+        let reply: Page<CallQueuePresence> = self
             .get_json(
                 &format!("read who takes calls in queue {queue_id}"),
                 &format!("/restapi/v1.0/account/~/call-queues/{queue_id}/presence"),
@@ -481,7 +441,7 @@ impl RestClient {
     }
 
     /// Every extension of the account, all pages.
-    pub async fn extensions<T: DeserializeOwned>(&self) -> Result<Vec<T>, RcError> {
+    pub async fn extensions(&self) -> Result<Vec<Extension>, RcError> {
         self.get_all_pages(
             "list the extensions",
             "/restapi/v1.0/account/~/extension",
@@ -491,7 +451,7 @@ impl RestClient {
     }
 
     /// Detailed presence of every extension, with its active calls, all pages.
-    pub async fn account_presence<T: DeserializeOwned>(&self) -> Result<Vec<T>, RcError> {
+    pub async fn account_presence(&self) -> Result<Vec<Presence>, RcError> {
         self.get_all_pages(
             "read who is on a call",
             "/restapi/v1.0/account/~/presence",
@@ -501,10 +461,10 @@ impl RestClient {
     }
 
     /// A live call's current state; `None` when the platform no longer has it (it ended).
-    pub async fn telephony_session<T: DeserializeOwned>(
+    pub async fn telephony_session(
         &self,
         telephony_session_id: &str,
-    ) -> Result<Option<T>, RcError> {
+    ) -> Result<Option<TelephonySession>, RcError> {
         let result = self
             .get_json(
                 &format!("read call {telephony_session_id}"),
@@ -520,10 +480,10 @@ impl RestClient {
     }
 
     /// The account's voice call log (Detailed view, with legs) from `since` to now, all pages.
-    pub async fn call_log_since<T: DeserializeOwned>(
+    pub async fn call_log_since(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<T>, RcError> {
+    ) -> Result<Vec<CallLogRecord>, RcError> {
         self.get_all_pages(
             "read today's call log",
             "/restapi/v1.0/account/~/call-log",
@@ -540,10 +500,10 @@ impl RestClient {
     }
 
     /// The call-log records of one call (Detailed view).
-    pub async fn call_log_for_session<T: DeserializeOwned>(
+    pub async fn call_log_for_session(
         &self,
         telephony_session_id: &str,
-    ) -> Result<Vec<T>, RcError> {
+    ) -> Result<Vec<CallLogRecord>, RcError> {
         self.get_all_pages(
             &format!("read the call log of call {telephony_session_id}"),
             "/restapi/v1.0/account/~/call-log",
@@ -556,7 +516,7 @@ impl RestClient {
     }
 
     /// A recording's metadata (content type, duration, content URI).
-    pub async fn recording<T: DeserializeOwned>(&self, recording_id: &str) -> Result<T, RcError> {
+    pub async fn recording(&self, recording_id: &str) -> Result<RecordingMeta, RcError> {
         self.get_json(
             &format!("read recording {recording_id}"),
             &format!("/restapi/v1.0/account/~/recording/{recording_id}"),
@@ -742,16 +702,6 @@ mod tests {
         for (method, path, group) in cases {
             assert_eq!(rate_group(method, path), group, "{method} {path}");
         }
-    }
-
-    #[test]
-    fn paging_follows_navigation_or_total_pages_and_stops_on_empty() {
-        let page = |json: &str| serde_json::from_str::<PageEnvelope<u32>>(json).unwrap();
-        assert!(page(r#"{"records":[1],"navigation":{"nextPage":{"uri":"x"}}}"#).has_next(1));
-        assert!(page(r#"{"records":[1],"paging":{"page":1,"totalPages":2}}"#).has_next(1));
-        assert!(!page(r#"{"records":[1],"paging":{"page":2,"totalPages":2}}"#).has_next(2));
-        assert!(!page(r#"{"records":[],"navigation":{"nextPage":{"uri":"x"}}}"#).has_next(1));
-        assert!(!page(r#"{"records":[1]}"#).has_next(1));
     }
 
     #[test]
