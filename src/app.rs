@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
-use crossterm::event::{Event, EventStream};
+use crossterm::event::{Event, EventStream, MouseEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -120,6 +120,25 @@ impl App {
             Msg::Terminal(Event::Resize(_, height)) => {
                 self.ui.page_rows = table_rows_for_height(height).max(1);
                 Vec::new()
+            }
+            Msg::Terminal(Event::Mouse(mouse)) => {
+                // Only with --mouse: the wheel moves the selection; clicks stay the terminal's.
+                let action = match mouse.kind {
+                    MouseEventKind::ScrollDown => Some(crate::ui::keys::Action::Down),
+                    MouseEventKind::ScrollUp => Some(crate::ui::keys::Action::Up),
+                    _ => None,
+                };
+                match action {
+                    Some(action) if self.ui.overlay.is_none() && self.ui.input.is_none() => {
+                        let ctx = Context {
+                            board: &self.board,
+                            now,
+                            user_themes: &self.user_themes,
+                        };
+                        update::apply(&mut self.ui, &ctx, action)
+                    }
+                    _ => Vec::new(),
+                }
             }
             Msg::Terminal(_) => Vec::new(),
             Msg::TerminalClosed(reason) => {

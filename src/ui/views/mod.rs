@@ -96,7 +96,12 @@ pub fn draw(
     };
     let fitted = fit_columns(data.columns, area.width);
     let footer_lines = u16::from(data.footer_row.is_some());
-    let body_rows = usize::from(area.height.saturating_sub(1 + footer_lines));
+    let mut body_rows = usize::from(area.height.saturating_sub(1 + footer_lines));
+    // A list longer than the screen gives up its last line to say where the selection is.
+    let scrolls = data.keys.len() > body_rows;
+    if scrolls {
+        body_rows = body_rows.saturating_sub(1);
+    }
     if data.keys.is_empty() {
         let message = if screen.filter.is_active() {
             "no rows match the filter (esc clears it)"
@@ -151,19 +156,16 @@ pub fn draw(
         rows,
         selected_in_view,
     );
-    if data.keys.len() > body_rows && area.height > 1 {
-        // Where we are in a long list, right-aligned on the header line.
-        let position = format!("{}/{}", selected + 1, data.keys.len());
-        let width = position.len() as u16;
-        if area.width > width {
-            let rect = Rect {
-                x: area.x + area.width - width,
-                y: area.y + area.height - 1,
-                width,
-                height: 1,
-            };
-            frame.render_widget(Line::styled(position, theme.style(Role::Muted)), rect);
-        }
+    if scrolls && area.height > 1 {
+        let position = format!("{}/{} ", selected + 1, data.keys.len());
+        let width = (position.chars().count() as u16).min(area.width);
+        let rect = Rect {
+            x: area.x + area.width - width,
+            y: area.y + area.height - 1,
+            width,
+            height: 1,
+        };
+        frame.render_widget(Line::styled(position, theme.style(Role::Muted)), rect);
     }
 }
 
