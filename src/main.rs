@@ -60,6 +60,10 @@ struct BoardArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Replay recorded WebSocket traffic (JSON lines) through the board and print the result.
+    Replay(callboard::board::replay::ReplayArgs),
+    /// Run the embedded RingCentral platform simulator on loopback (for demos, tests and SDKs).
+    Sim(callboard::sim::SimArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -88,6 +92,8 @@ fn main() -> std::process::ExitCode {
             bell: cli.board.bell,
         }),
         Some(Command::Config(command)) => run_config(command, cli.board.config),
+        Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
+        Some(Command::Sim(args)) => return args.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

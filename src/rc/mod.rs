@@ -1,1 +1,3 @@
 //! rc
+pub mod events;
+pub mod records;
