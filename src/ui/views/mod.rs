@@ -72,7 +72,7 @@ fn table_data<'a>(board: &'a Board, ui: &'a UiState, now: DateTime<Utc>) -> Opti
         ScreenKind::Calls(scope) => Some(calls::table(board, ui, screen, scope, now)),
         ScreenKind::Agents => Some(agents::table(board, screen, now)),
         ScreenKind::Numbers => Some(numbers::numbers_table(board, ui, screen, now)),
-        ScreenKind::Recordings => Some(numbers::recordings_table(board, screen, now)),
+        ScreenKind::Recordings => Some(numbers::recordings_table(board, ui, screen, now)),
         ScreenKind::CallDetail { .. } => None,
     }
 }
@@ -185,9 +185,12 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
     match &ui.screen().kind {
         ScreenKind::Queues => queues::open(board, key),
         ScreenKind::Campaigns => campaigns::open(board, key),
-        ScreenKind::Calls(_) | ScreenKind::Recordings => Some(ScreenKind::CallDetail {
+        ScreenKind::Calls(_) => Some(ScreenKind::CallDetail {
             session_id: key.to_string(),
         }),
+        ScreenKind::Recordings => numbers::recording_session(board, ui, key)
+            .filter(|id| board.call(id).is_some())
+            .map(|session_id| ScreenKind::CallDetail { session_id }),
         ScreenKind::Agents => agents::open(board, key),
         ScreenKind::Numbers => numbers::open(board, key),
         ScreenKind::CallDetail { .. } => None,
@@ -197,7 +200,11 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
 /// What `y` copies from row `key`.
 pub fn copy_text(board: &Board, ui: &UiState, key: &str) -> Option<String> {
     match &ui.screen().kind {
-        ScreenKind::Calls(_) | ScreenKind::Recordings => calls::copy_text(board, key),
+        ScreenKind::Calls(_) => calls::copy_text(board, key),
+        ScreenKind::Recordings => Some(match numbers::recording_session(board, ui, key) {
+            Some(session) => format!("{key} {session}"),
+            None => key.to_string(),
+        }),
         ScreenKind::CallDetail { session_id } => calls::copy_text(board, session_id),
         ScreenKind::Numbers => board.number(key).map(|n| n.number.clone()),
         ScreenKind::Agents => board.agent(key).and_then(|a| a.current_call.clone()),
