@@ -67,18 +67,27 @@ mod tests {
 
     #[test]
     fn clean_strings_are_borrowed() {
-        assert!(matches!(sanitize("Jane Doe +14155550100"), Cow::Borrowed(_)));
+        assert!(matches!(
+            sanitize("Jane Doe +14155550100"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
     fn escape_sequences_become_inert_text() {
-        assert_eq!(sanitize("\u{1b}[2J\u{1b}]0;pwned\u{7}Bob"), "[2J]0;pwnedBob");
+        assert_eq!(
+            sanitize("\u{1b}[2J\u{1b}]0;pwned\u{7}Bob"),
+            "[2J]0;pwnedBob"
+        );
         assert_eq!(sanitize("a\u{9b}31mb"), "a31mb");
     }
 
     #[test]
     fn bidi_overrides_are_removed() {
-        assert_eq!(sanitize("evil\u{202E}txt.exe\u{2066}x\u{2069}"), "eviltxt.exex");
+        assert_eq!(
+            sanitize("evil\u{202E}txt.exe\u{2066}x\u{2069}"),
+            "eviltxt.exex"
+        );
     }
 
     #[test]
