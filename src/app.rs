@@ -11,13 +11,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
-use crossterm::event::{Event, EventStream};
+use crossterm::event::{Event, EventStream, MouseEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::board::Board;
+use crate::store::{Store, StoreConfig};
 use crate::ui::render::{self, table_rows_for_height};
 use crate::ui::state::{Connection, UiState};
 use crate::ui::terminal::TerminalGuard;
@@ -75,6 +76,8 @@ pub struct App {
     /// Where relabel requests go; `None` when nothing can write labels (the effect then fails
     /// with a message instead of vanishing).
     pub relabel_tx: Option<mpsc::Sender<RelabelRequest>>,
+    /// The local store, when it could be opened (another callboard may hold it).
+    pub store: Option<Store>,
 }
 
 /// A confirmed relabel for the worker that writes it.
@@ -99,6 +102,7 @@ impl App {
             themes_dir,
             user_themes,
             relabel_tx: None,
+            store: None,
         }
     }
 
@@ -111,7 +115,9 @@ impl App {
                     now,
                     user_themes: &self.user_themes,
                 };
-                update::on_key(&mut self.ui, &ctx, key)
+                let effects = update::on_key(&mut self.ui, &ctx, key);
+                self.refresh_stored_recordings(now);
+                effects
             }
             Msg::Terminal(Event::Paste(text)) => {
                 update::on_paste(&mut self.ui, &text);
@@ -120,6 +126,25 @@ impl App {
             Msg::Terminal(Event::Resize(_, height)) => {
                 self.ui.page_rows = table_rows_for_height(height).max(1);
                 Vec::new()
+            }
+            Msg::Terminal(Event::Mouse(mouse)) => {
+                // Only with --mouse: the wheel moves the selection; clicks stay the terminal's.
+                let action = match mouse.kind {
+                    MouseEventKind::ScrollDown => Some(crate::ui::keys::Action::Down),
+                    MouseEventKind::ScrollUp => Some(crate::ui::keys::Action::Up),
+                    _ => None,
+                };
+                match action {
+                    Some(action) if self.ui.overlay.is_none() && self.ui.input.is_none() => {
+                        let ctx = Context {
+                            board: &self.board,
+                            now,
+                            user_themes: &self.user_themes,
+                        };
+                        update::apply(&mut self.ui, &ctx, action)
+                    }
+                    _ => Vec::new(),
+                }
             }
             Msg::Terminal(_) => Vec::new(),
             Msg::TerminalClosed(reason) => {
@@ -173,7 +198,42 @@ impl App {
     /// happens with no event at all).
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
         self.board.tick(now);
+        self.persist_new_callers(now);
+        self.refresh_stored_recordings(now);
         self.check_breaches(now)
+    }
+
+    /// Callers the board saw for the first time go to the store, batched once a tick, so the
+    /// next run still knows them (first-time-caller counts survive a restart).
+    fn persist_new_callers(&mut self, now: DateTime<Utc>) {
+        let new_callers = self.board.take_new_callers();
+        let Some(store) = &self.store else {
+            return;
+        };
+        if new_callers.is_empty() {
+            return;
+        }
+        if let Err(err) = store.mark_callers_seen(new_callers.iter().map(|n| (n.as_str(), now))) {
+            tracing::warn!(error = %err, "cannot remember callers");
+            self.ui.flash(format!("store: {err}"), true, now);
+        }
+    }
+
+    /// While the Recordings view is open, keep its copy of the store's list current.
+    fn refresh_stored_recordings(&mut self, now: DateTime<Utc>) {
+        if self.ui.tab != crate::ui::state::Tab::Recordings {
+            return;
+        }
+        let Some(store) = &self.store else {
+            return;
+        };
+        match store.recordings() {
+            Ok(list) => self.ui.stored_recordings = list,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list stored recordings");
+                self.ui.flash(format!("store: {err}"), true, now);
+            }
+        }
     }
 
     /// Rings the bell once per new breach (if enabled) and forgets acknowledgements of queues
@@ -493,7 +553,43 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     if let Some(grammar) = &config.label_grammar {
         board_config.label_grammar = grammar.clone();
     }
-    let board = Board::new(board_config, Vec::<String>::new());
+    // The store gives the board what it knew last time: callers seen before (first-time caller
+    // counts) and the number list (attribution before the first REST page). Without it the
+    // board still works; the status line says why.
+    let mut notices = Vec::new();
+    let store = match Store::open(
+        &prepared.data_dir,
+        StoreConfig {
+            cap_bytes: config.store_cap_bytes,
+            ..StoreConfig::default()
+        },
+    ) {
+        Ok(store) => Some(store),
+        Err(err) => {
+            tracing::warn!(error = %err, "store unavailable");
+            notices.push(format!("local store unavailable: {err}"));
+            None
+        }
+    };
+    let known_callers = match store.as_ref().map(Store::seen_callers).transpose() {
+        Ok(callers) => callers.unwrap_or_default(),
+        Err(err) => {
+            notices.push(format!("cannot read known callers: {err}"));
+            Default::default()
+        }
+    };
+    let mut board = Board::new(board_config, known_callers);
+    if let Some(cached) = store
+        .as_ref()
+        .and_then(|s| s.cached_numbers().ok().flatten())
+    {
+        let numbers: Vec<crate::rc::records::PhoneNumber> = cached
+            .records
+            .into_iter()
+            .filter_map(|record| serde_json::from_value(record).ok())
+            .collect();
+        board.set_numbers(&numbers, Utc::now());
+    }
     let source = if config.credentials.is_some() {
         crate::ui::state::Source::Account(
             config
@@ -528,5 +624,12 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     reader.abort();
     signals.abort();
     drop(guard);
+    // Whatever the tick had not yet written goes now; sled flushes what it holds.
+    app.persist_new_callers(Utc::now());
+    if let Some(store) = &app.store
+        && let Err(err) = store.flush()
+    {
+        tracing::warn!(error = %err, "store flush failed");
+    }
     result
 }

@@ -98,3 +98,38 @@ fn too_small_says_so() {
     let app = scripted_app();
     insta::assert_snapshot!("too_small_40x10", screen(&app, 40, 10));
 }
+
+#[test]
+fn recordings_beside_what_the_store_holds() {
+    use callboard::store::recordings::{CallInfo, RecordingMeta, RecordingStatus};
+    let stored = |id: &str, session: Option<&str>, status| RecordingMeta {
+        recording_id: id.to_string(),
+        call: CallInfo {
+            telephony_session_id: session.map(str::to_string),
+            caller: Some("+19175550177".into()),
+            campaign: Some("Billboard I-80".into()),
+            queue: Some("Sales".into()),
+            agent: Some("Chloe Park".into()),
+            duration_seconds: Some(95),
+        },
+        content_type: Some("audio/wav".into()),
+        length: Some(1_520_044),
+        sha256: None,
+        started_at: ui_support::now() - chrono::Duration::hours(26),
+        fetched_at: None,
+        status,
+        refetch_reason: None,
+    };
+    for (width, height) in [(80, 24), (160, 48)] {
+        let mut app = scripted_app();
+        app.ui.stored_recordings = vec![
+            stored("rec-7001", Some("s-answered"), RecordingStatus::Complete),
+            stored("rec-6900", Some("s-yesterday"), RecordingStatus::Partial),
+        ];
+        press(&mut app, "6");
+        insta::assert_snapshot!(
+            format!("recordings_stored_{width}x{height}"),
+            screen(&app, width, height)
+        );
+    }
+}

@@ -310,6 +310,9 @@ pub struct UiState {
     pub page_rows: usize,
     /// The zone of the clock and of "today".
     pub time_zone: chrono_tz::Tz,
+    /// The recordings in the local store, as last read by the app (the Recordings view shows
+    /// them beside the board's; rendering never reads the store itself).
+    pub stored_recordings: Vec<crate::store::recordings::RecordingMeta>,
 }
 
 impl UiState {
@@ -340,6 +343,7 @@ impl UiState {
             quit: false,
             page_rows: 10,
             time_zone: chrono_tz::Tz::UTC,
+            stored_recordings: Vec::new(),
         }
     }
 

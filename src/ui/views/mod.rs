@@ -72,7 +72,7 @@ fn table_data<'a>(board: &'a Board, ui: &'a UiState, now: DateTime<Utc>) -> Opti
         ScreenKind::Calls(scope) => Some(calls::table(board, ui, screen, scope, now)),
         ScreenKind::Agents => Some(agents::table(board, screen, now)),
         ScreenKind::Numbers => Some(numbers::numbers_table(board, ui, screen, now)),
-        ScreenKind::Recordings => Some(numbers::recordings_table(board, screen, now)),
+        ScreenKind::Recordings => Some(numbers::recordings_table(board, ui, screen, now)),
         ScreenKind::CallDetail { .. } => None,
     }
 }
@@ -96,7 +96,12 @@ pub fn draw(
     };
     let fitted = fit_columns(data.columns, area.width);
     let footer_lines = u16::from(data.footer_row.is_some());
-    let body_rows = usize::from(area.height.saturating_sub(1 + footer_lines));
+    let mut body_rows = usize::from(area.height.saturating_sub(1 + footer_lines));
+    // A list longer than the screen gives up its last line to say where the selection is.
+    let scrolls = data.keys.len() > body_rows;
+    if scrolls {
+        body_rows = body_rows.saturating_sub(1);
+    }
     if data.keys.is_empty() {
         let message = if screen.filter.is_active() {
             "no rows match the filter (esc clears it)"
@@ -151,19 +156,16 @@ pub fn draw(
         rows,
         selected_in_view,
     );
-    if data.keys.len() > body_rows && area.height > 1 {
-        // Where we are in a long list, right-aligned on the header line.
-        let position = format!("{}/{}", selected + 1, data.keys.len());
-        let width = position.len() as u16;
-        if area.width > width {
-            let rect = Rect {
-                x: area.x + area.width - width,
-                y: area.y + area.height - 1,
-                width,
-                height: 1,
-            };
-            frame.render_widget(Line::styled(position, theme.style(Role::Muted)), rect);
-        }
+    if scrolls && area.height > 1 {
+        let position = format!("{}/{} ", selected + 1, data.keys.len());
+        let width = (position.chars().count() as u16).min(area.width);
+        let rect = Rect {
+            x: area.x + area.width - width,
+            y: area.y + area.height - 1,
+            width,
+            height: 1,
+        };
+        frame.render_widget(Line::styled(position, theme.style(Role::Muted)), rect);
     }
 }
 
@@ -183,9 +185,12 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
     match &ui.screen().kind {
         ScreenKind::Queues => queues::open(board, key),
         ScreenKind::Campaigns => campaigns::open(board, key),
-        ScreenKind::Calls(_) | ScreenKind::Recordings => Some(ScreenKind::CallDetail {
+        ScreenKind::Calls(_) => Some(ScreenKind::CallDetail {
             session_id: key.to_string(),
         }),
+        ScreenKind::Recordings => numbers::recording_session(board, ui, key)
+            .filter(|id| board.call(id).is_some())
+            .map(|session_id| ScreenKind::CallDetail { session_id }),
         ScreenKind::Agents => agents::open(board, key),
         ScreenKind::Numbers => numbers::open(board, key),
         ScreenKind::CallDetail { .. } => None,
@@ -195,7 +200,11 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
 /// What `y` copies from row `key`.
 pub fn copy_text(board: &Board, ui: &UiState, key: &str) -> Option<String> {
     match &ui.screen().kind {
-        ScreenKind::Calls(_) | ScreenKind::Recordings => calls::copy_text(board, key),
+        ScreenKind::Calls(_) => calls::copy_text(board, key),
+        ScreenKind::Recordings => Some(match numbers::recording_session(board, ui, key) {
+            Some(session) => format!("{key} {session}"),
+            None => key.to_string(),
+        }),
         ScreenKind::CallDetail { session_id } => calls::copy_text(board, session_id),
         ScreenKind::Numbers => board.number(key).map(|n| n.number.clone()),
         ScreenKind::Agents => board.agent(key).and_then(|a| a.current_call.clone()),

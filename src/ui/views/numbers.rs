@@ -1,6 +1,8 @@
 //! Numbers: the account's phone numbers with their labels, the campaign and DN the label grammar
 //! reads from them, and today's figures; `e` relabels (a dangerous action: it changes the
-//! account). Recordings: the calls the board knows a recording for.
+//! account). Recordings: the recordings of the board's calls, and what the local store holds.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use ratatui::style::Style;
@@ -8,6 +10,7 @@ use ratatui::text::Line;
 
 use crate::board::Board;
 use crate::board::{Call, NumberRow};
+use crate::store::recordings::{RecordingMeta, RecordingStatus};
 use crate::ui::render::clock_duration;
 use crate::ui::state::{CallScope, Screen, ScreenKind, UiState};
 use crate::ui::table::{Column, DrawRow, SortValue};
@@ -28,7 +31,7 @@ pub const NUMBER_COLUMNS: [Column; 8] = [
 pub const RECORDING_COLUMNS: [Column; 7] = [
     Column::left("Started", 8, 0),
     Column::left("Recording", 14, 0),
-    Column::left("Status", 11, 0),
+    Column::left("Status", 13, 0),
     Column::left("Caller", 13, 1),
     Column::left("Campaign", 14, 2).grow(),
     Column::left("Agent", 14, 2),
@@ -129,47 +132,140 @@ pub fn open(board: &Board, key: &str) -> Option<ScreenKind> {
     Some(ScreenKind::Calls(CallScope::Campaign { campaign, dn }))
 }
 
+/// One row of the Recordings view: a recording the board knows from a call, what the store
+/// holds of it, or both.
+struct RecordingItem<'a> {
+    recording_id: String,
+    call: Option<&'a Call>,
+    stored: Option<&'a RecordingMeta>,
+}
+
+impl RecordingItem<'_> {
+    fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.call
+            .map(|c| c.started_at)
+            .or(self.stored.map(|m| m.started_at))
+    }
+
+    fn caller(&self) -> Option<&str> {
+        self.call
+            .and_then(|c| c.caller.as_deref())
+            .or(self.stored.and_then(|m| m.call.caller.as_deref()))
+    }
+
+    fn agent(&self) -> Option<&str> {
+        self.call
+            .and_then(|c| c.agent_name.as_deref())
+            .or(self.stored.and_then(|m| m.call.agent.as_deref()))
+    }
+
+    fn campaign(&self, board: &Board) -> Option<String> {
+        self.call
+            .and_then(|c| board.campaign_of_call(c).map(|(c, _)| c))
+            .or(self.stored.and_then(|m| m.call.campaign.clone()))
+    }
+
+    fn length_seconds(&self, now: DateTime<Utc>) -> Option<f64> {
+        match (self.call, self.stored) {
+            (Some(call), _) => Some(
+                (call.ended_at.unwrap_or(now) - call.started_at).num_milliseconds() as f64 / 1000.0,
+            ),
+            (None, Some(meta)) => meta.call.duration_seconds.map(f64::from),
+            (None, None) => None,
+        }
+    }
+
+    /// Glyph + word: where the recording is.
+    fn status(&self) -> (&'static str, Role) {
+        match (self.stored.map(|m| m.status), self.call) {
+            (Some(RecordingStatus::Complete), _) => ("✓ stored", Role::SlaOk),
+            (Some(RecordingStatus::Partial), _) => ("◐ partial", Role::CallWaiting),
+            (Some(RecordingStatus::NeedsRefetch), _) => ("! refetch", Role::Error),
+            (None, Some(call))
+                if call.is_live() || call.recording.as_ref().is_some_and(|r| r.active) =>
+            {
+                ("● recording", Role::CallTalking)
+            }
+            (None, _) => ("○ on platform", Role::Muted),
+        }
+    }
+}
+
+fn recording_items<'a>(board: &'a Board, stored: &'a [RecordingMeta]) -> Vec<RecordingItem<'a>> {
+    let by_id: HashMap<&str, &RecordingMeta> = stored
+        .iter()
+        .map(|m| (m.recording_id.as_str(), m))
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut items: Vec<RecordingItem> = board
+        .calls()
+        .rev()
+        .filter_map(|call| {
+            let id = call.recording.as_ref()?.id.as_str();
+            seen.insert(id);
+            Some(RecordingItem {
+                recording_id: id.to_string(),
+                call: Some(call),
+                stored: by_id.get(id).copied(),
+            })
+        })
+        .collect();
+    let mut stored_only: Vec<&RecordingMeta> = stored
+        .iter()
+        .filter(|m| !seen.contains(m.recording_id.as_str()))
+        .collect();
+    stored_only.sort_by_key(|m| std::cmp::Reverse(m.started_at));
+    items.extend(stored_only.into_iter().map(|meta| {
+        RecordingItem {
+            recording_id: meta.recording_id.clone(),
+            call: meta
+                .call
+                .telephony_session_id
+                .as_deref()
+                .and_then(|id| board.call(id)),
+            stored: Some(meta),
+        }
+    }));
+    items
+}
+
 fn recording_sort_value(
     board: &Board,
-    call: &Call,
+    item: &RecordingItem,
     column: usize,
     now: DateTime<Utc>,
 ) -> SortValue {
     let text = |s: Option<&str>| s.map_or(SortValue::Missing, SortValue::text);
     match column {
-        0 => SortValue::Number(call.started_at.timestamp_millis() as f64),
-        1 => text(call.recording.as_ref().map(|r| r.id.as_str())),
-        2 => SortValue::Number(f64::from(u8::from(
-            call.recording.as_ref().is_some_and(|r| r.active),
-        ))),
-        3 => text(call.caller.as_deref()),
-        4 => board
-            .campaign_of_call(call)
-            .map_or(SortValue::Missing, |(c, _)| SortValue::text(&c)),
-        5 => text(call.agent_name.as_deref()),
-        _ => SortValue::Number(
-            (call.ended_at.unwrap_or(now) - call.started_at).num_milliseconds() as f64,
-        ),
+        0 => SortValue::number(item.started_at().map(|t| t.timestamp_millis() as f64)),
+        1 => SortValue::text(&item.recording_id),
+        2 => SortValue::text(item.status().0),
+        3 => text(item.caller()),
+        4 => item
+            .campaign(board)
+            .map_or(SortValue::Missing, |c| SortValue::text(&c)),
+        5 => text(item.agent()),
+        _ => SortValue::number(item.length_seconds(now)),
     }
 }
 
 pub fn recordings_table<'a>(
     board: &'a Board,
+    ui: &'a UiState,
     screen: &Screen,
     now: DateTime<Utc>,
 ) -> TableData<'a> {
-    let mut calls: Vec<&Call> = board
-        .calls()
-        .rev()
-        .filter(|c| c.recording.is_some())
-        .filter(|c| {
-            let campaign = board.campaign_of_call(c).map(|(c, _)| c);
+    let mut items: Vec<RecordingItem> = recording_items(board, &ui.stored_recordings)
+        .into_iter()
+        .filter(|item| {
+            let campaign = item.campaign(board);
             let fields: Vec<&str> = [
-                c.caller.as_deref(),
-                c.caller_name.as_deref(),
+                Some(item.recording_id.as_str()),
+                item.caller(),
+                item.call.and_then(|c| c.caller_name.as_deref()),
                 campaign.as_deref(),
-                c.agent_name.as_deref(),
-                c.recording.as_ref().map(|r| r.id.as_str()),
+                item.agent(),
+                Some(item.status().0),
             ]
             .into_iter()
             .flatten()
@@ -177,59 +273,61 @@ pub fn recordings_table<'a>(
             screen.filter.matches(&fields)
         })
         .collect();
-    sort_items(&mut calls, screen.sort, |c, col| {
-        recording_sort_value(board, c, col, now)
+    sort_items(&mut items, screen.sort, |item, col| {
+        recording_sort_value(board, item, col, now)
     });
-    let keys = calls.iter().map(|c| c.id.clone()).collect();
+    let keys = items.iter().map(|i| i.recording_id.clone()).collect();
     TableData {
         columns: &RECORDING_COLUMNS,
         keys,
         footer_row: None,
-        empty: "no recorded calls on the board yet",
-        build: Box::new(move |i, theme| recording_row(board, calls[i], theme, now)),
+        empty: "no recordings yet: calls that are recorded appear here, and what you fetch is kept in the local store",
+        build: Box::new(move |i, theme| recording_row(board, &items[i], theme, now)),
     }
 }
 
 fn recording_row(
     board: &Board,
-    call: &Call,
+    item: &RecordingItem,
     theme: &Theme,
     now: DateTime<Utc>,
 ) -> DrawRow<'static> {
     let tz = board.config().time_zone;
-    let (status, role) = match &call.recording {
-        Some(r) if r.active => ("● recording", Role::CallTalking),
-        _ if call.is_live() => ("● recording", Role::CallTalking),
-        _ => ("✓ finished", Role::Muted),
-    };
-    let length =
-        (call.ended_at.unwrap_or(now) - call.started_at).num_milliseconds() as f64 / 1000.0;
+    let (status, role) = item.status();
+    let dash = || "—".to_string();
     let cells = vec![
-        Line::from(
-            call.started_at
-                .with_timezone(&tz)
-                .format("%H:%M:%S")
-                .to_string(),
-        ),
-        Line::from(
-            call.recording
-                .as_ref()
-                .map(|r| r.id.clone())
-                .unwrap_or_default(),
-        ),
+        Line::from(item.started_at().map_or_else(dash, |t| {
+            // Today's recordings by time; older ones by date, so yesterday's 12:03 is not today's.
+            let local = t.with_timezone(&tz);
+            if local.date_naive() == now.with_timezone(&tz).date_naive() {
+                local.format("%H:%M:%S").to_string()
+            } else {
+                local.format("%b %d").to_string()
+            }
+        })),
+        Line::from(item.recording_id.clone()),
         Line::styled(status, theme.style(role)),
-        Line::from(call.caller.clone().unwrap_or_else(|| "—".into())),
-        Line::from(
-            board
-                .campaign_of_call(call)
-                .map(|(c, _)| c)
-                .unwrap_or_else(|| "—".into()),
-        ),
-        Line::from(call.agent_name.clone().unwrap_or_else(|| "—".into())),
-        Line::from(clock_duration(length)),
+        Line::from(item.caller().map_or_else(dash, str::to_string)),
+        Line::from(item.campaign(board).unwrap_or_else(dash)),
+        Line::from(item.agent().map_or_else(dash, str::to_string)),
+        Line::from(item.length_seconds(now).map_or_else(dash, clock_duration)),
     ];
     DrawRow {
         cells,
         style: Style::new(),
     }
+}
+
+/// The call of a recording row, for Enter and `y`.
+pub fn recording_session(board: &Board, ui: &UiState, recording_id: &str) -> Option<String> {
+    board
+        .calls()
+        .find(|c| c.recording.as_ref().is_some_and(|r| r.id == recording_id))
+        .map(|c| c.id.clone())
+        .or_else(|| {
+            ui.stored_recordings
+                .iter()
+                .find(|m| m.recording_id == recording_id)
+                .and_then(|m| m.call.telephony_session_id.clone())
+        })
 }
