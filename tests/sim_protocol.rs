@@ -525,14 +525,11 @@ async fn heartbeat_is_echoed_and_bad_frames_get_error_frames() {
         &mut socket,
         "m-4",
         "GET",
-        "/restapi/v1.0/account/~/extension",
+        "/restapi/v1.0/subscription/x/y",
         None,
     )
     .await;
-    assert_eq!(
-        (reply[0]["status"].as_u64(), reply[1]["errorCode"].as_str()),
-        (Some(404), Some("CMN-120"))
-    );
+    assert_eq!(reply[0]["status"], 404);
 
     let created = subscribe(&mut socket, &[ACCOUNT_TELEPHONY]).await;
     let path = format!(
@@ -551,6 +548,63 @@ async fn heartbeat_is_echoed_and_bad_frames_get_error_frames() {
     let deleted = request(&mut socket, "m-6", "DELETE", &path, None).await;
     assert_eq!(deleted[0]["status"], 204);
     assert_eq!(deleted.as_array().unwrap().len(), 1, "204 is meta only");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rest_over_the_socket_is_served_by_the_same_handlers() {
+    let sim = start(quiet_config()).await;
+    let token = access(&login(&sim).await);
+    let mut socket = open(&sim, &token, None).await;
+    next_frame(&mut socket).await;
+
+    let meta = json!({"type": "ClientRequest", "messageId": "r-1", "method": "GET",
+        "path": "/restapi/v1.0/account/~/extension", "query": {"perPage": 2, "type": ["User", "Department"]}});
+    send(&mut socket, json!([meta])).await;
+    let reply = next_frame(&mut socket).await;
+    assert_eq!(reply[0]["messageId"], "r-1");
+    assert_eq!(reply[0]["status"], 200);
+    assert_eq!(reply[0]["headers"]["X-Rate-Limit-Group"], "medium");
+    assert!(reply[0]["headers"]["RCRequestId"].is_string());
+    assert_eq!(reply[1]["records"].as_array().unwrap().len(), 2);
+    assert_eq!(reply[1]["paging"]["perPage"], 2);
+
+    let missing = request(
+        &mut socket,
+        "r-2",
+        "GET",
+        "/restapi/v1.0/account/~/phone-number/999",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            missing[0]["status"].as_u64(),
+            missing[1]["errorCode"].as_str()
+        ),
+        (Some(404), Some("CMN-102"))
+    );
+    let oauth = request(&mut socket, "r-3", "POST", "/restapi/oauth/wstoken", None).await;
+    assert_eq!(
+        (oauth[0]["status"].as_u64(), oauth[1]["errorCode"].as_str()),
+        (Some(404), Some("CMN-120"))
+    );
+    let control_api = request(&mut socket, "r-4", "GET", "/_sim/truth", None).await;
+    assert_eq!(control_api[0]["status"], 404);
+
+    let made = control(&sim, "recording", json!({"bytes": 1000})).await;
+    let path = format!(
+        "/restapi/v1.0/account/~/recording/{}/content",
+        made["id"].as_str().unwrap()
+    );
+    let binary = request(&mut socket, "r-5", "GET", &path, None).await;
+    assert_eq!(
+        (
+            binary[0]["status"].as_u64(),
+            binary[1]["errorCode"].as_str()
+        ),
+        (Some(501), Some("CMN-202"))
+    );
     sim.shutdown().await;
 }
 

@@ -24,11 +24,11 @@ async fn tool_available(tool: &str) -> bool {
         .is_ok_and(|status| status.success())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_javascript_sdk_works_unmodified() {
+/// Installs the SDK if needed; `None` when node or npm is missing (the check is skipped).
+async fn sdk_dir() -> Option<PathBuf> {
     if !tool_available("node").await || !tool_available("npm").await {
         eprintln!("SKIPPED: node and npm are needed for the SDK check (tests/sdk-js)");
-        return;
+        return None;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk-js");
     if !dir.join("node_modules").exists() {
@@ -48,21 +48,23 @@ async fn the_official_javascript_sdk_works_unmodified() {
             String::from_utf8_lossy(&install.stderr)
         );
     }
+    Some(dir)
+}
 
-    // The default world (with its history of recorded calls) and the platform's default rate
-    // limits: the SDK must live with the real ones.
-    let cfg = SimConfig::default();
+/// Runs check.mjs against a simulator started from `cfg`; returns its JSON report.
+async fn run_check(dir: &std::path::Path, cfg: SimConfig, recovery: bool) -> serde_json::Value {
     let sim = Simulator::start(cfg).await.unwrap();
     let creds = sim.credentials().clone();
     let run = tokio::time::timeout(
         PATIENCE,
         Command::new("node")
             .arg("check.mjs")
-            .current_dir(&dir)
+            .current_dir(dir)
             .env("RC_SERVER_URL", sim.base_url())
             .env("RC_CLIENT_ID", &creds.client_id)
             .env("RC_CLIENT_SECRET", &creds.client_secret)
             .env("RC_JWT", &creds.jwt)
+            .env("SDK_CHECK_RECOVERY", if recovery { "1" } else { "0" })
             .kill_on_drop(true)
             .output(),
     )
@@ -75,20 +77,38 @@ async fn the_official_javascript_sdk_works_unmodified() {
         run.status.success(),
         "SDK check failed:\n{stdout}\n{stderr}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    sim.shutdown().await;
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_javascript_sdk_works_unmodified() {
+    let Some(dir) = sdk_dir().await else { return };
+    // The default world (with its history of recorded calls) and the platform's default rate
+    // limits: the SDK must live with the real ones.
+    let report = run_check(&dir, SimConfig::default(), false).await;
     assert_eq!(report["ok"], true);
     assert_eq!(report["recordingBytes"], 48000);
     assert!(
         report["callRecordingBytes"].as_u64().unwrap() > 44,
         "a WAV with samples"
     );
+    let event = report["event"].as_str().unwrap();
     assert!(
-        report["event"]
-            .as_str()
-            .unwrap()
-            .ends_with("/telephony/sessions")
-            || report["event"].as_str().unwrap().contains("/presence")
+        event.ends_with("/telephony/sessions") || event.contains("/presence"),
+        "{event}"
     );
-    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_sdk_recovers_a_dropped_session() {
+    let Some(dir) = sdk_dir().await else { return };
+    // The SDK reuses its WebSocket token for reconnects; with single-use tokens it would only
+    // recover once that token ages out (24 s), so this check lets it be reused.
+    let cfg = SimConfig {
+        ws_tokens_reusable: true,
+        ..SimConfig::default()
+    };
+    let report = run_check(&dir, cfg, true).await;
+    assert_eq!(report["recovered"], true);
 }

@@ -147,6 +147,17 @@ pub enum Attached {
     },
 }
 
+impl Attached {
+    /// The id of the attached connection, whatever the recovery outcome.
+    pub fn connection_id(&self) -> u64 {
+        match self {
+            Attached::Fresh { connection_id }
+            | Attached::Recovered { connection_id, .. }
+            | Attached::Failed { connection_id, .. } => *connection_id,
+        }
+    }
+}
+
 /// The `wsc` was not one this gateway could have issued: WSG-400, then close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MalformedWsc;
@@ -250,9 +261,8 @@ impl Gateway {
         Some(json!({"token": connection.wsc_token, "sequence": sequence}))
     }
 
-    /// Answers a ClientRequest on the subscription API. Returns `(status, body)`; `None` body
-    /// means a meta-only reply (204). Only `/restapi/v1.0/subscription[/][{id}]` is served;
-    /// anything else is 404 CMN-120 (REST over the socket is not offered).
+    /// Answers a ClientRequest on the subscription API, `/restapi/v1.0/subscription[/][{id}]`.
+    /// Returns `(status, body)`; a `None` body means a meta-only reply (204).
     pub fn subscription_request(
         &mut self,
         rng: &mut impl RngCore,
@@ -271,7 +281,7 @@ impl Gateway {
                 404,
                 Some(api_error(
                     "CMN-120",
-                    "Invalid URI: REST over WebSocket is not offered by the simulator; use HTTP",
+                    &format!("Invalid URI: {path} is not part of the subscription API"),
                 )),
             );
         };
@@ -654,14 +664,6 @@ mod tests {
         (gateway.attach(rng, oauth, wsc, tx, now), rx)
     }
 
-    fn connection_id(attached: &Attached) -> u64 {
-        match attached {
-            Attached::Fresh { connection_id }
-            | Attached::Recovered { connection_id, .. }
-            | Attached::Failed { connection_id, .. } => *connection_id,
-        }
-    }
-
     fn subscribe(
         gateway: &mut Gateway,
         rng: &mut ChaCha8Rng,
@@ -725,7 +727,7 @@ mod tests {
     fn notifications_carry_the_envelope() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, mut rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         let info = subscribe(&mut gw, &mut rng, id, now);
         assert_eq!(
             info["eventFilters"],
@@ -753,7 +755,7 @@ mod tests {
     fn recovery_replays_missed_events_once_newest_kept() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, _rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         subscribe(&mut gw, &mut rng, id, now);
         let wsc = gw.next_wsc(id).unwrap()["token"]
             .as_str()
@@ -792,7 +794,7 @@ mod tests {
     fn recovery_failures_name_their_cause() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, _rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let unsubscribed = connection_id(&attached.unwrap());
+        let unsubscribed = attached.unwrap().connection_id();
         let wsc_unsubscribed = gw.next_wsc(unsubscribed).unwrap()["token"]
             .as_str()
             .unwrap()
@@ -808,7 +810,7 @@ mod tests {
         ));
 
         let (attached, _rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         subscribe(&mut gw, &mut rng, id, now);
         let wsc = gw.next_wsc(id).unwrap()["token"]
             .as_str()
@@ -848,7 +850,7 @@ mod tests {
     fn forgotten_sessions_fail_recovery() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, mut rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         subscribe(&mut gw, &mut rng, id, now);
         let wsc = gw.next_wsc(id).unwrap()["token"]
             .as_str()
@@ -864,7 +866,7 @@ mod tests {
     fn subscription_lifecycle() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, _rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         let first = subscribe(&mut gw, &mut rng, id, now);
         let second = subscribe(&mut gw, &mut rng, id, now);
         assert_ne!(
@@ -940,7 +942,7 @@ mod tests {
     fn bad_filters_and_other_paths_are_refused() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, _rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         let ctx = filter_ctx();
         let body = json!({"eventFilters": ["/restapi/v1.0/account/~/extension/~/message-store"]});
         let (status, error) = gw.subscription_request(
@@ -994,7 +996,7 @@ mod tests {
     fn expired_subscriptions_stop_delivering() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, mut rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         subscribe(&mut gw, &mut rng, id, now);
         let later = now + chrono::Duration::seconds(86_400);
         assert_eq!(dispatch(&mut gw, &mut rng, &[telephony(2)], later), 0);
@@ -1005,7 +1007,7 @@ mod tests {
     fn wsc_sequence_increases_across_frames() {
         let (mut gw, mut rng, t0, now) = setup();
         let (attached, mut rx) = connect(&mut gw, &mut rng, "o1", None, t0);
-        let id = connection_id(&attached.unwrap());
+        let id = attached.unwrap().connection_id();
         assert_eq!(gw.next_wsc(id).unwrap()["sequence"], 1);
         subscribe(&mut gw, &mut rng, id, now);
         dispatch(&mut gw, &mut rng, &[telephony(2), telephony(3)], now);

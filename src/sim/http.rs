@@ -46,6 +46,9 @@ pub(crate) struct SimState {
     /// unlike the world, which is deterministic under its seed.
     pub rng: Mutex<ChaCha8Rng>,
     pub shutdown: watch::Receiver<bool>,
+    /// The router itself, for REST requests that arrive over a WebSocket. Set at start and
+    /// taken again at shutdown: the router holds this state, so keeping it would be a cycle.
+    pub router: Mutex<Option<Router>>,
 }
 
 impl SimState {
@@ -62,12 +65,15 @@ impl SimState {
             account_id: world.account_id().to_owned(),
             owner_extension_id: world.owner_extension_id().to_owned(),
             world: Mutex::new(world),
-            tokens: Mutex::new(TokenStore::new(cfg.tokens.clone())),
+            tokens: Mutex::new(
+                TokenStore::new(cfg.tokens.clone()).with_reusable_ws_tokens(cfg.ws_tokens_reusable),
+            ),
             limiter: Mutex::new(RateLimiter::new(cfg.rate_limits.clone())),
             faults: Mutex::new(FaultRules::default()),
             gateway: Mutex::new(gateway),
             rng: Mutex::new(rng),
             shutdown,
+            router: Mutex::new(None),
             cfg,
         }
     }
@@ -88,7 +94,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The caller a bearer token identified, for handlers that need it.
+/// The caller a bearer token identified, for handlers that need it. A request that already
+/// carries one came over an authenticated WebSocket (REST over the socket) and is not
+/// authenticated again; requests from the network cannot carry extensions.
 #[derive(Clone, Debug)]
 pub(crate) struct Caller {
     pub session_id: SessionId,
@@ -169,6 +177,12 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
+}
+
+/// Whether the control API may answer `peer`. An IPv4 client of a dual-stack listener shows up
+/// as `::ffff:127.0.0.1`, which `is_loopback` alone would refuse.
+pub(crate) fn is_loopback_peer(peer: SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
 }
 
 /// The throttling group of a request, from PROTOCOL.md §4; `None` for paths outside the API
@@ -413,7 +427,7 @@ async fn edge(
     let request_id = state.uuid();
     let path = request.uri().path().to_owned();
     let mut response = if path.starts_with("/_sim/") {
-        if peer.ip().is_loopback() {
+        if is_loopback_peer(peer) {
             next.run(request).await
         } else {
             error_reply(
@@ -470,7 +484,10 @@ async fn guarded(
         return Some(response);
     }
     let group = group?;
-    let caller_key = if path == "/restapi/oauth/token" || path == "/restapi/oauth/revoke" {
+    let over_socket = request.extensions().get::<Caller>().cloned();
+    let caller_key = if let Some(caller) = over_socket {
+        format!("session:{}", caller.session_id)
+    } else if path == "/restapi/oauth/token" || path == "/restapi/oauth/revoke" {
         // Token calls are counted per client (or per peer when the client is anonymous).
         oauth::basic_client_id(request.headers())
             .map(|id| format!("client:{id}"))
@@ -595,6 +612,16 @@ mod tests {
         );
         assert_eq!(route_group(&get, "/ws"), None);
         assert_eq!(route_group(&get, "/_sim/truth"), None);
+    }
+
+    #[test]
+    fn control_api_peers() {
+        let peer = |text: &str| text.parse::<SocketAddr>().unwrap();
+        assert!(is_loopback_peer(peer("127.0.0.1:5000")));
+        assert!(is_loopback_peer(peer("[::1]:5000")));
+        assert!(is_loopback_peer(peer("[::ffff:127.0.0.1]:5000")));
+        assert!(!is_loopback_peer(peer("192.168.1.20:5000")));
+        assert!(!is_loopback_peer(peer("[::ffff:10.0.0.1]:5000")));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! | module        | what it holds                                                              |
 //! |---------------|----------------------------------------------------------------------------|
 //! | [`world`]     | the simulated account and its calls (pure, seeded); [`traffic`], [`truth`], |
-//! |               | [`audio`] and `names` serve it                                             |
+//! |               | [`records`], [`audio`] and `names` serve it                                |
 //! | [`http`]      | shared state, the axum router, the edge middleware (faults, auth, limits)  |
 //! | [`oauth`]     | `/restapi/oauth/token`, `/revoke`, `/wstoken`                                |
 //! | [`tokens`]    | OAuth sessions and access / refresh / WebSocket tokens (pure)               |
@@ -30,6 +30,7 @@ pub(crate) mod names;
 pub mod oauth;
 pub mod pretty;
 pub mod ratelimit;
+pub mod records;
 pub mod rest;
 pub mod tokens;
 pub mod traffic;
@@ -45,7 +46,7 @@ pub use world::WorldConfig;
 
 use anyhow::Context as _;
 use http::{SimState, lock};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +60,9 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     pub credentials: Credentials,
     pub tokens: TokenLifetimes,
+    /// WebSocket tokens open one socket each (the documented rule, and the default); `true`
+    /// lets one be reused until it expires, as the official JS SDK assumes when it reconnects.
+    pub ws_tokens_reusable: bool,
     pub rate_limits: RateLimits,
     /// recoveryTimeout, recoveryBufferSize, idle/absolute timeouts, subscription expiresIn.
     pub gateway: GatewaySettings,
@@ -75,6 +79,7 @@ impl Default for SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             credentials: Credentials::default(),
             tokens: TokenLifetimes::default(),
+            ws_tokens_reusable: false,
             rate_limits: RateLimits::default(),
             gateway: GatewaySettings::default(),
             ping_interval: Some(Duration::from_secs(30)),
@@ -112,6 +117,7 @@ pub struct SimHandle {
     credentials: Credentials,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    state: Arc<SimState>,
 }
 
 impl SimHandle {
@@ -142,6 +148,7 @@ impl SimHandle {
 impl Drop for SimHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        lock(&self.state.router).take();
     }
 }
 
@@ -163,7 +170,7 @@ impl Simulator {
         let addr = listener
             .local_addr()
             .context("reading the simulator's bound address")?;
-        let base_url = format!("http://{addr}");
+        let base_url = format!("http://{}", advertised(addr));
         let mut world = world::World::new(&cfg.world, chrono::Utc::now());
         world.set_base_url(&base_url);
 
@@ -172,8 +179,10 @@ impl Simulator {
         let tick_interval = cfg.tick_interval;
         let state = Arc::new(SimState::new(cfg, base_url.clone(), world, stopped.clone()));
 
-        let app =
-            http::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+        let router = http::router(Arc::clone(&state));
+        // REST over the socket is served by this same router.
+        *lock(&state.router) = Some(router.clone());
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
         let mut server_stop = stopped.clone();
         let server = tokio::spawn(async move {
             let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -190,8 +199,20 @@ impl Simulator {
             credentials,
             stop,
             tasks: vec![server, ticker],
+            state,
         })
     }
+}
+
+/// The address clients are told to use: a wildcard bind (`0.0.0.0`, `::`) is reached on
+/// loopback from this machine, and a `uri` pointing at the wildcard would not work everywhere.
+fn advertised(bound: SocketAddr) -> SocketAddr {
+    let ip = match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, bound.port())
 }
 
 /// Moves the world to wall-clock now every `every`, fans its events out, and retires
@@ -241,6 +262,10 @@ pub struct SimArgs {
     /// JWT assertion the simulator accepts.
     #[arg(long, env = "RC_JWT", hide_env_values = true)]
     pub jwt: Option<String>,
+    /// Let a WebSocket token open several sockets until it expires (the documented rule is one
+    /// socket per token). The official JS SDK reuses its token when it reconnects.
+    #[arg(long)]
+    pub reusable_ws_tokens: bool,
     /// Rate limits: `off`, or a factor applied to the platform defaults (e.g. 10).
     #[arg(long, default_value = "1", value_parser = parse_rate_limits)]
     pub rate_limits: RateLimits,
@@ -287,6 +312,7 @@ impl SimArgs {
                 jwt: self.jwt.clone().unwrap_or(base.jwt),
             },
             rate_limits: self.rate_limits.clone(),
+            ws_tokens_reusable: self.reusable_ws_tokens,
             world,
             ..defaults
         }
@@ -316,17 +342,20 @@ impl SimArgs {
 
     async fn serve(self) -> anyhow::Result<()> {
         let handle = Simulator::start(self.config()).await?;
-        let credentials = handle.credentials();
-        // Line 1 is the contract scripts read; the rest can be pasted into a shell.
-        println!("listening on {}", handle.base_url());
-        println!("RC_SERVER_URL={}", handle.base_url());
-        println!("RC_CLIENT_ID={}", credentials.client_id);
-        println!("RC_CLIENT_SECRET={}", credentials.client_secret);
-        println!("RC_JWT={}", credentials.jwt);
+        print!("{}", banner(handle.base_url(), handle.credentials()));
         wait_for_stop_signal().await?;
         handle.shutdown().await;
         Ok(())
     }
+}
+
+/// What `callboard sim` prints on start. Line 1 is the contract scripts read; the rest are
+/// environment lines a user can paste into a shell.
+pub fn banner(base_url: &str, credentials: &Credentials) -> String {
+    format!(
+        "listening on {base_url}\nRC_SERVER_URL={base_url}\nRC_CLIENT_ID={}\nRC_CLIENT_SECRET={}\nRC_JWT={}\n",
+        credentials.client_id, credentials.client_secret, credentials.jwt
+    )
 }
 
 async fn wait_for_stop_signal() -> anyhow::Result<()> {
@@ -344,4 +373,118 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
         .await
         .context("listening for Ctrl-C")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SimArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied())).map(|cli| cli.sim)
+    }
+
+    #[test]
+    fn arguments_shape_the_config() {
+        let args = parse(&[
+            "--listen",
+            "127.0.0.1:9000",
+            "--seed",
+            "42",
+            "--calls-per-minute",
+            "12.5",
+            "--queues",
+            "4",
+            "--agents",
+            "6",
+            "--numbers",
+            "30",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "secret",
+            "--jwt",
+            "j.w.t",
+            "--rate-limits",
+            "off",
+            "--reusable-ws-tokens",
+        ])
+        .unwrap();
+        let cfg = args.config();
+        assert_eq!(cfg.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(
+            (
+                cfg.world.seed,
+                cfg.world.queues,
+                cfg.world.agents_per_queue,
+                cfg.world.ctn_numbers
+            ),
+            (42, 4, 6, 30)
+        );
+        assert_eq!(cfg.world.calls_per_minute, 12.5);
+        assert_eq!(
+            cfg.credentials,
+            Credentials {
+                client_id: "id".into(),
+                client_secret: "secret".into(),
+                jwt: "j.w.t".into()
+            }
+        );
+        assert!(!cfg.rate_limits.enabled);
+        assert!(cfg.ws_tokens_reusable);
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_the_platform_limits() {
+        let cfg = parse(&[]).unwrap().config();
+        assert!(cfg.listen.ip().is_loopback());
+        assert_eq!(cfg.rate_limits, RateLimits::default());
+        assert!(!cfg.ws_tokens_reusable);
+        assert_eq!(
+            parse(&["--rate-limits", "10"])
+                .unwrap()
+                .config()
+                .rate_limits
+                .heavy,
+            100
+        );
+        assert!(parse(&["--rate-limits", "lots"]).is_err());
+        assert!(parse(&["--rate-limits", "-1"]).is_err());
+    }
+
+    #[test]
+    fn banner_starts_with_the_listening_line() {
+        let text = banner("http://127.0.0.1:5000", &Credentials::default());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "listening on http://127.0.0.1:5000");
+        assert_eq!(lines[1], "RC_SERVER_URL=http://127.0.0.1:5000");
+        assert!(
+            lines[2..]
+                .iter()
+                .all(|line| line.starts_with("RC_") && line.contains('='))
+        );
+        assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn wildcard_binds_are_advertised_on_loopback() {
+        assert_eq!(
+            advertised("0.0.0.0:80".parse().unwrap()),
+            "127.0.0.1:80".parse().unwrap()
+        );
+        assert_eq!(
+            advertised("[::]:80".parse().unwrap()),
+            "[::1]:80".parse().unwrap()
+        );
+        assert_eq!(
+            advertised("10.1.2.3:80".parse().unwrap()),
+            "10.1.2.3:80".parse().unwrap()
+        );
+    }
 }

@@ -62,6 +62,8 @@ struct Issued {
 #[derive(Debug)]
 pub struct TokenStore {
     lifetimes: TokenLifetimes,
+    /// Whether a WebSocket token may open more than one socket within its lifetime.
+    ws_reusable: bool,
     access: HashMap<String, Issued>,
     refresh: HashMap<String, Issued>,
     ws: HashMap<String, Issued>,
@@ -71,10 +73,19 @@ impl TokenStore {
     pub fn new(lifetimes: TokenLifetimes) -> Self {
         TokenStore {
             lifetimes,
+            ws_reusable: false,
             access: HashMap::new(),
             refresh: HashMap::new(),
             ws: HashMap::new(),
         }
+    }
+
+    /// Lets WebSocket tokens be reused until they expire. The docs call them single-use (the
+    /// default here), but the official JS SDK reuses one for reconnects until 80 % of its
+    /// lifetime, so a simulator that wants the SDK to recover at once allows it.
+    pub fn with_reusable_ws_tokens(mut self, reusable: bool) -> Self {
+        self.ws_reusable = reusable;
+        self
     }
 
     /// Opens a new OAuth session (JWT bearer grant). `ttl` are the client's optional
@@ -166,13 +177,20 @@ impl TokenStore {
         token: &str,
         now: Instant,
     ) -> Result<SessionId, TokenRejection> {
-        let issued = self.ws.remove(token).ok_or(TokenRejection::Unknown)?;
+        let issued = if self.ws_reusable {
+            let issued = self.ws.get(token).ok_or(TokenRejection::Unknown)?;
+            Issued {
+                session_id: issued.session_id.clone(),
+                expires_at: issued.expires_at,
+            }
+        } else {
+            self.ws.remove(token).ok_or(TokenRejection::Unknown)?
+        };
         if issued.expires_at <= now {
             return Err(TokenRejection::Expired);
         }
         Ok(issued.session_id)
     }
-
     /// The `expire_tokens` fault: every access token issued so far is expired as of `now`.
     pub fn expire_all_access_tokens(&mut self, now: Instant) {
         for issued in self.access.values_mut() {
@@ -382,6 +400,20 @@ mod tests {
         let (stale, _) = tokens.issue_ws_token(&mut rng, &grant.session_id, t0);
         assert_eq!(
             tokens.redeem_ws_token(&stale, t0 + Duration::from_secs(31)),
+            Err(TokenRejection::Expired)
+        );
+    }
+
+    #[test]
+    fn reusable_ws_tokens_open_several_sockets_until_they_expire() {
+        let (tokens, mut rng, t0) = store();
+        let mut tokens = tokens.with_reusable_ws_tokens(true);
+        let grant = tokens.open_session(&mut rng, t0, None, None);
+        let (ws, _) = tokens.issue_ws_token(&mut rng, &grant.session_id, t0);
+        assert!(tokens.redeem_ws_token(&ws, t0).is_ok());
+        assert!(tokens.redeem_ws_token(&ws, t0).is_ok());
+        assert_eq!(
+            tokens.redeem_ws_token(&ws, t0 + Duration::from_secs(30)),
             Err(TokenRejection::Expired)
         );
     }

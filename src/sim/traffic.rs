@@ -106,6 +106,22 @@ const IMPATIENT_CALLER_SHARE: f64 = 0.08;
 const EARLY_HANGUP_SHARE: f64 = 0.04;
 /// Ended calls older than this are forgotten (the call log serves 24 h by default).
 const RETENTION_HOURS: i64 = 26;
+/// Share of calls whose events carry `park {}` and `muted` (2020 style); the rest omit them as
+/// the 2026 sample does, so clients meet both.
+const FULL_FIELDS_SHARE: f64 = 0.6;
+/// Share of new callers in hostile mode whose names attack the terminal.
+const HOSTILE_CALLER_SHARE: f64 = 0.5;
+/// Share of transfers that are attended (the first agent stays until the next one answers).
+const ATTENDED_TRANSFER_SHARE: f64 = 0.4;
+/// Share of outbound calls the far end answers.
+const OUTBOUND_ANSWER_SHARE: f64 = 0.8;
+/// Share of internal calls the colleague answers.
+const INTERNAL_ANSWER_SHARE: f64 = 0.9;
+/// Share of agents stepping away who log out rather than set themselves busy.
+const LOG_OUT_SHARE: f64 = 0.15;
+/// Shortest stretches, as a share of their mean: nobody clears an IVR menu or a hold instantly.
+const MIN_IVR_SHARE: f64 = 0.3;
+const MIN_HOLD_SHARE: f64 = 0.2;
 
 fn secs(s: f64) -> Duration {
     Duration::milliseconds((s.max(0.0) * 1000.0).round() as i64)
@@ -419,7 +435,7 @@ impl World {
         self.next_session_number += self.rng.random_range(1_000..90_000);
         let hex = self.random_hex(32);
         let server_id = SERVER_IDS[self.rng.random_range(0..SERVER_IDS.len())];
-        let full_fields = self.rng.random_bool(0.6);
+        let full_fields = self.rng.random_bool(FULL_FIELDS_SHARE);
         let call_log_id = self.random_call_log_id();
         let first_time_caller = match kind {
             CallKind::Inbound { .. } => self.seen_callers.insert(remote_number.clone()),
@@ -556,7 +572,7 @@ impl World {
             }
             number
         };
-        if self.hostile && self.rng.random_bool(0.5) {
+        if self.hostile && self.rng.random_bool(HOSTILE_CALLER_SHARE) {
             if !self.hostile_huge_name_sent {
                 self.hostile_huge_name_sent = true;
                 return (
@@ -684,8 +700,8 @@ impl World {
                 if let Some(call) = self.calls.get_mut(&key) {
                     call.phase = Phase::Ivr;
                 }
-                let ivr_time =
-                    self.exp_sample(self.cfg.mean_ivr_seconds) + self.cfg.mean_ivr_seconds * 0.3;
+                let ivr_time = self.exp_sample(self.cfg.mean_ivr_seconds)
+                    + self.cfg.mean_ivr_seconds * MIN_IVR_SHARE;
                 self.schedule_call(key, ivr_time, Step::IvrDone);
             }
             NumberUse::Tracking(Route::Queue(q)) => {
@@ -742,6 +758,7 @@ impl World {
         self.dispatch_needed = true;
 
         let patience = if self.rng.random_bool(IMPATIENT_CALLER_SHARE) {
+            // Gone before the queue's short-abandon threshold (with a margin).
             let short = f64::from(self.queues[q].service_level.abandoned_threshold_s);
             self.rng.random_range(0.2..=short.max(0.3)) * 0.9
         } else {
@@ -904,7 +921,7 @@ impl World {
         if let Some(segment) = call.segments.last_mut() {
             match phase {
                 Phase::Talking => segment.talk_s += elapsed,
-                Phase::Hold | Phase::Parked | Phase::Transferring => segment.hold_s += elapsed,
+                Phase::Hold => segment.hold_s += elapsed,
                 _ => {}
             }
         }
@@ -1011,7 +1028,8 @@ impl World {
         if let Some(p) = call.agent_party {
             self.set_party(key, p, "Hold", out);
         }
-        let hold = self.exp_sample(self.cfg.mean_hold_seconds) + self.cfg.mean_hold_seconds * 0.2;
+        let hold = self.exp_sample(self.cfg.mean_hold_seconds)
+            + self.cfg.mean_hold_seconds * MIN_HOLD_SHARE;
         self.schedule_call(key, hold, Step::HoldEnd { generation });
     }
 
@@ -1075,7 +1093,7 @@ impl World {
     }
 
     fn start_transfer(&mut self, key: CallKey, target: usize, out: &mut Vec<WorldEvent>) {
-        let attended = self.rng.random_bool(0.4);
+        let attended = self.rng.random_bool(ATTENDED_TRANSFER_SHARE);
         let Some(call) = self.calls.get(&key) else {
             return;
         };
@@ -1259,6 +1277,7 @@ impl World {
             .filter(|(_, p)| p.is_active())
             .map(|(i, _)| i)
             .collect();
+        // Either side may hang up first.
         if self.rng.random_bool(0.5) {
             order.reverse();
         }
@@ -1335,6 +1354,7 @@ impl World {
             call.agent_party = Some(p);
         }
         self.emit(key, p, out);
+        // Placing a call takes about as long as the platform takes to greet an inbound one.
         let dial = self.rng.random_range(0.3..1.5) * self.cfg.greeting_seconds.max(0.1);
         self.schedule_call(key, dial, Step::DialProceeding);
     }
@@ -1386,11 +1406,11 @@ impl World {
             "Proceeding",
         );
         if let Some(call) = self.calls.get_mut(&key) {
-            call.agent_party = Some(b);
+            call.agent_party = Some(a);
         }
         self.set_party(key, a, "Proceeding", out);
         self.emit(key, b, out);
-        if self.rng.random_bool(0.9) {
+        if self.rng.random_bool(INTERNAL_ANSWER_SHARE) {
             let ring = self.exp_sample(self.cfg.mean_ring_seconds);
             self.schedule_call(key, ring, Step::DialAnswer);
         } else {
@@ -1404,7 +1424,7 @@ impl World {
             return;
         };
         self.set_party(key, p, "Proceeding", out);
-        if self.rng.random_bool(0.8) {
+        if self.rng.random_bool(OUTBOUND_ANSWER_SHARE) {
             let ring = self.exp_sample(self.cfg.mean_ring_seconds * 2.0);
             self.schedule_call(key, ring, Step::DialAnswer);
         } else {
@@ -1419,7 +1439,8 @@ impl World {
         };
         let answering = match call.kind {
             CallKind::Outbound { agent } => agent,
-            CallKind::Internal { to, .. } => to,
+            // Both ends are agents; the call is the placing agent's.
+            CallKind::Internal { from, .. } => from,
             CallKind::Inbound { .. } => return,
         };
         call.answered_at = Some(self.now);
@@ -1488,7 +1509,7 @@ impl World {
             return;
         }
         let next = match self.agents[a].availability {
-            Availability::Available if self.rng.random_bool(0.15) => Availability::Offline,
+            Availability::Available if self.rng.random_bool(LOG_OUT_SHARE) => Availability::Offline,
             Availability::Available => Availability::Away,
             Availability::Away | Availability::Offline => Availability::Available,
         };

@@ -9,11 +9,12 @@
 //! * `queuedAt` is the event time of the queue's party (`to.extensionId` = the queue);
 //!   `answeredAt` the first agent `Answered`; `endedAt` the caller leg's `Disconnected` (for
 //!   outbound and internal calls, the last party's).
-//! * Talk is time connected to an agent; hold is time on `Hold`, parked, or between a blind
-//!   transfer's `Gone` and the next agent's `Answered` (the caller hears music throughout).
+//! * Talk is time an agent's party is `Answered`, hold time it is on `Hold`; parked time and
+//!   the gap of a blind transfer (first agent `Gone`, next one ringing) count as neither. A call
+//!   between the agents of a blind transfer is `talking`.
 //! * `caller` of an outbound call is the number dialled; of an internal call, the callee's
-//!   extension number, with the callee's name as `callerName`. `agent` of an outbound call is
-//!   the agent who placed it; of an internal call, the callee who answered.
+//!   extension number, with the callee's name as `callerName`. `agent` of outbound and internal
+//!   calls is the agent who placed them.
 //! * Campaign rows cover every account number (the main number's label is a campaign too; the
 //!   agents' direct numbers are `(unlabelled)`); rows sort by campaign, then DN with null first.
 //! * A first-time caller is one whose number the world had not seen in any earlier call it holds.
@@ -82,8 +83,9 @@ fn state_of(call: &Call) -> &'static str {
     match call.phase {
         Phase::Setup | Phase::Ivr => "setup",
         Phase::Waiting => "waiting",
-        Phase::Talking => "talking",
-        Phase::Hold | Phase::Transferring => "hold",
+        // A blind transfer ringing the next agent is still a connected call.
+        Phase::Talking | Phase::Transferring => "talking",
+        Phase::Hold => "hold",
         Phase::Parked => "parked",
         Phase::Voicemail => "voicemail",
         Phase::Ended => "ended",
@@ -522,6 +524,166 @@ mod tests {
                 outcomes.contains(&outcome),
                 "no {outcome} call in six hours"
             );
+        }
+    }
+
+    /// What a client can know about one party from the events alone.
+    #[derive(Default)]
+    struct SeenParty {
+        extension: Option<String>,
+        outbound: bool,
+        to_extension: Option<String>,
+        code: String,
+        since: Option<DateTime<Utc>>,
+        first_seen: Option<DateTime<Utc>>,
+        first_answered: Option<DateTime<Utc>>,
+        talk: f64,
+        hold: f64,
+    }
+
+    /// Replays telephony events the way a client does and checks that the truth tells the same
+    /// story: queue entry, answer, end, state, talk and hold, for every call it lists.
+    fn assert_truth_matches_events(
+        world: &World,
+        sessions: &BTreeMap<String, BTreeMap<String, SeenParty>>,
+        now: DateTime<Utc>,
+    ) {
+        let truth = world.truth(now);
+        let agent_ids: Vec<&str> = world.agents.iter().map(|a| a.id.as_str()).collect();
+        let queue_ids: Vec<&str> = world.queues.iter().map(|q| q.id.as_str()).collect();
+        for call in truth["calls"].as_array().unwrap() {
+            let id = call["telephonySessionId"].as_str().unwrap();
+            let Some(parties) = sessions.get(id) else {
+                continue;
+            };
+            let caller_leg = parties
+                .values()
+                .find(|p| p.extension.is_none() && p.outbound);
+            // With no PSTN caller leg, an extension placed the call.
+            let outbound_call = caller_leg.is_none();
+            let agents: Vec<&SeenParty> = parties
+                .values()
+                .filter(|p| {
+                    p.extension
+                        .as_deref()
+                        .is_some_and(|e| agent_ids.contains(&e))
+                        && p.outbound == outbound_call
+                })
+                .collect();
+            let queued = parties
+                .values()
+                .filter(|p| {
+                    p.to_extension
+                        .as_deref()
+                        .is_some_and(|e| queue_ids.contains(&e))
+                })
+                .filter_map(|p| p.first_seen)
+                .min();
+            let answered = agents.iter().filter_map(|p| p.first_answered).min();
+            let caller_leg = parties
+                .values()
+                .find(|p| p.extension.is_none() && p.outbound);
+            let ended = match caller_leg {
+                Some(leg) => (leg.code == "Disconnected").then_some(leg.since).flatten(),
+                None => parties
+                    .values()
+                    .all(|p| p.code == "Disconnected" || p.code == "Gone")
+                    .then(|| parties.values().filter_map(|p| p.since).max())
+                    .flatten(),
+            };
+            assert_eq!(time(&call["queuedAt"]), queued, "queuedAt of {call}");
+            assert_eq!(time(&call["answeredAt"]), answered, "answeredAt of {call}");
+            assert_eq!(time(&call["endedAt"]), ended, "endedAt of {call}");
+            let open = |p: &SeenParty, code: &str| {
+                if p.code == code {
+                    seconds_between(p.since.unwrap(), ended.unwrap_or(now))
+                } else {
+                    0.0
+                }
+            };
+            if answered.is_some() {
+                let talk: f64 = agents.iter().map(|p| p.talk + open(p, "Answered")).sum();
+                let hold: f64 = agents.iter().map(|p| p.hold + open(p, "Hold")).sum();
+                assert!(
+                    (call["talkSeconds"].as_f64().unwrap() - talk).abs() < 0.002,
+                    "talk {talk} of {call}"
+                );
+                assert!(
+                    (call["holdSeconds"].as_f64().unwrap() - hold).abs() < 0.002,
+                    "hold {hold} of {call}"
+                );
+            }
+            let has = |code: &str| agents.iter().any(|p| p.code == code);
+            let state = if ended.is_some() {
+                "ended"
+            } else if has("Answered") {
+                "talking"
+            } else if has("Hold") {
+                "hold"
+            } else if parties.values().any(|p| p.code == "Parked") {
+                "parked"
+            } else if parties.values().any(|p| p.code == "VoiceMail") {
+                "voicemail"
+            } else if answered.is_some() {
+                "talking"
+            } else if queued.is_some() {
+                "waiting"
+            } else {
+                "setup"
+            };
+            assert_eq!(call["state"], state, "state of {call}");
+        }
+    }
+
+    #[test]
+    fn truth_tells_the_same_story_as_the_events() {
+        let cfg = WorldConfig {
+            seed: 21,
+            calls_per_minute: 10.0,
+            max_wait_seconds: 100.0,
+            transfer_probability: 0.25,
+            park_probability: 0.1,
+            history_minutes: 0,
+            outbound_calls_per_minute: 2.0,
+            internal_calls_per_minute: 1.0,
+            ..WorldConfig::default()
+        };
+        let mut world = World::new(&cfg, t0());
+        let mut sessions: BTreeMap<String, BTreeMap<String, SeenParty>> = BTreeMap::new();
+        for s in 1..=3 * 3600 {
+            let now = t0() + Duration::seconds(s);
+            for event in world.run_until(now) {
+                let super::super::world::WorldEvent::Telephony { body, .. } = event else {
+                    continue;
+                };
+                let at = time(&body["eventTime"]).unwrap();
+                let party = &body["parties"][0];
+                let seen = sessions
+                    .entry(body["telephonySessionId"].as_str().unwrap().to_string())
+                    .or_default()
+                    .entry(party["id"].as_str().unwrap().to_string())
+                    .or_default();
+                if let Some(since) = seen.since {
+                    match seen.code.as_str() {
+                        "Answered" => seen.talk += seconds_between(since, at),
+                        "Hold" => seen.hold += seconds_between(since, at),
+                        _ => {}
+                    }
+                }
+                let code = party["status"]["code"].as_str().unwrap().to_string();
+                seen.extension = party["extensionId"].as_str().map(str::to_string);
+                seen.outbound = party["direction"] == "Outbound";
+                seen.to_extension = party["to"]["extensionId"].as_str().map(str::to_string);
+                seen.first_seen.get_or_insert(at);
+                if code == "Answered" {
+                    seen.first_answered.get_or_insert(at);
+                }
+                seen.code = code;
+                seen.since = Some(at);
+            }
+            if s % 600 == 0 {
+                assert_truth_matches_events(&world, &sessions, now);
+            }
         }
     }
 

@@ -7,26 +7,30 @@
 //! server's pings is never idle, so WSG-902 shows only with pings off (`ping_interval: None`) or
 //! a client that stopped answering.
 //!
-//! Only the subscription API is served over the socket; other ClientRequests get 404 CMN-120
-//! (REST over WebSocket is not offered, clients use HTTP).
+//! ClientRequests on `/restapi/v1.0/subscription` are the gateway's own; any other REST path
+//! is served through the HTTP router (REST over WebSocket), with the same handlers and limits.
 
 use super::filters::FilterContext;
 use super::gateway::{
     Attached, ClientCall, EnvelopeContext, EventRef, MalformedWsc, Outbound, api_error, wire_time,
 };
-use super::http::{Presented, SimState, check_rate, lock, presented_token, rate_header_pairs};
+use super::http::{
+    Caller, Presented, SimState, check_rate, lock, presented_token, rate_header_pairs,
+};
 use super::ratelimit::{Group, Verdict};
 use super::tokens::TokenRejection;
 use super::world::WorldEvent;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::Response;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::unbounded_channel;
+use tower::ServiceExt as _;
 
 /// Close code for a connect without any token (observed on the real gateway).
 const CLOSE_NO_AUTH: u16 = 4400;
@@ -40,6 +44,7 @@ const MAX_CLIENT_FRAME: usize = 1 << 20;
 
 pub(crate) async fn upgrade(
     State(state): State<Arc<SimState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
@@ -53,7 +58,7 @@ pub(crate) async fn upgrade(
         .map(|(_, value)| value.into_owned());
     upgrade
         .max_message_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| serve(state, socket, token, wsc))
+        .on_upgrade(move |socket| serve(state, peer, socket, token, wsc))
 }
 
 /// `[{"type":"Error", messageId, status, headers}, {errorCode, message}]`.
@@ -85,6 +90,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 
 async fn serve(
     state: Arc<SimState>,
+    peer: SocketAddr,
     mut socket: WebSocket,
     token: Option<String>,
     wsc: Option<String>,
@@ -124,7 +130,7 @@ async fn serve(
         gateway
             .attach(&mut *rng, &oauth_session, wsc.as_deref(), tx, now)
             .map(|attached| {
-                let id = connection_id(&attached);
+                let id = attached.connection_id();
                 let wsc = gateway.next_wsc(id).unwrap_or(Value::Null);
                 (attached, wsc)
             })
@@ -149,7 +155,7 @@ async fn serve(
             return;
         }
     };
-    let connection_id = connection_id(&attached);
+    let connection_id = attached.connection_id();
     let details = connection_details(&state, &attached, wsc_meta);
     let mut replay = match attached {
         Attached::Recovered { replay, .. } => replay,
@@ -163,17 +169,14 @@ async fn serve(
         }
     }
     if outcome.is_ok() {
-        run(&state, &mut socket, &mut rx, connection_id, &oauth_session).await;
+        let link = Link {
+            connection_id,
+            oauth_session: &oauth_session,
+            peer,
+        };
+        run(&state, &mut socket, &mut rx, &link).await;
     }
     lock(&state.gateway).detach(connection_id, Instant::now());
-}
-
-fn connection_id(attached: &Attached) -> u64 {
-    match attached {
-        Attached::Fresh { connection_id }
-        | Attached::Recovered { connection_id, .. }
-        | Attached::Failed { connection_id, .. } => *connection_id,
-    }
 }
 
 fn connection_details(state: &SimState, attached: &Attached, wsc: Value) -> String {
@@ -216,12 +219,18 @@ enum Ending {
     Error(&'static str, &'static str),
 }
 
+/// Who is on the other end of a socket.
+struct Link<'a> {
+    connection_id: u64,
+    oauth_session: &'a str,
+    peer: SocketAddr,
+}
+
 async fn run(
     state: &SimState,
     socket: &mut WebSocket,
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<Outbound>,
-    connection_id: u64,
-    oauth_session: &str,
+    link: &Link<'_>,
 ) {
     let settings = state.cfg.gateway.clone();
     let started = tokio::time::Instant::now();
@@ -253,7 +262,7 @@ async fn run(
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     last_activity = tokio::time::Instant::now();
-                    for reply in client_frame(state, connection_id, oauth_session, text.as_str()) {
+                    for reply in client_frame(state, link, text.as_str()).await {
                         if socket.send(Message::Text(reply.into())).await.is_err() {
                             break;
                         }
@@ -279,7 +288,9 @@ async fn run(
             }
             _ = tokio::time::sleep_until(idle_deadline) => break Ending::Error("WSG-902", "Idle timeout expired"),
             _ = tokio::time::sleep_until(absolute_deadline) => break Ending::Error("WSG-903", "Absolute timeout expired"),
-            _ = shutdown.changed() => break Ending::Close(1001, "The simulator is shutting down".into()),
+            _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
+                break Ending::Close(1001, "The simulator is shutting down".into());
+            }
         }
     };
     match ending {
@@ -294,12 +305,7 @@ async fn run(
 }
 
 /// Answers one text frame from a client; returns the frames to send back.
-fn client_frame(
-    state: &SimState,
-    connection_id: u64,
-    oauth_session: &str,
-    text: &str,
-) -> Vec<String> {
+async fn client_frame(state: &SimState, link: &Link<'_>, text: &str) -> Vec<String> {
     let parsed: Result<Value, _> = serde_json::from_str(text);
     let frame = match parsed {
         Ok(Value::Array(items)) if matches!(items.first(), Some(Value::Object(_))) => items,
@@ -331,13 +337,20 @@ fn client_frame(
     match meta.get("type").and_then(Value::as_str) {
         // Heartbeats come back as they went out.
         Some("Heartbeat") => vec![text.to_owned()],
-        Some("ClientRequest") => vec![client_request(
-            state,
-            connection_id,
-            oauth_session,
-            &meta,
-            frame.get(1),
-        )],
+        Some("ClientRequest") => {
+            let path = meta.get("path").and_then(Value::as_str).unwrap_or("");
+            if path.starts_with("/restapi/v1.0/subscription") {
+                vec![client_request(
+                    state,
+                    link.connection_id,
+                    link.oauth_session,
+                    &meta,
+                    frame.get(1),
+                )]
+            } else {
+                vec![rest_over_socket(state, link, &meta, frame.get(1)).await]
+            }
+        }
         other => vec![error_frame(
             state,
             message_id,
@@ -375,7 +388,8 @@ fn client_request(
         Group::Medium,
         Instant::now(),
     );
-    let (status, reply_body, created) = match verdict {
+    // `extra_header`: Retry-After on a 429, WSG-SubscriptionId on a created subscription.
+    let (status, reply_body, extra_header) = match verdict {
         Verdict::Limited {
             retry_after_secs, ..
         } => (
@@ -406,7 +420,7 @@ fn client_request(
                     Utc::now(),
                 )
             };
-            let created = (method == "POST" && status == 200)
+            let subscription_id = (method == "POST" && status == 200)
                 .then(|| {
                     reply
                         .as_ref()
@@ -416,7 +430,7 @@ fn client_request(
                 })
                 .flatten()
                 .map(|id| ("WSG-SubscriptionId", id));
-            (status, reply, created)
+            (status, reply, subscription_id)
         }
     };
     let mut headers = Map::new();
@@ -427,13 +441,172 @@ fn client_request(
     for (name, value) in rate_header_pairs(&verdict) {
         headers.insert(name.into(), json!(value));
     }
-    if let Some((name, value)) = created {
+    if let Some((name, value)) = extra_header {
         headers.insert(name.into(), json!(value));
     }
     let meta = json!({"type": "ClientRequest", "messageId": message_id, "status": status, "headers": headers});
     match reply_body {
         Some(body) => json!([meta, body]).to_string(),
         None => json!([meta]).to_string(),
+    }
+}
+
+/// Serves any other REST ClientRequest through the HTTP router, as the real gateway does for
+/// `restOverWebSocket` clients: same handlers, limits and faults, authenticated as the socket's
+/// OAuth session. OAuth calls, the socket and the control API stay HTTP-only (404 CMN-120), and
+/// binary answers (recording content) are refused as on the platform: fetch them over HTTP.
+async fn rest_over_socket(
+    state: &SimState,
+    link: &Link<'_>,
+    meta: &Map<String, Value>,
+    body: Option<&Value>,
+) -> String {
+    let message_id = meta
+        .get("messageId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let reply = |status: u16, headers: Map<String, Value>, body: Option<Value>| {
+        let meta = json!({"type": "ClientRequest", "messageId": message_id, "status": status, "headers": headers});
+        match body {
+            Some(body) => json!([meta, body]).to_string(),
+            None => json!([meta]).to_string(),
+        }
+    };
+    let refuse = |status: u16, code: &str, message: &str| {
+        let mut headers = Map::new();
+        headers.insert("RCRequestId".into(), json!(state.uuid()));
+        reply(status, headers, Some(api_error(code, message)))
+    };
+    let path = meta.get("path").and_then(Value::as_str).unwrap_or("");
+    if !path.starts_with("/restapi/") || path.starts_with("/restapi/oauth/") {
+        return refuse(
+            404,
+            "CMN-120",
+            &format!("Invalid URI: {path} is not served over WebSocket"),
+        );
+    }
+    let method_name = meta.get("method").and_then(Value::as_str).unwrap_or("GET");
+    let Ok(method) = Method::from_bytes(method_name.to_ascii_uppercase().as_bytes()) else {
+        return refuse(
+            400,
+            "CMN-101",
+            &format!("Parameter [method] value is invalid: {method_name}"),
+        );
+    };
+    let Some(router) = lock(&state.router).clone() else {
+        return refuse(
+            503,
+            "CMN-201",
+            "Service temporarily unavailable: the simulator is stopping",
+        );
+    };
+    let uri = with_query(path, meta.get("query"));
+    let mut request = axum::http::Request::builder().method(method).uri(&uri);
+    if let Some(headers) = meta.get("headers").and_then(Value::as_object) {
+        for (name, value) in headers {
+            if let Some(value) = value.as_str()
+                && !name.eq_ignore_ascii_case("authorization")
+            {
+                request = request.header(name.as_str(), value);
+            }
+        }
+    }
+    let payload = match body {
+        Some(body) => {
+            request = request.header("Content-Type", "application/json");
+            axum::body::Body::from(body.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    let Ok(mut request) = request.body(payload) else {
+        return refuse(400, "CMN-104", &format!("Cannot parse request: {uri}"));
+    };
+    request.extensions_mut().insert(ConnectInfo(link.peer));
+    request.extensions_mut().insert(Caller {
+        session_id: link.oauth_session.to_owned(),
+    });
+    let Ok(response) = router.oneshot(request).await;
+    let status = response.status().as_u16();
+    let mut headers = Map::new();
+    let mut is_json = false;
+    for (name, value) in response.headers() {
+        if let Ok(value) = value.to_str() {
+            is_json |= *name == header::CONTENT_TYPE && value.starts_with("application/json");
+            headers.insert(wire_header_name(name.as_str()), json!(value));
+        }
+    }
+    let bytes = match axum::body::to_bytes(response.into_body(), MAX_SOCKET_REPLY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return refuse(
+                501,
+                "CMN-202",
+                "Operation not supported over WebSocket: the answer is too large, use HTTP",
+            );
+        }
+    };
+    if bytes.is_empty() {
+        return reply(status, headers, None);
+    }
+    if !is_json {
+        return refuse(
+            501,
+            "CMN-202",
+            "Operation not supported over WebSocket: binary content, use HTTP",
+        );
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(body) => reply(status, headers, Some(body)),
+        Err(_) => refuse(
+            500,
+            "CMN-203",
+            "Internal server error: the REST answer was not JSON",
+        ),
+    }
+}
+
+/// Largest REST answer relayed over a socket; bigger ones (a 1000-record page is well under)
+/// belong on HTTP.
+const MAX_SOCKET_REPLY: usize = 16 << 20;
+
+/// `path` with the ClientRequest's `query` object appended; array values repeat the parameter.
+fn with_query(path: &str, query: Option<&Value>) -> String {
+    let Some(query) = query.and_then(Value::as_object).filter(|q| !q.is_empty()) else {
+        return path.to_owned();
+    };
+    let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in query {
+        let values = match value {
+            Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        for value in values {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            encoded.append_pair(name, &text);
+        }
+    }
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}{}", encoded.finish())
+}
+
+/// The header spelling the platform uses in WS replies (HTTP/1 lower-cases names on the way in).
+fn wire_header_name(name: &str) -> String {
+    match name {
+        "rcrequestid" => "RCRequestId".to_owned(),
+        other => other
+            .split('-')
+            .map(|part| {
+                let mut chars = part.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("-"),
     }
 }
 
@@ -491,4 +664,33 @@ pub(crate) fn malformed_frames() -> Vec<Outbound> {
         Outbound::Text("[{\"type\":\"ServerNotification\"".into()),
         Outbound::Binary(vec![0xff, 0xfe, 0x00, 0x1b, b'[', b'2', b'J']),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_request_queries_become_query_strings() {
+        assert_eq!(with_query("/a", None), "/a");
+        assert_eq!(with_query("/a", Some(&json!({}))), "/a");
+        assert_eq!(
+            with_query(
+                "/a",
+                Some(&json!({"perPage": 2, "usageType": ["X", "Y"], "q": "a b"}))
+            ),
+            "/a?perPage=2&q=a+b&usageType=X&usageType=Y"
+        );
+        assert_eq!(
+            with_query("/a?x=1", Some(&json!({"y": true}))),
+            "/a?x=1&y=true"
+        );
+    }
+
+    #[test]
+    fn header_names_get_the_platform_spelling() {
+        assert_eq!(wire_header_name("rcrequestid"), "RCRequestId");
+        assert_eq!(wire_header_name("x-rate-limit-group"), "X-Rate-Limit-Group");
+        assert_eq!(wire_header_name("content-type"), "Content-Type");
+    }
 }

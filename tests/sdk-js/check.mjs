@@ -2,7 +2,8 @@
 // log in with the JWT, refresh, open the WebSocket and subscribe, wait for a notification, list phone
 // numbers, relabel one, fetch a recording, remove the subscription and log out.
 //
-// Reads RC_SERVER_URL, RC_CLIENT_ID, RC_CLIENT_SECRET, RC_JWT. Prints one JSON line with what it
+// Reads RC_SERVER_URL, RC_CLIENT_ID, RC_CLIENT_SECRET, RC_JWT; SDK_CHECK_RECOVERY=1 adds a
+// dropped socket that the SDK must recover (wsc) with its own auto-recovery. Prints one JSON line with what it
 // saw on success; exits non-zero with the failing step on error.
 
 import { SDK } from "@ringcentral/sdk";
@@ -65,6 +66,24 @@ const main = async () => {
   const event = await withTimeout(notified, 20000, "a notification");
   if (!event.event || !event.body || !event.uuid) throw new Error(`odd notification ${JSON.stringify(event)}`);
 
+  // With SDK_CHECK_RECOVERY=1: cut the socket and let the SDK recover the session with `wsc`.
+  let recovered = false;
+  if (process.env.SDK_CHECK_RECOVERY === "1") {
+    step = "session recovery";
+    const wse = wsSubscription.wse;
+    const outcome = new Promise((resolve, reject) => {
+      wse.eventEmitter.once("autoRecoverSuccess", resolve);
+      wse.eventEmitter.once("autoRecoverFailed", () => reject(new Error("the SDK reported recoveryState Failed")));
+    });
+    await control("fault", { kind: "drop_sockets" });
+    await withTimeout(outcome, 30000, "the SDK's session recovery");
+    const after = new Promise((resolve) => subscription.on(subscription.events.notification, resolve));
+    await control("burst", { count: 3 });
+    const late = await withTimeout(after, 20000, "a notification after recovery");
+    if (late.subscriptionId !== event.subscriptionId) throw new Error("recovery changed the subscription");
+    recovered = true;
+  }
+
   step = "list numbers";
   const numbers = await (await platform.get("/restapi/v1.0/account/~/phone-number", { perPage: 100 })).json();
   const ctn = numbers.records.find((n) => n.usageType !== "MainCompanyNumber") ?? numbers.records[0];
@@ -104,6 +123,7 @@ const main = async () => {
     JSON.stringify({
       ok: true,
       owner: me.id,
+      recovered,
       event: event.event,
       numbers: numbers.records.length,
       relabelled: ctn.id,
