@@ -123,8 +123,17 @@ const LOG_OUT_SHARE: f64 = 0.15;
 const MIN_IVR_SHARE: f64 = 0.3;
 const MIN_HOLD_SHARE: f64 = 0.2;
 
+/// Longest delay a timer is set for: beyond any simulator run, and far from `DateTime`'s limits.
+const MAX_DELAY_SECONDS: f64 = 1e9;
+
+/// `s` seconds (clamped to 0..=[`MAX_DELAY_SECONDS`], NaN as 0) with millisecond precision.
 fn secs(s: f64) -> Duration {
-    Duration::milliseconds((s.max(0.0) * 1000.0).round() as i64)
+    let s = if s.is_nan() {
+        0.0
+    } else {
+        s.clamp(0.0, MAX_DELAY_SECONDS)
+    };
+    Duration::milliseconds((s * 1000.0).round() as i64)
 }
 
 impl World {
@@ -2163,6 +2172,61 @@ mod tests {
                 .all(|c| c.ended_at.is_none_or(|e| e >= horizon))
         );
         assert!(!world.call_log(&CallLogQuery::default()).is_empty());
+    }
+
+    #[test]
+    fn nonsense_configs_neither_stall_nor_panic_the_world() {
+        for bad in [f64::NAN, f64::INFINITY, -5.0, 1e-12, 1e12] {
+            let cfg = WorldConfig {
+                calls_per_minute: bad,
+                outbound_calls_per_minute: bad,
+                internal_calls_per_minute: bad,
+                mean_talk_seconds: bad,
+                min_talk_seconds: bad,
+                mean_hold_seconds: bad,
+                mean_patience_seconds: bad,
+                max_wait_seconds: bad,
+                mean_ring_seconds: bad,
+                ring_timeout_seconds: bad,
+                mean_ivr_seconds: bad,
+                greeting_seconds: bad,
+                mean_voicemail_seconds: bad,
+                mean_park_seconds: bad,
+                hold_probability: bad,
+                transfer_probability: bad,
+                park_probability: bad,
+                no_answer_probability: bad,
+                recording_probability: bad,
+                repeat_caller_probability: bad,
+                reorder_probability: bad,
+                mean_available_minutes: bad,
+                mean_away_minutes: bad,
+                call_log_delay_seconds: bad,
+                recording_delay_seconds: bad,
+                history_minutes: if bad > 1.0 { u32::MAX } else { 0 },
+                queues: 0,
+                agents_per_queue: 0,
+                ctn_numbers: 0,
+                ..WorldConfig::default()
+            };
+            // Just after midnight, so even an endless history is 30 s long.
+            let start: DateTime<Utc> = "2026-11-25T00:00:30Z".parse().unwrap();
+            let mut world = World::new(&cfg, start);
+            assert!(
+                world
+                    .calls
+                    .values()
+                    .all(|c| c.started_at >= start - Duration::seconds(30))
+            );
+            let events = world.advance(start + Duration::seconds(2));
+            // At most ten calls a second of each kind, each a bounded number of events.
+            assert!(
+                events.len() < 2_000,
+                "{bad}: {} events in 2 s",
+                events.len()
+            );
+            world.truth(world.now());
+        }
     }
 
     #[test]
