@@ -472,6 +472,31 @@ async fn connect_subscribe_and_receive_notifications() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_a_socket_queue_arrives_whole() {
+    let sim = start(quiet_config()).await;
+    let token = access(&login(&sim).await);
+    let mut socket = open(&sim, &token, None).await;
+    next_frame(&mut socket).await;
+    subscribe(&mut socket, &[ACCOUNT_TELEPHONY]).await;
+    let count = 20_000;
+    let reader = tokio::spawn(async move {
+        let mut uuids = HashSet::new();
+        while uuids.len() < count {
+            let frame = next_notification(&mut socket).await;
+            uuids.insert(frame[1]["uuid"].as_str().unwrap().to_owned());
+        }
+        uuids.len()
+    });
+    let burst = control(&sim, "burst", json!({"count": count})).await;
+    assert_eq!(
+        burst["framesDelivered"], count,
+        "every frame went to the live socket"
+    );
+    assert_eq!(reader.await.unwrap(), count);
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn heartbeat_is_echoed_and_bad_frames_get_error_frames() {
     let sim = start(quiet_config()).await;
