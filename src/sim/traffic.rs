@@ -796,27 +796,35 @@ impl World {
     fn dispatch(&mut self, out: &mut Vec<WorldEvent>) {
         self.dispatch_needed = false;
         for q in 0..self.queues.len() {
+            // Free members, longest idle first; each is rung for at most one call.
+            let mut free: Vec<usize> = self.queues[q]
+                .members
+                .iter()
+                .copied()
+                .filter(|&a| self.agents[a].takes_queue_calls())
+                .collect();
+            if free.is_empty() {
+                continue;
+            }
+            free.sort_by_key(|&a| (self.agents[a].idle_since, a));
             let waiting = self.queues[q].waiting.clone();
             for key in waiting {
+                if free.is_empty() {
+                    break;
+                }
                 let Some(call) = self.calls.get(&key) else {
                     continue;
                 };
                 if call.ringing.is_some() || call.phase != Phase::Waiting {
                     continue;
                 }
+                // The agent who just let this call ring out is tried last.
                 let last_missed = call.last_missed_agent;
-                let candidates: Vec<usize> = self.queues[q]
-                    .members
+                let slot = free
                     .iter()
-                    .copied()
-                    .filter(|&a| self.agents[a].takes_queue_calls())
-                    .collect();
-                let pick = candidates
-                    .iter()
-                    .copied()
-                    .filter(|&a| Some(a) != last_missed || candidates.len() == 1)
-                    .min_by_key(|&a| (self.agents[a].idle_since, a));
-                let Some(agent) = pick else { break };
+                    .position(|&a| Some(a) != last_missed)
+                    .unwrap_or(0);
+                let agent = free.remove(slot);
                 self.ring_agent(key, q, agent, out);
             }
         }
