@@ -101,7 +101,7 @@ const SERVER_IDS: &[&str] = &["10.13.22.27.TAM", "10.13.22.28.TAM", "10.62.25.11
 
 /// Share of callers who give up almost at once (within a few seconds), on top of the
 /// exponential patience: the calls that make up "short abandon".
-const IMPATIENT_CALLER_SHARE: f64 = 0.08;
+const IMPATIENT_CALLER_SHARE: f64 = 0.05;
 /// Share of callers who hang up in the greeting or the IVR menu.
 const EARLY_HANGUP_SHARE: f64 = 0.04;
 /// Ended calls older than this are forgotten (the call log serves 24 h by default).
