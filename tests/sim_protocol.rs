@@ -1051,6 +1051,10 @@ async fn rest_reads_paging_and_relabel() {
     assert_eq!(log.headers()["X-Rate-Limit-Group"], "heavy");
     let bad_view = get(&sim, &token, "/restapi/v1.0/account/~/call-log?view=Fancy").await;
     assert_eq!(bad_view.status(), StatusCode::BAD_REQUEST);
+    let active = get(&sim, &token, "/restapi/v1.0/account/~/active-calls").await;
+    assert_eq!(active.status(), StatusCode::OK);
+    assert_eq!(active.headers()["X-Rate-Limit-Group"], "heavy");
+    assert!(active.json::<Value>().await.unwrap()["records"].is_array());
     let other_account = get(&sim, &token, "/restapi/v1.0/account/12345/extension").await;
     assert_eq!(other_account.status(), StatusCode::NOT_FOUND);
     sim.shutdown().await;
