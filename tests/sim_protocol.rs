@@ -1100,6 +1100,52 @@ async fn calls_show_up_in_the_call_log_and_as_live_sessions() {
 }
 
 #[tokio::test]
+async fn active_calls_are_the_live_sessions() {
+    let cfg = SimConfig {
+        rate_limits: callboard::sim::RateLimits::off(),
+        world: callboard::sim::WorldConfig {
+            calls_per_minute: 30.0,
+            history_minutes: 10,
+            ..callboard::sim::WorldConfig::default()
+        },
+        ..SimConfig::default()
+    };
+    let sim = start(cfg).await;
+    control(&sim, "pause", json!({})).await;
+    let token = access(&login(&sim).await);
+    let page: Value = get(
+        &sim,
+        &token,
+        "/restapi/v1.0/account/~/active-calls?perPage=max",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let records = page["records"].as_array().unwrap();
+    assert!(
+        !records.is_empty(),
+        "a busy call centre has calls in progress"
+    );
+    for record in records {
+        assert_eq!(record["result"], "In Progress");
+        let id = record["telephonySessionId"].as_str().unwrap();
+        let session = get(
+            &sim,
+            &token,
+            &format!("/restapi/v1.0/account/~/telephony/sessions/{id}"),
+        )
+        .await;
+        assert_eq!(
+            session.status(),
+            StatusCode::OK,
+            "paused, so every listed call is still live"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn recordings_stream_with_ranges() {
     let sim = start(quiet_config()).await;
     let token = access(&login(&sim).await);
