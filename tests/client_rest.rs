@@ -437,3 +437,19 @@ async fn recording_content_streams_and_resumes_with_a_range() {
         "could not download recording 404: RingCentral has no such record [CMN-102]"
     );
 }
+
+#[tokio::test]
+async fn the_recording_downloader_signs_with_the_session_and_refreshes_on_401() {
+    use callboard::store::download::TokenProvider;
+    let (platform, client) = start(3600).await;
+    let auth = client.auth().clone();
+    let token = TokenProvider::token(&auth).await.unwrap();
+    assert_eq!(
+        <std::sync::Arc<callboard::rc::Auth> as TokenProvider>::authorization(&token),
+        "Bearer tok-1"
+    );
+    TokenProvider::rejected(&auth, &token).await;
+    let fresh = TokenProvider::token(&auth).await.unwrap();
+    assert_eq!(fresh.authorization(), "Bearer tok-2");
+    assert_eq!(platform.lock().unwrap().grants[1], "refresh_token");
+}

@@ -439,6 +439,24 @@ impl Auth {
     }
 }
 
+/// The recording downloader signs its requests with this session, and a 401 it meets forces
+/// the same single-flight refresh as any REST call.
+impl crate::store::download::TokenProvider for Auth {
+    type Token = AccessToken;
+
+    async fn token(&self) -> Result<AccessToken, String> {
+        self.access_token().await.map_err(|e| e.to_string())
+    }
+
+    fn authorization(token: &AccessToken) -> &str {
+        token.authorization()
+    }
+
+    async fn rejected(&self, token: &AccessToken) {
+        self.reject(token).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
