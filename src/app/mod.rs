@@ -17,7 +17,9 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::board::Board;
+pub mod platform;
+
+use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
 use crate::ui::render::{self, table_rows_for_height};
 use crate::ui::state::{Connection, UiState};
@@ -50,6 +52,8 @@ pub enum Msg {
     Connection(Connection),
     /// One notification frame from the platform's WebSocket, as received.
     Frame(String),
+    /// What the platform session reports: state, notifications, REST snapshots.
+    Session(crate::rc::ws::SessionEvent),
     /// A relabel finished: `Ok` holds the label the platform now has.
     RelabelDone {
         number_id: String,
@@ -168,6 +172,7 @@ impl App {
                 }
                 self.check_breaches(now)
             }
+            Msg::Session(event) => self.on_session(event, now),
             Msg::RelabelDone {
                 number_id,
                 number,
@@ -189,6 +194,45 @@ impl App {
             }
             Msg::Notice { text, is_error } => {
                 self.ui.flash(text, is_error, now);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_session(&mut self, event: crate::rc::ws::SessionEvent, now: DateTime<Utc>) -> Vec<Effect> {
+        use crate::rc::ws::SessionEvent;
+        match event {
+            SessionEvent::State(state) => {
+                let connection = platform::connection_of(&state);
+                tracing::info!(?connection, "connection state");
+                self.ui.connection = connection;
+                Vec::new()
+            }
+            SessionEvent::Notification(frame) => {
+                match crate::rc::apply::apply_notification(&mut self.board, frame.as_str(), now) {
+                    Ok(event) if event.applied == Applied::Changed => self.ui.record_event(now),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, frame = %crate::text::sanitize_max(frame.as_str(), 200), "unreadable notification");
+                    }
+                }
+                self.check_breaches(now)
+            }
+            SessionEvent::Synced(snapshot) => {
+                let summary = crate::rc::apply::apply_snapshot(&mut self.board, &snapshot, now);
+                tracing::info!(?summary, "synced with the platform");
+                if let Some(warning) = snapshot.warnings.first() {
+                    self.ui.flash(crate::text::sanitize(warning).into_owned(), true, now);
+                }
+                self.check_breaches(now)
+            }
+            SessionEvent::LiveCallsWanted(reply) => {
+                let _ = reply.send(crate::rc::apply::live_call_ids(&self.board));
+                Vec::new()
+            }
+            SessionEvent::Warning(text) => {
+                tracing::warn!(%text, "session warning");
+                self.ui.flash(crate::text::sanitize(&text).into_owned(), true, now);
                 Vec::new()
             }
         }
@@ -617,6 +661,15 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     );
 
     let (tx, rx) = mpsc::channel::<Msg>(4096);
+    // The platform starts before the terminal is taken, so a failure prints on a normal screen.
+    let (platform, relabel_tx) = platform::start(
+        config.credentials.as_ref(),
+        &config.relabel_path,
+        config.time_zone,
+        tx.clone(),
+    )
+    .await?;
+    app.relabel_tx = Some(relabel_tx);
     let mut guard = TerminalGuard::enter(prepared.mouse)?;
     let reader = spawn_terminal_reader(tx.clone());
     let signals = spawn_signal_listener(tx.clone())?;
@@ -624,6 +677,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     reader.abort();
     signals.abort();
     drop(guard);
+    platform.shutdown().await;
     // Whatever the tick had not yet written goes now; sled flushes what it holds.
     app.persist_new_callers(Utc::now());
     if let Some(store) = &app.store
