@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use ui_support::{
-    SALES, ScriptedCall, ZILLOW_CTN, directory_board, now, press, screen, scripted_app,
+    SALES, ScriptedCall, ZILLOW_CTN, directory_board, notification, now, press, screen,
+    scripted_app,
 };
 
 use callboard::app::{App, Msg};
@@ -200,7 +201,7 @@ fn the_bell_rings_once_per_new_breach_until_acknowledged() {
     };
     for (at, frame) in call.frames() {
         assert!(
-            !app.handle(Msg::Frame(frame), at).contains(&Effect::Bell),
+            !app.handle(notification(frame), at).contains(&Effect::Bell),
             "no breach yet"
         );
     }

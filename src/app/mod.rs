@@ -22,7 +22,7 @@ pub mod platform;
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
 use crate::ui::render::{self, table_rows_for_height};
-use crate::ui::state::{Connection, UiState};
+use crate::ui::state::UiState;
 use crate::ui::terminal::TerminalGuard;
 use crate::ui::theme::Theme;
 use crate::ui::update::{self, Context, Effect};
@@ -48,10 +48,6 @@ pub enum Msg {
     /// The terminal reader failed: there is no way to take input any more.
     TerminalClosed(String),
     Signal(StopSignal),
-    /// The platform connection changed state.
-    Connection(Connection),
-    /// One notification frame from the platform's WebSocket, as received.
-    Frame(String),
     /// What the platform session reports: state, notifications, REST snapshots.
     Session(crate::rc::ws::SessionEvent),
     /// A relabel finished: `Ok` holds the label the platform now has.
@@ -161,17 +157,6 @@ impl App {
                 self.ui.quit = true;
                 Vec::new()
             }
-            Msg::Connection(connection) => {
-                tracing::info!(?connection, "connection state");
-                self.ui.connection = connection;
-                Vec::new()
-            }
-            Msg::Frame(text) => {
-                if views::apply_frame(&mut self.board, &text, now) {
-                    self.ui.record_event(now);
-                }
-                self.check_breaches(now)
-            }
             Msg::Session(event) => self.on_session(event, now),
             Msg::RelabelDone {
                 number_id,
@@ -199,7 +184,11 @@ impl App {
         }
     }
 
-    fn on_session(&mut self, event: crate::rc::ws::SessionEvent, now: DateTime<Utc>) -> Vec<Effect> {
+    fn on_session(
+        &mut self,
+        event: crate::rc::ws::SessionEvent,
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
         use crate::rc::ws::SessionEvent;
         match event {
             SessionEvent::State(state) => {
@@ -222,7 +211,8 @@ impl App {
                 let summary = crate::rc::apply::apply_snapshot(&mut self.board, &snapshot, now);
                 tracing::info!(?summary, "synced with the platform");
                 if let Some(warning) = snapshot.warnings.first() {
-                    self.ui.flash(crate::text::sanitize(warning).into_owned(), true, now);
+                    self.ui
+                        .flash(crate::text::sanitize(warning).into_owned(), true, now);
                 }
                 self.check_breaches(now)
             }
@@ -232,7 +222,8 @@ impl App {
             }
             SessionEvent::Warning(text) => {
                 tracing::warn!(%text, "session warning");
-                self.ui.flash(crate::text::sanitize(&text).into_owned(), true, now);
+                self.ui
+                    .flash(crate::text::sanitize(&text).into_owned(), true, now);
                 Vec::new()
             }
         }

@@ -48,10 +48,13 @@ pub async fn start(
             None,
         ),
         None => {
-            let simulator = Simulator::start(SimConfig::demo())
-                .await
-                .context("no RingCentral credentials are set and the built-in simulator could not start")?;
-            tracing::info!(url = simulator.base_url(), "DEMO: monitoring the built-in simulator");
+            let simulator = Simulator::start(SimConfig::demo()).await.context(
+                "no RingCentral credentials are set and the built-in simulator could not start",
+            )?;
+            tracing::info!(
+                url = simulator.base_url(),
+                "DEMO: monitoring the built-in simulator"
+            );
             let sim = simulator.credentials();
             let credentials = Credentials::new(
                 simulator.base_url(),
