@@ -657,6 +657,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         config.credentials.as_ref(),
         &config.relabel_path,
         config.time_zone,
+        app.store.clone(),
         tx.clone(),
     )
     .await?;

@@ -78,10 +78,22 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
                 format!("number  {number}"),
                 format!("from    {}", show_label(old_label)),
                 format!("to      {}", show_label(new_label)),
+                reads_as(board, new_label),
                 "Write it? y / n".to_string(),
             ],
         ),
         None => {}
+    }
+}
+
+/// How the label grammar will read the new label: the campaign its calls will count under.
+fn reads_as(board: &Board, label: &str) -> String {
+    match board.config().label_grammar.parse(Some(label)) {
+        Some(parsed) => match parsed.dn {
+            Some(dn) => format!("reads   campaign \"{}\", DN {dn}", parsed.campaign),
+            None => format!("reads   campaign \"{}\", no DN", parsed.campaign),
+        },
+        None => format!("reads   campaign {}", crate::board::UNLABELLED),
     }
 }
 
