@@ -679,3 +679,58 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::board::BoardConfig;
+    use crate::ui::keys::KeyMap;
+    use crate::ui::state::Source;
+
+    fn idle_app() -> App {
+        let ui = UiState::new(KeyMap::defaults(), Source::Demo, 30, false);
+        let theme = Theme::built_in("mono").unwrap();
+        App::new(
+            Board::new(BoardConfig::default(), Vec::<String>::new()),
+            ui,
+            theme,
+            None,
+        )
+    }
+
+    #[test]
+    fn an_idle_board_wakes_once_a_minute_for_the_clock() {
+        let app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap();
+        assert_eq!(app.next_tick(now), Duration::from_secs(45));
+    }
+
+    #[test]
+    fn visible_timers_tick_on_the_second() {
+        let mut app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap()
+            + chrono::Duration::milliseconds(250);
+        app.ui.record_event(now);
+        assert_eq!(app.next_tick(now), Duration::from_millis(750));
+    }
+
+    #[test]
+    fn signals_and_a_closed_terminal_quit_through_the_loop() {
+        let mut app = idle_app();
+        let now = Utc::now();
+        app.handle(Msg::Signal(StopSignal::HangUp), now);
+        assert!(app.ui.quit);
+        let mut app = idle_app();
+        app.handle(Msg::TerminalClosed("stdin closed".into()), now);
+        assert!(app.ui.quit);
+    }
+
+    #[test]
+    fn a_resize_sets_the_page_size() {
+        let mut app = idle_app();
+        app.handle(Msg::Terminal(Event::Resize(80, 24)), Utc::now());
+        assert_eq!(app.ui.page_rows, table_rows_for_height(24));
+    }
+}
