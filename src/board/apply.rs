@@ -59,7 +59,7 @@ struct PartyUpdate<'x> {
     to: EndpointRef<'x>,
     queue_call: Option<bool>,
     missed_call: Option<bool>,
-    recording: Option<(&'x str, bool)>,
+    recording: Option<&'x str>,
 }
 
 #[derive(Default)]
@@ -116,6 +116,7 @@ impl Board {
     /// Applies one parsed notification (telephony or presence). The envelope `timestamp`
     /// stands in for a missing `eventTime`, and `now` for both.
     pub fn apply_notification(&mut self, note: &Notification<'_>, now: DateTime<Utc>) -> Applied {
+        self.tick(now);
         let envelope_time = note.timestamp.as_deref().and_then(parse_timestamp);
         match &note.body {
             EventBody::Telephony(ev) => self.apply_telephony_at(ev, envelope_time, now),
@@ -149,7 +150,7 @@ impl Board {
         envelope_time: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Applied {
-        self.roll_day(now);
+        self.tick(now);
         let Some(session) = ev.telephony_session_id.as_deref().filter(|s| !s.is_empty()) else {
             return Applied::Ignored;
         };
@@ -174,11 +175,10 @@ impl Board {
                     to: EndpointRef::from_event(p.to.as_ref()),
                     queue_call: p.queue_call,
                     missed_call: p.missed_call,
-                    recording: p.recordings.as_ref().and_then(|r| {
-                        r.iter()
-                            .rev()
-                            .find_map(|r| Some((r.id.as_deref()?, r.active.unwrap_or(false))))
-                    }),
+                    recording: p
+                        .recordings
+                        .as_ref()
+                        .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
                 })
             })
             .collect();
@@ -198,6 +198,7 @@ impl Board {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Applied {
+        self.tick(now);
         let Some(extension_id) = ev.extension_id.as_deref().filter(|s| !s.is_empty()) else {
             return Applied::Ignored;
         };
@@ -313,17 +314,19 @@ impl Board {
             agent.state_since = at;
         }
         agent.changed_at = now;
-        self.touch_queues_of(&extension_id, now);
-        self.revision += 1;
-        Applied::Changed
-    }
-
-    fn touch_queues_of(&mut self, agent_id: &str, now: DateTime<Utc>) {
+        let dnd_reported = input.dnd_status.is_some();
         for queue in self.queues.values_mut() {
-            if queue.members.contains_key(agent_id) {
+            if let Some(accepts) = queue.members.get_mut(&extension_id) {
+                // The queue-presence read is a snapshot; a newer presence that states the
+                // agent's do-not-disturb mode is what decides queue calls from now on.
+                if dnd_reported {
+                    *accepts = None;
+                }
                 queue.changed_at = now;
             }
         }
+        self.revision += 1;
+        Applied::Changed
     }
 
     // -----------------------------------------------------------------------------------------
@@ -359,11 +362,10 @@ impl Board {
                     to: EndpointRef::from_record(p.to.as_ref()),
                     queue_call: p.queue_call,
                     missed_call: p.missed_call,
-                    recording: p.recordings.as_ref().and_then(|r| {
-                        r.iter()
-                            .rev()
-                            .find_map(|r| Some((r.id.as_deref()?, r.active.unwrap_or(false))))
-                    }),
+                    recording: p
+                        .recordings
+                        .as_ref()
+                        .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
                 })
             })
             .collect();
@@ -460,7 +462,9 @@ impl Board {
         }
         let started_at = record.started_at()?;
         let duration_ms = (record.duration_seconds().unwrap_or(0.0) * 1000.0).round() as i64;
-        let ended_at = started_at + Duration::milliseconds(duration_ms.max(0));
+        // A nonsensical duration (beyond chrono's range) drops the record rather than the board.
+        let ended_at = Duration::try_milliseconds(duration_ms.max(0))
+            .and_then(|d| started_at.checked_add_signed(d))?;
         let from = record.from.as_ref();
         let to = record.to.as_ref();
         let from_ext = from.and_then(|p| p.extension_id.as_deref()).is_some();
@@ -475,23 +479,31 @@ impl Board {
             _ => CallDirection::Unknown,
         };
         let number = |p: Option<&crate::rc::records::CallLogParty>| {
-            p.and_then(|p| p.phone_number.as_deref())
+            p.and_then(|p| p.phone_number.as_deref().or(p.extension_number.as_deref()))
                 .map(|n| normalize_number(&clean(n)))
                 .filter(|n| !n.is_empty())
         };
         let (caller, caller_name, dialed) = match direction {
-            CallDirection::Outbound | CallDirection::Internal => (number(to), None, None),
+            CallDirection::Outbound | CallDirection::Internal => (
+                number(to),
+                clean_opt(to.and_then(|p| p.name.as_deref())),
+                None,
+            ),
             _ => (
                 number(from),
                 clean_opt(from.and_then(|p| p.name.as_deref())),
                 number(to),
             ),
         };
+        // The caller's (master) leg may name the queue as its destination too; the queue leg is
+        // the one that starts when the call enters the queue.
         let queue_leg = record.legs.iter().find(|leg| {
-            leg.to
-                .as_ref()
-                .and_then(|t| t.extension_id.as_deref())
-                .is_some_and(|ext| self.queues.contains_key(ext))
+            leg.master != Some(true)
+                && leg
+                    .to
+                    .as_ref()
+                    .and_then(|t| t.extension_id.as_deref())
+                    .is_some_and(|ext| self.queues.contains_key(ext))
         });
         let queue_leg = queue_leg.or_else(|| {
             // Without the queue list, the convention's second leg is the queue leg.
@@ -508,13 +520,16 @@ impl Board {
             .legs
             .iter()
             .filter(|leg| {
+                let extension = leg.extension.as_ref().and_then(|e| e.id.as_deref());
+                let to_extension = leg.to.as_ref().and_then(|t| t.extension_id.as_deref());
+                // The queue leg carries the call's overall result too; it is not an agent.
+                let is_queue_leg = queue_leg.is_some_and(|q| std::ptr::eq(q, *leg))
+                    || extension.is_some_and(|e| self.is_non_agent_extension(e))
+                    || to_extension.is_some_and(|e| self.is_non_agent_extension(e));
                 leg.result.as_deref() == Some("Accepted")
                     && leg.master != Some(true)
-                    && leg
-                        .extension
-                        .as_ref()
-                        .and_then(|e| e.id.as_deref())
-                        .is_some()
+                    && extension.is_some()
+                    && !is_queue_leg
             })
             .collect();
         let answered_at = agent_legs.iter().filter_map(|l| l.started_at()).min();
@@ -525,20 +540,42 @@ impl Board {
             .map(|s| (s * 1000.0).round() as i64)
             .sum();
         let voicemail = record.result.as_deref() == Some("Voicemail");
+        let connected = matches!(
+            record.result.as_deref(),
+            Some("Accepted" | "Call connected")
+        );
+        let placed_by_agent =
+            matches!(direction, CallDirection::Outbound | CallDirection::Internal);
+        // The log has no answer time for a call placed by an agent, nor for a direct call the
+        // extension took itself: the call's start stands in, and its whole length is talk.
         let answered_at = answered_at.or_else(|| {
-            // A direct call accepted by the extension itself has no agent leg.
-            (record.result.as_deref() == Some("Accepted") && queue_leg.is_none())
-                .then_some(started_at)
+            (connected && (placed_by_agent || queue_leg.is_none())).then_some(started_at)
         });
-        let agent_id = last_agent.and_then(|l| l.extension.as_ref().and_then(|e| e.id.as_deref()));
-        let agent_name = last_agent
-            .and_then(|l| l.extension.as_ref().and_then(|e| e.name.as_deref()))
-            .map(clean)
-            .or_else(|| {
-                agent_id
-                    .and_then(|id| self.agents.get(id))
-                    .and_then(|a| a.name.clone())
-            });
+        let talk_ms = if agent_legs.is_empty() && answered_at.is_some() {
+            duration_ms.max(0)
+        } else {
+            talk_ms
+        };
+        // As with events, a call names its agent once someone answered.
+        let (agent_id, agent_name) = if answered_at.is_none() {
+            (None, None)
+        } else if placed_by_agent {
+            (
+                from.and_then(|p| p.extension_id.as_deref()),
+                clean_opt(from.and_then(|p| p.name.as_deref())),
+            )
+        } else {
+            let id = last_agent.and_then(|l| l.extension.as_ref().and_then(|e| e.id.as_deref()));
+            let name = last_agent
+                .and_then(|l| l.extension.as_ref().and_then(|e| e.name.as_deref()))
+                .map(clean);
+            (id, name)
+        };
+        let agent_name = agent_name.or_else(|| {
+            agent_id
+                .and_then(|id| self.agents.get(id))
+                .and_then(|a| a.name.clone())
+        });
         let queue_id =
             queue_leg.and_then(|l| l.to.as_ref().and_then(|t| t.extension_id.as_deref()));
         let queue_name = queue_id
@@ -822,8 +859,7 @@ impl Board {
     }
 
     fn age_out(&mut self, now: DateTime<Utc>) {
-        let horizon = now - self.config.finished_call_horizon;
-        let today_start = local_midnight(self.config.time_zone, self.local_day(now));
+        let horizon = self.horizon_start(now);
         let mut removed = false;
         while let Some((ended, id)) = self.by_end.first().cloned() {
             if ended >= horizon {
@@ -833,12 +869,11 @@ impl Board {
             if let Some(call) = self.calls.remove(&id) {
                 self.by_start.remove(&(call.started_at, id.clone()));
                 self.forgotten.insert(id.clone());
-                self.forgotten_order.push_back((ended, id));
+                self.forgotten_order.push_back((now, id));
                 removed = true;
             }
         }
-        // Forgotten ids only guard against events for calls that ended within the last day.
-        let keep_after = horizon.min(today_start) - Duration::hours(24);
+        let keep_after = self.forget_before(now);
         while let Some((ended, _)) = self.forgotten_order.front() {
             if *ended >= keep_after {
                 break;
@@ -869,6 +904,23 @@ impl Board {
         }
     }
 
+    /// Finished calls that ended before this leave memory.
+    fn horizon_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_sub_signed(self.config.finished_call_horizon)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// Forgotten call ids are kept for a day past the horizon (and past midnight). An event
+    /// older than this is stale whatever call it is for, so replaying an old journal twice
+    /// cannot bring a long-gone call back, and the verdict does not depend on arrival order.
+    fn forget_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let today_start = local_midnight(self.config.time_zone, self.local_day(now));
+        self.horizon_start(now)
+            .min(today_start)
+            .checked_sub_signed(Duration::hours(24))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
     // -----------------------------------------------------------------------------------------
     // The call update pipeline
 
@@ -889,6 +941,10 @@ impl Board {
     ) -> Applied {
         let session = sanitize(session);
         if self.forgotten.contains(session.as_ref()) {
+            self.stale_events += 1;
+            return Applied::Stale;
+        }
+        if at < self.forget_before(now) {
             self.stale_events += 1;
             return Applied::Stale;
         }
@@ -1187,11 +1243,13 @@ impl Board {
             .parties
             .iter()
             .filter_map(|p| p.recording_hint.as_ref())
-            .max_by_key(|(_, _, at)| *at)
+            .max_by_key(|(_, at)| *at)
         {
+            // A call's recording runs until the call ends, whichever party carried it (after a
+            // transfer the first agent's party reports it inactive while the call goes on).
             call.recording = Some(RecordingRef {
                 id: rec.0.clone(),
-                active: rec.1 && call.ended_at.is_none(),
+                active: call.ended_at.is_none(),
             });
         }
 
@@ -1594,8 +1652,8 @@ fn update_party(call: &mut Call, update: &PartyUpdate<'_>, at: DateTime<Utc>) ->
     if let Some(reason) = update.reason {
         party.reason = clean_opt(Some(reason));
     }
-    if let Some((id, active)) = update.recording {
-        party.recording_hint = Some((clean(id), active, at));
+    if let Some(id) = update.recording {
+        party.recording_hint = Some((clean(id), at));
     }
     if let Some(status) = &update.status {
         let at = at.max(party.status_since);

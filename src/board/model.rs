@@ -160,8 +160,8 @@ pub struct PartyState {
     /// Set by derivation: this party is an agent (or the extension placing an outbound call)
     /// whose connected time counts as talk.
     pub(crate) is_agent: bool,
-    /// The last recording this party reported: (id, active, when).
-    pub(crate) recording_hint: Option<(String, bool, DateTime<Utc>)>,
+    /// The last recording this party reported: (id, when).
+    pub(crate) recording_hint: Option<(String, DateTime<Utc>)>,
 }
 
 /// Where a call's figures come from.
@@ -244,15 +244,11 @@ impl Call {
         &self.parties
     }
 
-    /// Time in the queue: until answered, voicemail or the end, else until `now`. `None` if the
-    /// call never entered a queue.
+    /// Time in the queue: until answered or the end, else until `now`. `None` if the call never
+    /// entered a queue.
     pub fn wait_ms(&self, now: DateTime<Utc>) -> Option<i64> {
         let queued = self.queued_at?;
-        let until = self
-            .answered_at
-            .or(self.voicemail_at)
-            .or(self.ended_at)
-            .unwrap_or(now);
+        let until = self.answered_at.or(self.ended_at).unwrap_or(now);
         Some((until - queued).num_milliseconds().max(0))
     }
 

@@ -281,7 +281,7 @@ fn pstn_ivr_queue_agent() {
     assert_eq!(call["waitSeconds"], 15.0);
     assert_eq!(call["talkSeconds"], 60.0);
     assert_eq!(call["holdSeconds"], 0.0);
-    assert_eq!(call["firstTimeCaller"], true);
+    assert!(board.call("s-1").unwrap().first_time_caller);
 
     let queue = queue_json(&board, now);
     assert_eq!(queue["offered"], 1);
@@ -437,7 +437,7 @@ fn every_status_path_ends_as_expected() {
             Expect {
                 outcome: "voicemail",
                 agent: None,
-                wait: Some(60.0),
+                wait: Some(90.0),
                 talk: None,
                 hold: None,
             },
@@ -966,8 +966,9 @@ fn queue_metrics_by_hand() {
     assert_eq!(queue["asaSeconds"], 20.0);
     // ((60 + 10) + 90) / 2
     assert_eq!(queue["ahtSeconds"], 80.0);
-    assert_eq!(queue["slaGoalPct"], 80.0);
-    assert_eq!(queue["slaThresholdSeconds"], 20.0);
+    // The queue's settings are integers, as the platform states them.
+    assert_eq!(queue["slaGoalPct"], json!(80));
+    assert_eq!(queue["slaThresholdSeconds"], json!(20));
 
     let campaign = campaign_json(&board, "Zillow Spring", t(1000));
     assert_eq!(campaign["offered"], 4);

@@ -164,6 +164,16 @@ impl Credentials {
         .map(Some)
     }
 
+    /// The credentials the config layer resolved (file and environment).
+    pub fn from_config(platform: &crate::config::PlatformCredentials) -> Result<Self, RcError> {
+        Self::new(
+            &platform.server_url,
+            platform.client_id.clone(),
+            Secret::new(platform.client_secret.clone()),
+            Secret::new(platform.jwt.clone()),
+        )
+    }
+
     pub fn server_url(&self) -> &Url {
         &self.server_url
     }

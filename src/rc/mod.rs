@@ -25,7 +25,7 @@ pub mod records;
 pub mod rest;
 pub mod sync;
 pub mod transport;
-
+pub mod watch;
 pub mod ws;
 
 pub use auth::{AccessToken, Auth, Credentials, Secret};

@@ -3,7 +3,7 @@
 //! content streamed in chunks with `Range` support.
 
 use super::http::{
-    Refusal, SimState, error_reply, json_reply, lock, parameter_error, put_header, stream_body,
+    Refusal, SimState, error_reply, json_reply, lock, parameter_error, put_header,
     with_rate_headers,
 };
 use super::ratelimit::Verdict;
@@ -742,7 +742,7 @@ pub(crate) async fn recording_content(
         } else {
             StatusCode::OK
         };
-        let mut response = (status, stream_body(chunks)).into_response();
+        let mut response = (status, axum::body::Body::from_stream(chunks)).into_response();
         let out = response.headers_mut();
         put_header(out, "Content-Type", meta.content_type);
         put_header(out, "Content-Length", &(end - start).to_string());
