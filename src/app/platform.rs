@@ -42,15 +42,7 @@ pub async fn start(
 ) -> anyhow::Result<(Platform, mpsc::Sender<RelabelRequest>)> {
     crate::rc::rest::install_crypto_provider();
     let (credentials, simulator) = match credentials {
-        Some(c) => (
-            Credentials::new(
-                &c.server_url,
-                c.client_id.clone(),
-                Secret::new(c.client_secret.clone()),
-                Secret::new(c.jwt.clone()),
-            )?,
-            None,
-        ),
+        Some(c) => (Credentials::from_config(c)?, None),
         None => {
             let simulator = Simulator::start(SimConfig::demo()).await.context(
                 "no RingCentral credentials are set and the built-in simulator could not start",
