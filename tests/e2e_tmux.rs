@@ -290,6 +290,57 @@ fn sighup_and_kill_session_quit_cleanly_and_restore_the_terminal() {
     wait_gone(pid);
 }
 
+/// POSTs a JSON body to the simulator's control API (plain HTTP/1.1 on loopback).
+fn sim_post(base_url: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let host = base_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+    answer
+}
+
+#[test]
+fn hostile_caller_names_from_the_simulator_stay_inert() {
+    let tmux = Tmux::new("hostile");
+    tmux.start("hostile", 160, 50);
+    tmux.wait_for("hostile", "the board", queues_filled);
+    // The in-process simulator's address is in the log (it listens on a free loopback port).
+    let log = tmux.log();
+    let url = log
+        .split("url=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|u| u.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no simulator url in the log:\n{log}"));
+    sim_post(&url, "/_sim/fault", r#"{"kind":"hostile_strings"}"#);
+    sim_post(&url, "/_sim/burst", r#"{"count":200}"#);
+    tmux.keys("hostile", &["3"]);
+    let screen = tmux.wait_text("hostile", "Mallory Title");
+    // OSC 0 would have set the window title; ESC [2J would have erased the screen.
+    assert!(!tmux.format("hostile", "#{pane_title}").contains("pwned"));
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("1 Queues")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("]0;you have been pwnedMallory Title"),
+        "shown as inert text:\n{screen}"
+    );
+    tmux.keys("hostile", &["q"]);
+    tmux.assert_exited_and_restored("hostile");
+}
+
 #[test]
 fn help_teaches_and_config_init_writes_a_file() {
     let bin = Path::new(env!("CARGO_BIN_EXE_callboard"));
