@@ -240,3 +240,17 @@ fn tab_and_shift_tab_cycle_the_views() {
     press(&mut app, "<backtab><backtab><backtab>");
     assert_eq!(app.ui.tab, Tab::Recordings);
 }
+
+#[test]
+fn ctrl_c_cancels_the_input_line_instead_of_quitting() {
+    let mut app = scripted_app();
+    press(&mut app, "3/zill<c-c>");
+    assert!(app.ui.input.is_none());
+    assert!(!app.ui.quit);
+    assert!(
+        !app.ui.screen().filter.is_active(),
+        "the filter is back as it was"
+    );
+    press(&mut app, "<c-c>");
+    assert!(app.ui.quit, "outside the input line ctrl-c quits");
+}

@@ -38,6 +38,8 @@ pub enum StopSignal {
     Terminate,
     /// SIGHUP: the terminal (an SSH session) went away.
     HangUp,
+    /// SIGINT sent by another process.
+    Interrupt,
 }
 
 /// The one message type into the loop.
@@ -347,17 +349,20 @@ pub fn spawn_terminal_reader(tx: mpsc::Sender<Msg>) -> tokio::task::JoinHandle<(
     })
 }
 
-/// SIGTERM and SIGHUP quit through the loop, so the terminal is restored and the store flushed.
+/// SIGTERM, SIGHUP and SIGINT quit through the loop, so the terminal is restored and the store flushed.
 pub fn spawn_signal_listener(
     tx: mpsc::Sender<Msg>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
+    // Raw mode turns Ctrl-C into a key; a SIGINT from elsewhere (`kill -INT`) quits like it.
+    let mut int = signal(SignalKind::interrupt())?;
     Ok(tokio::spawn(async move {
         let stop = tokio::select! {
             _ = term.recv() => StopSignal::Terminate,
             _ = hup.recv() => StopSignal::HangUp,
+            _ = int.recv() => StopSignal::Interrupt,
         };
         let _ = tx.send(Msg::Signal(stop)).await;
     }))
