@@ -1,0 +1,689 @@
+//! The app loop: the one writer of board and UI state.
+//!
+//! Producers (the terminal reader, signal handlers, the platform session, REST and job workers)
+//! each own a `Sender<Msg>`; the loop drains every pending message, marks the screen dirty, and
+//! draws at most every [`FRAME_INTERVAL`] and only when dirty, each frame inside synchronized
+//! output so SSH and tmux never show a half-drawn screen. A 1 Hz tick runs only while something
+//! on screen counts seconds; otherwise the loop sleeps until the next minute for the clock.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Timelike, Utc};
+use crossterm::event::{Event, EventStream, MouseEventKind};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub mod platform;
+
+use crate::board::{Applied, Board};
+use crate::store::{Store, StoreConfig};
+use crate::ui::render::{self, table_rows_for_height};
+use crate::ui::state::{Connection, UiState};
+use crate::ui::terminal::TerminalGuard;
+use crate::ui::theme::Theme;
+use crate::ui::update::{self, Context, Effect};
+use crate::ui::views;
+
+/// The frame-rate cap: bursts of events coalesce into one frame per interval.
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
+
+/// Which signal asked us to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGTERM: the system or a supervisor asked.
+    Terminate,
+    /// SIGHUP: the terminal (an SSH session) went away.
+    HangUp,
+}
+
+/// The one message type into the loop.
+#[derive(Debug)]
+pub enum Msg {
+    /// A key, paste or resize from the terminal.
+    Terminal(Event),
+    /// The terminal reader failed: there is no way to take input any more.
+    TerminalClosed(String),
+    Signal(StopSignal),
+    /// The platform connection changed state.
+    Connection(Connection),
+    /// One notification frame from the platform's WebSocket, as received.
+    Frame(String),
+    /// What the platform session reports: state, notifications, REST snapshots.
+    Session(crate::rc::ws::SessionEvent),
+    /// A relabel finished: `Ok` holds the label the platform now has.
+    RelabelDone {
+        number_id: String,
+        number: String,
+        result: Result<String, String>,
+    },
+    /// Something a worker wants the user to see (a failed bootstrap step, a rate-limit wait).
+    Notice {
+        text: String,
+        is_error: bool,
+    },
+}
+
+/// Board, UI state and theme, with the logic that turns messages into state. No IO here: the
+/// loop in [`run`] does the terminal and the channels, so this can be driven by tests.
+pub struct App {
+    pub board: Board,
+    pub ui: UiState,
+    pub theme: Theme,
+    /// Where user theme files live, for `:theme NAME`.
+    pub themes_dir: Option<PathBuf>,
+    /// Names of the user's theme files, for `:theme` completion.
+    pub user_themes: Vec<String>,
+    /// Where relabel requests go; `None` when nothing can write labels (the effect then fails
+    /// with a message instead of vanishing).
+    pub relabel_tx: Option<mpsc::Sender<RelabelRequest>>,
+    /// The local store, when it could be opened (another callboard may hold it).
+    pub store: Option<Store>,
+}
+
+/// A confirmed relabel for the worker that writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelabelRequest {
+    pub number_id: String,
+    pub number: String,
+    pub old_label: String,
+    pub new_label: String,
+}
+
+impl App {
+    pub fn new(board: Board, ui: UiState, theme: Theme, themes_dir: Option<PathBuf>) -> App {
+        let user_themes = themes_dir
+            .as_deref()
+            .map(list_user_themes)
+            .unwrap_or_default();
+        App {
+            board,
+            ui,
+            theme,
+            themes_dir,
+            user_themes,
+            relabel_tx: None,
+            store: None,
+        }
+    }
+
+    /// Applies one message. Returns the effects the loop must carry out.
+    pub fn handle(&mut self, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
+        match msg {
+            Msg::Terminal(Event::Key(key)) => {
+                let ctx = Context {
+                    board: &self.board,
+                    now,
+                    user_themes: &self.user_themes,
+                };
+                let effects = update::on_key(&mut self.ui, &ctx, key);
+                self.refresh_stored_recordings(now);
+                effects
+            }
+            Msg::Terminal(Event::Paste(text)) => {
+                update::on_paste(&mut self.ui, &text);
+                Vec::new()
+            }
+            Msg::Terminal(Event::Resize(_, height)) => {
+                self.ui.page_rows = table_rows_for_height(height).max(1);
+                Vec::new()
+            }
+            Msg::Terminal(Event::Mouse(mouse)) => {
+                // Only with --mouse: the wheel moves the selection; clicks stay the terminal's.
+                let action = match mouse.kind {
+                    MouseEventKind::ScrollDown => Some(crate::ui::keys::Action::Down),
+                    MouseEventKind::ScrollUp => Some(crate::ui::keys::Action::Up),
+                    _ => None,
+                };
+                match action {
+                    Some(action) if self.ui.overlay.is_none() && self.ui.input.is_none() => {
+                        let ctx = Context {
+                            board: &self.board,
+                            now,
+                            user_themes: &self.user_themes,
+                        };
+                        update::apply(&mut self.ui, &ctx, action)
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Msg::Terminal(_) => Vec::new(),
+            Msg::TerminalClosed(reason) => {
+                tracing::error!(%reason, "terminal input closed; quitting");
+                self.ui.quit = true;
+                Vec::new()
+            }
+            Msg::Signal(signal) => {
+                tracing::info!(?signal, "stopping on signal");
+                self.ui.quit = true;
+                Vec::new()
+            }
+            Msg::Connection(connection) => {
+                tracing::info!(?connection, "connection state");
+                self.ui.connection = connection;
+                Vec::new()
+            }
+            Msg::Frame(text) => {
+                if views::apply_frame(&mut self.board, &text, now) {
+                    self.ui.record_event(now);
+                }
+                self.check_breaches(now)
+            }
+            Msg::Session(event) => self.on_session(event, now),
+            Msg::RelabelDone {
+                number_id,
+                number,
+                result,
+            } => {
+                self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                match result {
+                    Ok(label) => {
+                        views::apply_relabel(&mut self.board, &number_id, &label, now);
+                        self.ui
+                            .flash(format!("{number} relabelled \"{label}\""), false, now);
+                    }
+                    Err(reason) => {
+                        self.ui
+                            .flash(format!("relabel of {number} failed: {reason}"), true, now);
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Notice { text, is_error } => {
+                self.ui.flash(text, is_error, now);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_session(&mut self, event: crate::rc::ws::SessionEvent, now: DateTime<Utc>) -> Vec<Effect> {
+        use crate::rc::ws::SessionEvent;
+        match event {
+            SessionEvent::State(state) => {
+                let connection = platform::connection_of(&state);
+                tracing::info!(?connection, "connection state");
+                self.ui.connection = connection;
+                Vec::new()
+            }
+            SessionEvent::Notification(frame) => {
+                match crate::rc::apply::apply_notification(&mut self.board, frame.as_str(), now) {
+                    Ok(event) if event.applied == Applied::Changed => self.ui.record_event(now),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, frame = %crate::text::sanitize_max(frame.as_str(), 200), "unreadable notification");
+                    }
+                }
+                self.check_breaches(now)
+            }
+            SessionEvent::Synced(snapshot) => {
+                let summary = crate::rc::apply::apply_snapshot(&mut self.board, &snapshot, now);
+                tracing::info!(?summary, "synced with the platform");
+                if let Some(warning) = snapshot.warnings.first() {
+                    self.ui.flash(crate::text::sanitize(warning).into_owned(), true, now);
+                }
+                self.check_breaches(now)
+            }
+            SessionEvent::LiveCallsWanted(reply) => {
+                let _ = reply.send(crate::rc::apply::live_call_ids(&self.board));
+                Vec::new()
+            }
+            SessionEvent::Warning(text) => {
+                tracing::warn!(%text, "session warning");
+                self.ui.flash(crate::text::sanitize(&text).into_owned(), true, now);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The tick: timers moved on; breaches may have started (a wait crossing its threshold
+    /// happens with no event at all).
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
+        self.board.tick(now);
+        self.persist_new_callers(now);
+        self.refresh_stored_recordings(now);
+        self.check_breaches(now)
+    }
+
+    /// Callers the board saw for the first time go to the store, batched once a tick, so the
+    /// next run still knows them (first-time-caller counts survive a restart).
+    fn persist_new_callers(&mut self, now: DateTime<Utc>) {
+        let new_callers = self.board.take_new_callers();
+        let Some(store) = &self.store else {
+            return;
+        };
+        if new_callers.is_empty() {
+            return;
+        }
+        if let Err(err) = store.mark_callers_seen(new_callers.iter().map(|n| (n.as_str(), now))) {
+            tracing::warn!(error = %err, "cannot remember callers");
+            self.ui.flash(format!("store: {err}"), true, now);
+        }
+    }
+
+    /// While the Recordings view is open, keep its copy of the store's list current.
+    fn refresh_stored_recordings(&mut self, now: DateTime<Utc>) {
+        if self.ui.tab != crate::ui::state::Tab::Recordings {
+            return;
+        }
+        let Some(store) = &self.store else {
+            return;
+        };
+        match store.recordings() {
+            Ok(list) => self.ui.stored_recordings = list,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list stored recordings");
+                self.ui.flash(format!("store: {err}"), true, now);
+            }
+        }
+    }
+
+    /// Rings the bell once per new breach (if enabled) and forgets acknowledgements of queues
+    /// that recovered, so their next breach rings again.
+    fn check_breaches(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
+        let breached = views::breached_queues(&self.board, &self.ui, now);
+        let fresh = breached.iter().any(|id| {
+            !self.ui.breached.contains(id) && !self.ui.acknowledged_breaches.contains(id)
+        });
+        self.ui
+            .acknowledged_breaches
+            .retain(|id| breached.contains(id));
+        self.ui.breached = breached;
+        if fresh && self.ui.bell_enabled {
+            vec![Effect::Bell]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// How long until the screen's content changes by itself: one second while a timer is on
+    /// screen, else the next minute (the status clock). Idle costs one wake-up a minute.
+    pub fn next_tick(&self, now: DateTime<Utc>) -> Duration {
+        if views::timers_visible(&self.board, &self.ui, now) {
+            let into_second = Duration::from_nanos(u64::from(now.nanosecond() % 1_000_000_000));
+            Duration::from_secs(1)
+                .saturating_sub(into_second)
+                .max(Duration::from_millis(5))
+        } else {
+            Duration::from_secs(u64::from(60 - now.second()))
+        }
+    }
+
+    /// Switches theme by name (from `:theme`).
+    fn set_theme(&mut self, name: &str, now: DateTime<Utc>) {
+        match Theme::load(name, self.themes_dir.as_deref()) {
+            Ok(theme) => {
+                self.theme = theme;
+                self.ui.flash(format!("theme {name}"), false, now);
+            }
+            Err(err) => self.ui.flash(err.to_string(), true, now),
+        }
+    }
+}
+
+/// Theme file names (without `.toml`) in the user's themes dir.
+fn list_user_themes(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".toml").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Forwards terminal events into the loop's channel.
+pub fn spawn_terminal_reader(tx: mpsc::Sender<Msg>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(event) = events.next().await {
+            let msg = match event {
+                Ok(event) => Msg::Terminal(event),
+                Err(err) => Msg::TerminalClosed(err.to_string()),
+            };
+            let closed = matches!(msg, Msg::TerminalClosed(_));
+            if tx.send(msg).await.is_err() || closed {
+                break;
+            }
+        }
+    })
+}
+
+/// SIGTERM and SIGHUP quit through the loop, so the terminal is restored and the store flushed.
+pub fn spawn_signal_listener(
+    tx: mpsc::Sender<Msg>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        let stop = tokio::select! {
+            _ = term.recv() => StopSignal::Terminate,
+            _ = hup.recv() => StopSignal::HangUp,
+        };
+        let _ = tx.send(Msg::Signal(stop)).await;
+    }))
+}
+
+/// Runs the loop until the user quits, a signal arrives or every producer is gone.
+pub async fn run(
+    app: &mut App,
+    guard: &mut TerminalGuard,
+    mut rx: mpsc::Receiver<Msg>,
+) -> anyhow::Result<()> {
+    let size = guard.terminal().size()?;
+    app.ui.page_rows = table_rows_for_height(size.height).max(1);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut next_tick = Instant::now() + app.next_tick(Utc::now());
+    loop {
+        if dirty && last_draw.is_none_or(|at| at.elapsed() >= FRAME_INTERVAL) {
+            draw(app, guard)?;
+            dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let frame_due = last_draw.map_or_else(Instant::now, |at| at + FRAME_INTERVAL);
+        let mut effects = Vec::new();
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                let now = Utc::now();
+                effects.extend(app.handle(msg, now));
+                // Drain whatever else is already queued before drawing: one frame per burst.
+                while let Ok(msg) = rx.try_recv() {
+                    effects.extend(app.handle(msg, now));
+                }
+                dirty = true;
+            }
+            _ = tokio::time::sleep_until(next_tick) => {
+                let now = Utc::now();
+                effects.extend(app.tick(now));
+                next_tick = Instant::now() + app.next_tick(now);
+                dirty = true;
+            }
+            _ = tokio::time::sleep_until(frame_due), if dirty => {}
+        }
+        for effect in effects {
+            carry_out(app, guard, effect)?;
+            dirty = true;
+        }
+        if app.ui.quit {
+            break;
+        }
+        // A key may have made timers visible (e.g. switching to Calls): re-arm the tick.
+        let wanted = Instant::now() + app.next_tick(Utc::now());
+        if wanted < next_tick {
+            next_tick = wanted;
+        }
+    }
+    Ok(())
+}
+
+fn draw(app: &App, guard: &mut TerminalGuard) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let terminal = guard.terminal();
+    crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    terminal.draw(|frame| render::render(frame, &app.board, &app.ui, &app.theme, now))?;
+    crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    terminal.backend_mut().flush()?;
+    Ok(())
+}
+
+fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow::Result<()> {
+    let now = Utc::now();
+    match effect {
+        Effect::Copy(text) => {
+            if let Some(sequence) = crate::ui::clipboard::osc52_sequence(&text) {
+                let backend = guard.terminal().backend_mut();
+                backend.write_all(sequence.as_bytes())?;
+                backend.flush()?;
+            }
+        }
+        Effect::Bell => {
+            let backend = guard.terminal().backend_mut();
+            backend.write_all(b"\x07")?;
+            backend.flush()?;
+        }
+        Effect::SetTheme(name) => app.set_theme(&name, now),
+        Effect::Suspend => {
+            guard.suspend()?;
+        }
+        Effect::Relabel {
+            number_id,
+            number,
+            old_label,
+            new_label,
+        } => {
+            let request = RelabelRequest {
+                number_id,
+                number: number.clone(),
+                old_label,
+                new_label,
+            };
+            let sent = app
+                .relabel_tx
+                .as_ref()
+                .is_some_and(|tx| tx.try_send(request).is_ok());
+            if !sent {
+                app.ui.jobs_in_flight = app.ui.jobs_in_flight.saturating_sub(1);
+                app.ui.flash(
+                    format!("cannot relabel {number}: the platform connection is not ready; try again in a moment"),
+                    true,
+                    now,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the command line adds to the config for the live board.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    /// `--config` / `CALLBOARD_CONFIG`.
+    pub config: Option<PathBuf>,
+    /// `--theme` / `CALLBOARD_THEME`.
+    pub theme: Option<String>,
+    pub read_only: bool,
+    pub mouse: bool,
+    pub bell: bool,
+}
+
+/// Starts logging to `<data dir>/callboard.log` (never the terminal: it belongs to the board).
+/// `CALLBOARD_LOG` sets the filter (default `info`). Keep the guard until exit so the last lines
+/// are written.
+pub fn init_logging(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    let appender = tracing_appender::rolling::never(data_dir, LOG_FILE_NAME);
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CALLBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .map_err(|err| anyhow::anyhow!("cannot start logging: {err}"))?;
+    Ok(guard)
+}
+
+/// The log file's name inside the data dir.
+pub const LOG_FILE_NAME: &str = "callboard.log";
+
+/// Everything the board needs, resolved from config, environment and flags before the terminal
+/// is touched, so every mistake is reported on a normal screen.
+pub struct Prepared {
+    pub config: crate::config::Config,
+    pub theme: Theme,
+    pub themes_dir: Option<PathBuf>,
+    pub keymap: crate::ui::keys::KeyMap,
+    pub data_dir: PathBuf,
+    pub read_only: bool,
+    pub mouse: bool,
+    pub bell: bool,
+}
+
+pub fn prepare(options: &LaunchOptions) -> anyhow::Result<Prepared> {
+    let config = crate::config::Config::load(options.config.as_deref())?;
+    let config_file = crate::config::config_path(options.config.as_deref());
+    let themes_dir = config_file.as_deref().map(crate::config::themes_dir);
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme_name = crate::ui::theme::choose_theme_name(
+        options.theme.as_deref(),
+        None,
+        config.theme.as_deref(),
+        no_color,
+    );
+    let theme = Theme::load(theme_name, themes_dir.as_deref())?;
+    let read_only = options.read_only || config.read_only;
+    let keymap = crate::ui::keys::KeyMap::build(&config.key_overrides, read_only)?;
+    let data_dir = crate::config::data_dir()?;
+    Ok(Prepared {
+        mouse: options.mouse || config.mouse,
+        bell: options.bell || config.bell,
+        config,
+        theme,
+        themes_dir,
+        keymap,
+        data_dir,
+        read_only,
+    })
+}
+
+/// Runs the live board until the user quits. The terminal is restored on every way out.
+pub fn launch(options: LaunchOptions) -> anyhow::Result<()> {
+    let prepared = prepare(&options)?;
+    let _log_guard = init_logging(&prepared.data_dir)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = ?prepared.config.source,
+        theme = %prepared.theme.name,
+        read_only = prepared.read_only,
+        demo = prepared.config.credentials.is_none(),
+        "callboard starting"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(run_board(prepared));
+    // Workers (WebSocket session, simulator) are told to stop by their channels closing; do not
+    // wait long for stragglers.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    if let Err(err) = &result {
+        tracing::error!(error = %err, "callboard stopped with an error");
+    }
+    result
+}
+
+async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
+    let config = &prepared.config;
+    let mut board_config = crate::board::BoardConfig {
+        time_zone: config.time_zone,
+        rolling_window_minutes: config.rolling_window_minutes,
+        ..crate::board::BoardConfig::default()
+    };
+    if let Some(grammar) = &config.label_grammar {
+        board_config.label_grammar = grammar.clone();
+    }
+    // The store gives the board what it knew last time: callers seen before (first-time caller
+    // counts) and the number list (attribution before the first REST page). Without it the
+    // board still works; the status line says why.
+    let mut notices = Vec::new();
+    let store = match Store::open(
+        &prepared.data_dir,
+        StoreConfig {
+            cap_bytes: config.store_cap_bytes,
+            ..StoreConfig::default()
+        },
+    ) {
+        Ok(store) => Some(store),
+        Err(err) => {
+            tracing::warn!(error = %err, "store unavailable");
+            notices.push(format!("local store unavailable: {err}"));
+            None
+        }
+    };
+    let known_callers = match store.as_ref().map(Store::seen_callers).transpose() {
+        Ok(callers) => callers.unwrap_or_default(),
+        Err(err) => {
+            notices.push(format!("cannot read known callers: {err}"));
+            Default::default()
+        }
+    };
+    let mut board = Board::new(board_config, known_callers);
+    if let Some(cached) = store
+        .as_ref()
+        .and_then(|s| s.cached_numbers().ok().flatten())
+    {
+        let numbers: Vec<crate::rc::records::PhoneNumber> = cached
+            .records
+            .into_iter()
+            .filter_map(|record| serde_json::from_value(record).ok())
+            .collect();
+        board.set_numbers(&numbers, Utc::now());
+    }
+    let source = if config.credentials.is_some() {
+        crate::ui::state::Source::Account(
+            config
+                .credentials
+                .as_ref()
+                .and_then(|c| url::Url::parse(&c.server_url).ok())
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| "RingCentral".into()),
+        )
+    } else {
+        crate::ui::state::Source::Demo
+    };
+    let mut ui = UiState::new(
+        prepared.keymap.clone(),
+        source,
+        config.rolling_window_minutes,
+        prepared.bell,
+    );
+    ui.time_zone = config.time_zone;
+    let mut app = App::new(
+        board,
+        ui,
+        prepared.theme.clone(),
+        prepared.themes_dir.clone(),
+    );
+
+    let (tx, rx) = mpsc::channel::<Msg>(4096);
+    // The platform starts before the terminal is taken, so a failure prints on a normal screen.
+    let (platform, relabel_tx) = platform::start(
+        config.credentials.as_ref(),
+        &config.relabel_path,
+        config.time_zone,
+        tx.clone(),
+    )
+    .await?;
+    app.relabel_tx = Some(relabel_tx);
+    let mut guard = TerminalGuard::enter(prepared.mouse)?;
+    let reader = spawn_terminal_reader(tx.clone());
+    let signals = spawn_signal_listener(tx.clone())?;
+    let result = run(&mut app, &mut guard, rx).await;
+    reader.abort();
+    signals.abort();
+    drop(guard);
+    platform.shutdown().await;
+    // Whatever the tick had not yet written goes now; sled flushes what it holds.
+    app.persist_new_callers(Utc::now());
+    if let Some(store) = &app.store
+        && let Err(err) = store.flush()
+    {
+        tracing::warn!(error = %err, "store flush failed");
+    }
+    result
+}

@@ -1,0 +1,1665 @@
+//! Inputs → state: telephony and presence events, REST snapshots, the call log, the directory,
+//! the number book, and the clock tick that rolls the day and ages finished calls out.
+//!
+//! Every telephony input becomes a [`PartyUpdate`]; a party takes an update only if its
+//! sequence is newer than the one it holds (PROTOCOL.md §9.6), so a replayed event is a no-op.
+//! After a call's parties change, everything about the call is derived again from its parties
+//! (state, queue, agent, times, outcome), then the call's tally contribution is swapped for the
+//! new one. Strings are sanitised here, once, as they enter the board.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::board::metrics::{SlaSettings, Tally};
+use crate::board::model::{
+    Agent, AgentState, Applied, Board, Call, CallDirection, CallSource, CallState, Contribution,
+    Endpoint, NumberEntry, Outcome, PartyState, Queue, RecordingRef, local_midnight, minute_index,
+    normalize_number,
+};
+use crate::rc::events::{
+    self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
+    parse_timestamp,
+};
+use crate::rc::records::{
+    CallLogRecord, CallQueue, CallQueueMember, CallQueuePresence, Extension, PhoneNumber, Presence,
+    TelephonySession,
+};
+use crate::text::sanitize;
+
+/// Extension types whose parties are never agents (their answer is not an agent's answer).
+const NON_AGENT_TYPES: &[&str] = &[
+    "Department",
+    "IvrMenu",
+    "Announcement",
+    "Voicemail",
+    "ParkLocation",
+    "PagingOnly",
+    "ApplicationExtension",
+];
+
+fn clean(s: &str) -> String {
+    sanitize(s).into_owned()
+}
+
+fn clean_opt(s: Option<&str>) -> Option<String> {
+    s.map(clean).filter(|s| !s.is_empty())
+}
+
+/// One party's change, from an event or a REST read, with borrowed strings.
+struct PartyUpdate<'x> {
+    id: &'x str,
+    /// `None` for REST reads, which carry no sequence.
+    sequence: Option<u64>,
+    extension_id: Option<&'x str>,
+    direction: Option<Direction>,
+    status: Option<PartyStatus>,
+    reason: Option<&'x str>,
+    from: EndpointRef<'x>,
+    to: EndpointRef<'x>,
+    queue_call: Option<bool>,
+    missed_call: Option<bool>,
+    recording: Option<&'x str>,
+}
+
+#[derive(Default)]
+struct EndpointRef<'x> {
+    phone_number: Option<&'x str>,
+    name: Option<&'x str>,
+    extension_id: Option<&'x str>,
+}
+
+impl<'x> EndpointRef<'x> {
+    fn from_event(e: Option<&'x events::Endpoint<'_>>) -> EndpointRef<'x> {
+        e.map(|e| EndpointRef {
+            phone_number: e.phone_number.as_deref(),
+            name: e.name.as_deref(),
+            extension_id: e.extension_id.as_deref(),
+        })
+        .unwrap_or_default()
+    }
+
+    fn from_record(e: Option<&'x crate::rc::records::SessionEndpoint>) -> EndpointRef<'x> {
+        e.map(|e| EndpointRef {
+            phone_number: e.phone_number.as_deref(),
+            name: e.name.as_deref(),
+            extension_id: e.extension_id.as_deref(),
+        })
+        .unwrap_or_default()
+    }
+
+    /// Fills what the party does not know yet; later events may add a name or number.
+    fn merge_into(&self, target: &mut Endpoint) -> bool {
+        let mut changed = false;
+        let mut fill = |slot: &mut Option<String>, value: Option<&str>, as_number: bool| {
+            if let Some(v) = value.map(|v| {
+                let v = clean(v);
+                if as_number { normalize_number(&v) } else { v }
+            }) {
+                if !v.is_empty() && slot.as_deref() != Some(v.as_str()) {
+                    *slot = Some(v);
+                    changed = true;
+                }
+            }
+        };
+        fill(&mut target.phone_number, self.phone_number, true);
+        fill(&mut target.name, self.name, false);
+        fill(&mut target.extension_id, self.extension_id, false);
+        changed
+    }
+}
+
+impl Board {
+    // -----------------------------------------------------------------------------------------
+    // Events
+
+    /// Applies one parsed notification (telephony or presence). The envelope `timestamp`
+    /// stands in for a missing `eventTime`, and `now` for both.
+    pub fn apply_notification(&mut self, note: &Notification<'_>, now: DateTime<Utc>) -> Applied {
+        self.tick(now);
+        let envelope_time = note.timestamp.as_deref().and_then(parse_timestamp);
+        match &note.body {
+            EventBody::Telephony(ev) => self.apply_telephony_at(ev, envelope_time, now),
+            EventBody::Presence(ev) => self.apply_presence(ev, envelope_time.unwrap_or(now), now),
+            EventBody::Other => Applied::Ignored,
+        }
+    }
+
+    /// Parses a WS frame or bare envelope and applies what it carries. Convenience for replay,
+    /// benchmarks and tests; the live path parses once and calls [`Board::apply_notification`].
+    pub fn apply_frame(
+        &mut self,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, events::ParseError> {
+        let frame = events::parse_frame(text)?;
+        Ok(match frame.notification() {
+            Some(note) => self.apply_notification(note, now),
+            None => Applied::Ignored,
+        })
+    }
+
+    /// Applies one telephony-session event body.
+    pub fn apply_telephony(&mut self, ev: &TelephonyEvent<'_>, now: DateTime<Utc>) -> Applied {
+        self.apply_telephony_at(ev, None, now)
+    }
+
+    fn apply_telephony_at(
+        &mut self,
+        ev: &TelephonyEvent<'_>,
+        envelope_time: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Applied {
+        self.tick(now);
+        let Some(session) = ev.telephony_session_id.as_deref().filter(|s| !s.is_empty()) else {
+            return Applied::Ignored;
+        };
+        let at = ev
+            .event_time
+            .as_deref()
+            .and_then(parse_timestamp)
+            .or(envelope_time)
+            .unwrap_or(now);
+        let updates: Vec<PartyUpdate<'_>> = ev
+            .parties
+            .iter()
+            .filter_map(|p| {
+                Some(PartyUpdate {
+                    id: p.id.as_deref().filter(|id| !id.is_empty())?,
+                    sequence: ev.sequence,
+                    extension_id: p.extension_id.as_deref(),
+                    direction: p.direction(),
+                    status: p.status(),
+                    reason: p.status.as_ref().and_then(|s| s.reason.as_deref()),
+                    from: EndpointRef::from_event(p.from.as_ref()),
+                    to: EndpointRef::from_event(p.to.as_ref()),
+                    queue_call: p.queue_call,
+                    missed_call: p.missed_call,
+                    recording: p
+                        .recordings
+                        .as_ref()
+                        .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
+                })
+            })
+            .collect();
+        if updates.is_empty() {
+            return Applied::Ignored;
+        }
+        let session_id = ev.session_id.as_deref();
+        let applied = self.apply_party_updates(session, session_id, &updates, at, at, now);
+        self.age_out(now);
+        applied
+    }
+
+    /// Applies one detailed presence body. `at` is when it happened (the envelope time).
+    pub fn apply_presence(
+        &mut self,
+        ev: &PresenceEvent<'_>,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Applied {
+        self.tick(now);
+        let Some(extension_id) = ev.extension_id.as_deref().filter(|s| !s.is_empty()) else {
+            return Applied::Ignored;
+        };
+        let current_call = ev
+            .active_calls
+            .iter()
+            .filter(|c| c.telephony_status.as_deref() != Some("NoCall"))
+            .find_map(|c| c.telephony_session_id.as_deref());
+        let input = PresenceInput {
+            sequence: ev.sequence,
+            presence_status: ev.presence_status.as_deref(),
+            user_status: ev.user_status.as_deref(),
+            dnd_status: ev.dnd_status.as_deref(),
+            telephony_status: ev.telephony_status.as_deref(),
+            accept_queue_calls: ev.accept_call_queue_calls,
+            current_call,
+        };
+        self.apply_presence_input(extension_id, &input, at, now)
+    }
+
+    /// Applies a REST read of presence (`…/presence?detailedTelephonyState=true`, account or
+    /// extension), e.g. at start or after a resync.
+    pub fn apply_presence_snapshot(&mut self, records: &[Presence], now: DateTime<Utc>) -> Applied {
+        let mut any = Applied::Ignored;
+        for record in records {
+            let Some(extension_id) = record.extension_id() else {
+                continue;
+            };
+            let current_call = record
+                .active_calls
+                .iter()
+                .filter(|c| c.telephony_status.as_deref() != Some("NoCall"))
+                .find_map(|c| c.telephony_session_id.as_deref());
+            let input = PresenceInput {
+                // A snapshot is the truth now, whatever sequence the last event had.
+                sequence: None,
+                presence_status: record.presence_status.as_deref(),
+                user_status: record.user_status.as_deref(),
+                dnd_status: record.dnd_status.as_deref(),
+                telephony_status: record.telephony_status.as_deref(),
+                accept_queue_calls: record.accept_call_queue_calls,
+                current_call,
+            };
+            if self.apply_presence_input(extension_id, &input, now, now) == Applied::Changed {
+                any = Applied::Changed;
+            }
+            if let (Some(seq), Some(agent)) = (record.sequence, self.agents.get_mut(extension_id)) {
+                agent.presence_sequence = Some(seq);
+            }
+        }
+        any
+    }
+
+    fn apply_presence_input(
+        &mut self,
+        extension_id: &str,
+        input: &PresenceInput<'_>,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Applied {
+        let extension_id = clean(extension_id);
+        let agent = self
+            .agents
+            .entry(extension_id.clone())
+            .or_insert_with(|| new_agent(&extension_id, now));
+        if let (Some(seq), Some(held)) = (input.sequence, agent.presence_sequence) {
+            if seq <= held {
+                self.stale_events += 1;
+                return Applied::Stale;
+            }
+        }
+        let before = (
+            agent.presence_status.clone(),
+            agent.user_status.clone(),
+            agent.dnd_status.clone(),
+            agent.telephony_status.clone(),
+            agent.accept_queue_calls,
+            agent.current_call.clone(),
+            agent.has_presence,
+        );
+        if let Some(seq) = input.sequence {
+            agent.presence_sequence = Some(seq);
+        }
+        let set = |slot: &mut Option<String>, v: Option<&str>| {
+            if let Some(v) = v {
+                *slot = Some(clean(v));
+            }
+        };
+        set(&mut agent.presence_status, input.presence_status);
+        set(&mut agent.user_status, input.user_status);
+        set(&mut agent.dnd_status, input.dnd_status);
+        set(&mut agent.telephony_status, input.telephony_status);
+        if input.accept_queue_calls.is_some() {
+            agent.accept_queue_calls = input.accept_queue_calls;
+        }
+        agent.current_call = input.current_call.map(clean);
+        agent.has_presence = true;
+        let after = (
+            agent.presence_status.clone(),
+            agent.user_status.clone(),
+            agent.dnd_status.clone(),
+            agent.telephony_status.clone(),
+            agent.accept_queue_calls,
+            agent.current_call.clone(),
+            agent.has_presence,
+        );
+        if before == after {
+            return Applied::Stale;
+        }
+        let state = agent_state(agent);
+        if state != agent.state {
+            agent.state = state;
+            agent.state_since = at;
+        }
+        agent.changed_at = now;
+        let dnd_reported = input.dnd_status.is_some();
+        for queue in self.queues.values_mut() {
+            if let Some(accepts) = queue.members.get_mut(&extension_id) {
+                // The queue-presence read is a snapshot; a newer presence that states the
+                // agent's do-not-disturb mode is what decides queue calls from now on.
+                if dnd_reported {
+                    *accepts = None;
+                }
+                queue.changed_at = now;
+            }
+        }
+        self.revision += 1;
+        Applied::Changed
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // REST reads
+
+    /// Applies a REST read of one live session (a resync). Parties move to the status the
+    /// platform reports now; their sequences are kept, so later events still apply in order.
+    pub fn apply_session_snapshot(
+        &mut self,
+        session: &TelephonySession,
+        now: DateTime<Utc>,
+    ) -> Applied {
+        self.roll_day(now);
+        if session.id.is_empty() {
+            return Applied::Ignored;
+        }
+        let updates: Vec<PartyUpdate<'_>> = session
+            .parties
+            .iter()
+            .filter_map(|p| {
+                Some(PartyUpdate {
+                    id: p.id.as_deref().filter(|id| !id.is_empty())?,
+                    sequence: None,
+                    extension_id: p.extension_id(),
+                    direction: p.direction.as_deref().and_then(Direction::from_wire),
+                    status: p
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.code.as_deref())
+                        .map(PartyStatus::from_code),
+                    reason: p.status.as_ref().and_then(|s| s.reason.as_deref()),
+                    from: EndpointRef::from_record(p.from.as_ref()),
+                    to: EndpointRef::from_record(p.to.as_ref()),
+                    queue_call: p.queue_call,
+                    missed_call: p.missed_call,
+                    recording: p
+                        .recordings
+                        .as_ref()
+                        .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
+                })
+            })
+            .collect();
+        if updates.is_empty() {
+            return Applied::Ignored;
+        }
+        let started = session.created_at().unwrap_or(now);
+        self.apply_party_updates(&session.id, None, &updates, now, started, now)
+    }
+
+    /// After a resync: every live call whose id is not in `active_ids` ended while the board
+    /// was not listening. It is closed at `now` (its open parties disconnected), never left
+    /// stuck as live.
+    pub fn end_missing_live_calls<I, S>(&mut self, active_ids: I, now: DateTime<Utc>) -> usize
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let active: HashSet<String> = active_ids
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect();
+        let missing: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.is_live() && !active.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        for id in &missing {
+            let Some(mut call) = self.calls.remove(id) else {
+                continue;
+            };
+            let old_start = call.started_at;
+            let old_end = call.ended_at;
+            for party in call.parties.iter_mut() {
+                if !party.status.is_terminal() {
+                    transition(
+                        party,
+                        PartyStatus::Disconnected,
+                        now.max(party.status_since),
+                    );
+                }
+            }
+            if call.parties.is_empty() {
+                call.ended_at = Some(now);
+            }
+            self.finish_call_update(call, old_start, old_end, now);
+        }
+        if !missing.is_empty() {
+            self.revision += 1;
+        }
+        missing.len()
+    }
+
+    /// Loads today's finished calls from the call log (Detailed view, any order), skipping
+    /// calls the board already holds or has aged out. Legs follow the convention at the end of
+    /// docs/ARCHITECTURE.md: caller leg, queue leg (`to.extensionId` = queue), answering agent
+    /// legs (`result: Accepted`).
+    pub fn bootstrap_from_call_log(
+        &mut self,
+        records: &[CallLogRecord],
+        now: DateTime<Utc>,
+    ) -> usize {
+        self.roll_day(now);
+        let mut ordered: Vec<&CallLogRecord> = records.iter().collect();
+        ordered.sort_by_key(|r| r.started_at());
+        let mut added = 0;
+        for record in ordered {
+            if let Some(call) = self.call_from_log(record, now) {
+                let id = call.id.clone();
+                let started = call.started_at;
+                self.by_start.insert((started, id.clone()));
+                self.calls.insert(id.clone(), call);
+                if let Some(call) = self.calls.remove(&id) {
+                    self.finish_call_update(call, started, None, now);
+                }
+                added += 1;
+            }
+        }
+        if added > 0 {
+            self.revision += 1;
+        }
+        self.age_out(now);
+        added
+    }
+
+    fn call_from_log(&mut self, record: &CallLogRecord, now: DateTime<Utc>) -> Option<Call> {
+        if record.deleted == Some(true) {
+            return None;
+        }
+        let id = clean(record.telephony_session_id.as_deref().unwrap_or(&record.id));
+        if id.is_empty() || self.calls.contains_key(&id) || self.forgotten.contains(&id) {
+            return None;
+        }
+        let started_at = record.started_at()?;
+        let duration_ms = (record.duration_seconds().unwrap_or(0.0) * 1000.0).round() as i64;
+        // A nonsensical duration (beyond chrono's range) drops the record rather than the board.
+        let ended_at = Duration::try_milliseconds(duration_ms.max(0))
+            .and_then(|d| started_at.checked_add_signed(d))?;
+        let from = record.from.as_ref();
+        let to = record.to.as_ref();
+        let from_ext = from.and_then(|p| p.extension_id.as_deref()).is_some();
+        let to_ext = to.and_then(|p| p.extension_id.as_deref()).is_some();
+        let direction = match record.direction.as_deref() {
+            Some("Inbound") if from_ext => CallDirection::Internal,
+            Some("Inbound") => CallDirection::Inbound,
+            Some("Outbound") if to_ext || to.and_then(|p| p.phone_number.as_deref()).is_none() => {
+                CallDirection::Internal
+            }
+            Some("Outbound") => CallDirection::Outbound,
+            _ => CallDirection::Unknown,
+        };
+        let number = |p: Option<&crate::rc::records::CallLogParty>| {
+            p.and_then(|p| p.phone_number.as_deref().or(p.extension_number.as_deref()))
+                .map(|n| normalize_number(&clean(n)))
+                .filter(|n| !n.is_empty())
+        };
+        let (caller, caller_name, dialed) = match direction {
+            CallDirection::Outbound | CallDirection::Internal => (
+                number(to),
+                clean_opt(to.and_then(|p| p.name.as_deref())),
+                None,
+            ),
+            _ => (
+                number(from),
+                clean_opt(from.and_then(|p| p.name.as_deref())),
+                number(to),
+            ),
+        };
+        // The caller's (master) leg may name the queue as its destination too; the queue leg is
+        // the one that starts when the call enters the queue.
+        let queue_leg = record.legs.iter().find(|leg| {
+            leg.master != Some(true)
+                && leg
+                    .to
+                    .as_ref()
+                    .and_then(|t| t.extension_id.as_deref())
+                    .is_some_and(|ext| self.queues.contains_key(ext))
+        });
+        let queue_leg = queue_leg.or_else(|| {
+            // Without the queue list, the convention's second leg is the queue leg.
+            (self.queues.is_empty() && record.legs.len() >= 2)
+                .then(|| &record.legs[1])
+                .filter(|leg| {
+                    leg.to
+                        .as_ref()
+                        .and_then(|t| t.extension_id.as_deref())
+                        .is_some()
+                })
+        });
+        let agent_legs: Vec<_> = record
+            .legs
+            .iter()
+            .filter(|leg| {
+                let extension = leg.extension.as_ref().and_then(|e| e.id.as_deref());
+                let to_extension = leg.to.as_ref().and_then(|t| t.extension_id.as_deref());
+                // The queue leg carries the call's overall result too; it is not an agent.
+                let is_queue_leg = queue_leg.is_some_and(|q| std::ptr::eq(q, *leg))
+                    || extension.is_some_and(|e| self.is_non_agent_extension(e))
+                    || to_extension.is_some_and(|e| self.is_non_agent_extension(e));
+                leg.result.as_deref() == Some("Accepted")
+                    && leg.master != Some(true)
+                    && extension.is_some()
+                    && !is_queue_leg
+            })
+            .collect();
+        let answered_at = agent_legs.iter().filter_map(|l| l.started_at()).min();
+        let last_agent = agent_legs.iter().max_by_key(|l| l.started_at());
+        let talk_ms: i64 = agent_legs
+            .iter()
+            .filter_map(|l| l.duration_seconds())
+            .map(|s| (s * 1000.0).round() as i64)
+            .sum();
+        let voicemail = record.result.as_deref() == Some("Voicemail");
+        let connected = matches!(
+            record.result.as_deref(),
+            Some("Accepted" | "Call connected")
+        );
+        let placed_by_agent =
+            matches!(direction, CallDirection::Outbound | CallDirection::Internal);
+        // The log has no answer time for a call placed by an agent, nor for a direct call the
+        // extension took itself: the call's start stands in, and its whole length is talk.
+        let answered_at = answered_at.or_else(|| {
+            (connected && (placed_by_agent || queue_leg.is_none())).then_some(started_at)
+        });
+        let talk_ms = if agent_legs.is_empty() && answered_at.is_some() {
+            duration_ms.max(0)
+        } else {
+            talk_ms
+        };
+        // As with events, a call names its agent once someone answered.
+        let (agent_id, agent_name) = if answered_at.is_none() {
+            (None, None)
+        } else if placed_by_agent {
+            (
+                from.and_then(|p| p.extension_id.as_deref()),
+                clean_opt(from.and_then(|p| p.name.as_deref())),
+            )
+        } else {
+            let id = last_agent.and_then(|l| l.extension.as_ref().and_then(|e| e.id.as_deref()));
+            let name = last_agent
+                .and_then(|l| l.extension.as_ref().and_then(|e| e.name.as_deref()))
+                .map(clean);
+            (id, name)
+        };
+        let agent_name = agent_name.or_else(|| {
+            agent_id
+                .and_then(|id| self.agents.get(id))
+                .and_then(|a| a.name.clone())
+        });
+        let queue_id =
+            queue_leg.and_then(|l| l.to.as_ref().and_then(|t| t.extension_id.as_deref()));
+        let queue_name = queue_id
+            .and_then(|q| self.queues.get(q).map(|q| q.name.clone()))
+            .or_else(|| {
+                clean_opt(queue_leg.and_then(|l| l.to.as_ref().and_then(|t| t.name.as_deref())))
+            });
+        let queued_at = queue_leg.and_then(|l| l.started_at());
+        let first_time_caller = self.note_caller(direction, caller.as_deref());
+        let serial = self.next_serial();
+        let mut call = Call {
+            id,
+            session_id: clean_opt(record.session_id.as_deref()),
+            direction,
+            caller,
+            caller_name,
+            dialed,
+            queue_id: queue_id.map(clean),
+            queue_name,
+            agent_id: agent_id.map(clean),
+            agent_name,
+            state: CallState::Ended,
+            outcome: Outcome::Live,
+            started_at,
+            queued_at,
+            answered_at,
+            voicemail_at: voicemail.then_some(ended_at),
+            ended_at: Some(ended_at),
+            recording: record.recording.as_ref().map(|r| RecordingRef {
+                id: clean(&r.id),
+                active: false,
+            }),
+            first_time_caller,
+            changed_at: now,
+            parties: Vec::new(),
+            caller_checked: true,
+            source: CallSource::CallLog { talk_ms },
+            contribution: Contribution::default(),
+            serial,
+        };
+        call.outcome = self.outcome_of(&call);
+        Some(call)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Directory and number book
+
+    /// Sets the account's phone numbers (all pages). Labels are read with the board's grammar;
+    /// calls are attributed by these labels from now on, today's included.
+    pub fn set_numbers(&mut self, numbers: &[PhoneNumber], now: DateTime<Utc>) {
+        self.book.clear();
+        self.book_ids.clear();
+        for record in numbers {
+            let number = normalize_number(&clean(&record.phone_number));
+            if number.is_empty() {
+                continue;
+            }
+            let label = clean_opt(record.label.as_deref());
+            let entry = NumberEntry {
+                id: clean(&record.id),
+                number: number.clone(),
+                parsed: self.config.label_grammar.parse(label.as_deref()),
+                label,
+                usage_type: clean_opt(record.usage_type.as_deref()),
+                extension_name: clean_opt(
+                    record.extension.as_ref().and_then(|e| e.name.as_deref()),
+                ),
+                changed_at: now,
+            };
+            self.book_ids.insert(entry.id.clone(), number.clone());
+            self.book.insert(number, entry);
+        }
+        self.revision += 1;
+    }
+
+    /// Changes one number's label (after a relabel the platform confirmed, or to roll one
+    /// back). Today's and live calls to it move to the new campaign at once. Returns false if
+    /// the board does not know the number.
+    pub fn set_number_label(
+        &mut self,
+        number_or_id: &str,
+        label: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let key = if self.book.contains_key(number_or_id) {
+            number_or_id.to_owned()
+        } else if let Some(number) = self.book_ids.get(number_or_id) {
+            number.clone()
+        } else {
+            let normalized = normalize_number(number_or_id);
+            if !self.book.contains_key(&normalized) {
+                return false;
+            }
+            normalized
+        };
+        let label = clean_opt(label);
+        let parsed = self.config.label_grammar.parse(label.as_deref());
+        let Some(entry) = self.book.get_mut(&key) else {
+            return false;
+        };
+        entry.label = label;
+        entry.parsed = parsed;
+        entry.changed_at = now;
+        if let Some(stats) = self.number_stats.get_mut(&key) {
+            stats.changed_at = Some(now);
+        }
+        self.revision += 1;
+        true
+    }
+
+    /// Sets the call queues (list items or details). A queue's own service-level settings
+    /// replace the defaults when the record carries them; held calls are re-derived so their
+    /// thresholds follow.
+    pub fn set_queues(&mut self, queues: &[CallQueue], now: DateTime<Utc>) {
+        for record in queues {
+            let id = clean(&record.id);
+            if id.is_empty() {
+                continue;
+            }
+            let name = clean_opt(record.name.as_deref());
+            let queue = self
+                .queues
+                .entry(id.clone())
+                .or_insert_with(|| new_queue(&id, name.as_deref(), now));
+            if let Some(name) = name {
+                queue.name = name;
+            }
+            if let Some(number) = clean_opt(record.extension_number.as_deref()) {
+                queue.extension_number = Some(number);
+            }
+            if record.service_level_settings.is_some() {
+                queue.sla = SlaSettings::from_record(record.service_level_settings.as_ref());
+            }
+            queue.discovered = false;
+            queue.changed_at = now;
+        }
+        self.rederive_all(now);
+        self.revision += 1;
+    }
+
+    /// Sets the members of one queue (`…/call-queues/{id}/members`).
+    pub fn set_queue_members(
+        &mut self,
+        queue_id: &str,
+        members: &[CallQueueMember],
+        now: DateTime<Utc>,
+    ) {
+        let queue_id = clean(queue_id);
+        let queue = self
+            .queues
+            .entry(queue_id.clone())
+            .or_insert_with(|| new_queue(&queue_id, None, now));
+        let previous = std::mem::take(&mut queue.members);
+        for member in members {
+            let id = clean(&member.id);
+            let accepts = previous.get(&id).copied().flatten();
+            queue.members.insert(id.clone(), accepts);
+            let agent = self
+                .agents
+                .entry(id.clone())
+                .or_insert_with(|| new_agent(&id, now));
+            if agent.extension_number.is_none() {
+                agent.extension_number = clean_opt(member.extension_number.as_deref());
+            }
+        }
+        queue.changed_at = now;
+        self.revision += 1;
+    }
+
+    /// Sets one queue's member presence (`…/call-queues/{id}/presence`): members with names and
+    /// whether each takes this queue's calls now.
+    pub fn set_queue_presence(
+        &mut self,
+        queue_id: &str,
+        records: &[CallQueuePresence],
+        now: DateTime<Utc>,
+    ) {
+        let queue_id = clean(queue_id);
+        let queue = self
+            .queues
+            .entry(queue_id.clone())
+            .or_insert_with(|| new_queue(&queue_id, None, now));
+        for record in records {
+            let Some(id) = clean_opt(record.member.id.as_deref()) else {
+                continue;
+            };
+            let accepts = match (record.accept_queue_calls, record.accept_current_queue_calls) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (None, None) => None,
+            };
+            queue.members.insert(id.clone(), accepts);
+            let agent = self
+                .agents
+                .entry(id.clone())
+                .or_insert_with(|| new_agent(&id, now));
+            if let Some(name) = clean_opt(record.member.name.as_deref()) {
+                agent.name = Some(name);
+            }
+            if let Some(number) = clean_opt(record.member.extension_number.as_deref()) {
+                agent.extension_number = Some(number);
+            }
+        }
+        queue.changed_at = now;
+        self.revision += 1;
+    }
+
+    /// Sets the extension directory: names for agents, and types so IVR menus and queues are
+    /// never taken for agents.
+    pub fn set_extensions(&mut self, extensions: &[Extension], now: DateTime<Utc>) {
+        for record in extensions {
+            let id = clean(&record.id);
+            if id.is_empty() {
+                continue;
+            }
+            if let Some(kind) = clean_opt(record.kind.as_deref()) {
+                self.extension_types.insert(id.clone(), kind);
+            }
+            let name = clean_opt(record.display_name().as_deref());
+            if let Some(agent) = self.agents.get_mut(&id) {
+                if name.is_some() {
+                    agent.name = name;
+                }
+                if agent.extension_number.is_none() {
+                    agent.extension_number = clean_opt(record.extension_number.as_deref());
+                }
+            } else if record
+                .kind
+                .as_deref()
+                .is_none_or(|k| !NON_AGENT_TYPES.contains(&k))
+            {
+                let mut agent = new_agent(&id, now);
+                agent.name = name;
+                agent.extension_number = clean_opt(record.extension_number.as_deref());
+                self.agents.insert(id, agent);
+            }
+        }
+        self.rederive_all(now);
+        self.revision += 1;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Time
+
+    /// Moves the board to `now` without input: rolls "today" over at local midnight and ages
+    /// finished calls out of memory. The app calls it on its timer; every apply does it too.
+    pub fn tick(&mut self, now: DateTime<Utc>) {
+        self.roll_day(now);
+        self.age_out(now);
+    }
+
+    fn roll_day(&mut self, now: DateTime<Utc>) {
+        let today = self.local_day(now);
+        if self.today == Some(today) {
+            return;
+        }
+        let rolled_over = self.today.is_some_and(|d| d < today);
+        if self.today.is_some_and(|d| d > today) {
+            // Time went backwards (a replayed journal); keep what is there.
+            return;
+        }
+        self.today = Some(today);
+        if rolled_over {
+            let keep_minutes = i64::from(
+                self.config
+                    .rolling_window_minutes
+                    .max(self.config.history_minutes),
+            );
+            let first_minute = minute_index(now) - keep_minutes;
+            for queue in self.queues.values_mut() {
+                queue.series.prune(today, first_minute);
+            }
+            for stats in self.number_stats.values_mut() {
+                stats.series.prune(today, first_minute);
+            }
+            self.number_stats.retain(|_, s| {
+                s.live > 0 || !s.series.days.is_empty() || !s.series.minutes.is_empty()
+            });
+            self.revision += 1;
+        }
+    }
+
+    fn age_out(&mut self, now: DateTime<Utc>) {
+        let horizon = self.horizon_start(now);
+        let mut removed = false;
+        while let Some((ended, id)) = self.by_end.first().cloned() {
+            if ended >= horizon {
+                break;
+            }
+            self.by_end.pop_first();
+            if let Some(call) = self.calls.remove(&id) {
+                self.by_start.remove(&(call.started_at, id.clone()));
+                self.forgotten.insert(id.clone());
+                self.forgotten_order.push_back((now, id));
+                removed = true;
+            }
+        }
+        let keep_after = self.forget_before(now);
+        while let Some((ended, _)) = self.forgotten_order.front() {
+            if *ended >= keep_after {
+                break;
+            }
+            if let Some((_, id)) = self.forgotten_order.pop_front() {
+                self.forgotten.remove(&id);
+            }
+        }
+        let keep_minutes = i64::from(
+            self.config
+                .rolling_window_minutes
+                .max(self.config.history_minutes),
+        );
+        let first_minute = minute_index(now) - keep_minutes;
+        // Minute buckets are pruned lazily: only when the oldest is far behind.
+        for queue in self.queues.values_mut() {
+            if queue
+                .series
+                .minutes
+                .first_key_value()
+                .is_some_and(|(m, _)| *m < first_minute - keep_minutes)
+            {
+                queue.series.minutes.retain(|m, _| *m >= first_minute);
+            }
+        }
+        if removed {
+            self.revision += 1;
+        }
+    }
+
+    /// Finished calls that ended before this leave memory.
+    fn horizon_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_sub_signed(self.config.finished_call_horizon)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// Forgotten call ids are kept for a day past the horizon (and past midnight). An event
+    /// older than this is stale whatever call it is for, so replaying an old journal twice
+    /// cannot bring a long-gone call back, and the verdict does not depend on arrival order.
+    fn forget_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let today_start = local_midnight(self.config.time_zone, self.local_day(now));
+        self.horizon_start(now)
+            .min(today_start)
+            .checked_sub_signed(Duration::hours(24))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The call update pipeline
+
+    fn next_serial(&mut self) -> u64 {
+        self.next_serial += 1;
+        self.next_serial
+    }
+
+    /// Applies party updates to one call and re-derives it.
+    fn apply_party_updates(
+        &mut self,
+        session: &str,
+        session_id: Option<&str>,
+        updates: &[PartyUpdate<'_>],
+        at: DateTime<Utc>,
+        started_if_new: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Applied {
+        let session = sanitize(session);
+        if self.forgotten.contains(session.as_ref()) {
+            self.stale_events += 1;
+            return Applied::Stale;
+        }
+        if at < self.forget_before(now) {
+            self.stale_events += 1;
+            return Applied::Stale;
+        }
+        let (mut call, old_start, old_end) = match self.calls.remove(session.as_ref()) {
+            Some(call) => {
+                let start = call.started_at;
+                let end = call.ended_at;
+                (call, start, end)
+            }
+            None => {
+                let serial = self.next_serial();
+                let call = new_call(session.into_owned(), started_if_new, serial, now);
+                let start = call.started_at;
+                self.by_start.insert((start, call.id.clone()));
+                (call, start, None)
+            }
+        };
+        if call.source != CallSource::Live {
+            // The call log already holds this finished call; events cannot improve on it.
+            self.calls.insert(call.id.clone(), call);
+            self.stale_events += 1;
+            return Applied::Stale;
+        }
+        let mut changed = false;
+        for update in updates {
+            changed |= update_party(&mut call, update, at);
+        }
+        if call.session_id.is_none() {
+            call.session_id = clean_opt(session_id);
+        }
+        if !changed {
+            let is_new = call.parties.is_empty();
+            if is_new {
+                self.by_start.remove(&(call.started_at, call.id.clone()));
+            } else {
+                self.calls.insert(call.id.clone(), call);
+            }
+            self.stale_events += 1;
+            return Applied::Stale;
+        }
+        if at < call.started_at {
+            call.started_at = at;
+        }
+        self.finish_call_update(call, old_start, old_end, now);
+        self.revision += 1;
+        Applied::Changed
+    }
+
+    /// Derives the call again, swaps its tally contribution, fixes the indexes and stores it.
+    fn finish_call_update(
+        &mut self,
+        mut call: Call,
+        old_start: DateTime<Utc>,
+        old_end: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
+        if call.source == CallSource::Live {
+            self.derive(&mut call);
+        } else {
+            call.outcome = self.outcome_of(&call);
+        }
+        call.changed_at = now;
+        if old_start != call.started_at {
+            self.by_start.remove(&(old_start, call.id.clone()));
+            self.by_start.insert((call.started_at, call.id.clone()));
+        }
+        if old_end != call.ended_at {
+            if let Some(end) = old_end {
+                self.by_end.remove(&(end, call.id.clone()));
+            }
+            if let Some(end) = call.ended_at {
+                self.by_end.insert((end, call.id.clone()));
+            }
+        }
+        let contribution = self.contribution_of(&call);
+        if contribution != call.contribution {
+            let old = std::mem::replace(&mut call.contribution, contribution.clone());
+            self.swap_contribution(&old, &contribution, call.serial, now);
+        }
+        if let (Some(id), Some(name)) = (&call.queue_id, &call.queue_name) {
+            // A queue learned from events takes the name its first call carried.
+            if let Some(queue) = self.queues.get_mut(id).filter(|q| q.name.is_empty()) {
+                queue.name = name.clone();
+            }
+        }
+        self.calls.insert(call.id.clone(), call);
+    }
+
+    /// Re-derives every held call (after the directory or queue settings changed).
+    fn rederive_all(&mut self, now: DateTime<Utc>) {
+        let ids: Vec<String> = self.calls.keys().cloned().collect();
+        for id in ids {
+            if let Some(call) = self.calls.remove(&id) {
+                let (start, end) = (call.started_at, call.ended_at);
+                let changed_at = call.changed_at;
+                self.finish_call_update(call, start, end, now);
+                // Re-deriving is not a change the user made happen on this row.
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.changed_at = changed_at;
+                }
+            }
+        }
+    }
+
+    fn is_non_agent_extension(&self, extension_id: &str) -> bool {
+        self.queues.contains_key(extension_id)
+            || self
+                .extension_types
+                .get(extension_id)
+                .is_some_and(|k| NON_AGENT_TYPES.contains(&k.as_str()))
+    }
+
+    /// Everything about a call that follows from its parties (PROTOCOL.md §9.10).
+    fn derive(&mut self, call: &mut Call) {
+        let caller_leg = call
+            .parties
+            .iter()
+            .position(|p| p.extension_id.is_none() && p.direction == Some(Direction::Outbound));
+        call.direction = self.direction_of(call, caller_leg);
+
+        // Who called whom.
+        let inbound = matches!(
+            call.direction,
+            CallDirection::Inbound | CallDirection::Unknown
+        );
+        if inbound {
+            let source = caller_leg.map(|i| &call.parties[i]).or_else(|| {
+                call.parties
+                    .iter()
+                    .find(|p| p.extension_id.is_some() && p.direction == Some(Direction::Inbound))
+            });
+            if let Some(p) = source {
+                call.caller = p.from.phone_number.clone().or(call.caller.take());
+                call.caller_name = p.from.name.clone().or(call.caller_name.take());
+                call.dialed = p.to.phone_number.clone().or(call.dialed.take());
+            }
+        } else {
+            let placing = call
+                .parties
+                .iter()
+                .find(|p| p.extension_id.is_some() && p.direction == Some(Direction::Outbound));
+            let callee = call
+                .parties
+                .iter()
+                .find(|p| p.extension_id.is_none() && p.direction == Some(Direction::Inbound));
+            call.caller = placing
+                .and_then(|p| p.to.phone_number.clone())
+                .or_else(|| callee.and_then(|p| p.to.phone_number.clone()))
+                .or(call.caller.take());
+            call.caller_name = placing
+                .and_then(|p| p.to.name.clone())
+                .or(call.caller_name.take());
+            call.dialed = None;
+        }
+
+        // The queue: the first party addressed to a queue.
+        if inbound {
+            let queue_party = call
+                .parties
+                .iter()
+                .filter(|p| {
+                    p.to.extension_id.as_deref().is_some_and(|ext| {
+                        self.queues.contains_key(ext)
+                            || (p.queue_call && p.extension_id.as_deref() != Some(ext))
+                    })
+                })
+                .min_by_key(|p| p.first_seen);
+            if let Some(p) = queue_party {
+                call.queue_id = p.to.extension_id.clone();
+                call.queue_name =
+                    p.to.extension_id
+                        .as_deref()
+                        .and_then(|q| self.queues.get(q))
+                        .map(|q| q.name.clone())
+                        .or_else(|| p.to.name.clone());
+                call.queued_at = Some(p.first_seen);
+            }
+        }
+
+        // Agents: extension parties that are people, answering after the call was queued (an
+        // IVR that answered before the queue is not an agent).
+        let queued_at = call.queued_at;
+        for i in 0..call.parties.len() {
+            let p = &call.parties[i];
+            let is_agent = match p.extension_id.as_deref() {
+                None => false,
+                Some(ext) if self.is_non_agent_extension(ext) => false,
+                Some(_) => {
+                    let right_direction = if inbound {
+                        p.direction != Some(Direction::Outbound)
+                    } else {
+                        p.direction != Some(Direction::Inbound)
+                            || call.direction == CallDirection::Internal
+                    };
+                    let after_queue = match (queued_at, p.first_answered_at) {
+                        (Some(q), Some(a)) => a >= q,
+                        _ => true,
+                    };
+                    right_direction && after_queue
+                }
+            };
+            call.parties[i].is_agent = is_agent;
+        }
+        if call.direction == CallDirection::Internal {
+            // Both ends are extensions; talk is counted once, on the placing side when known.
+            let has_placing = call
+                .parties
+                .iter()
+                .any(|p| p.is_agent && p.direction == Some(Direction::Outbound));
+            if has_placing {
+                for p in call.parties.iter_mut() {
+                    if p.direction == Some(Direction::Inbound) {
+                        p.is_agent = false;
+                    }
+                }
+            }
+        }
+        call.answered_at = call
+            .parties
+            .iter()
+            .filter(|p| p.is_agent)
+            .filter_map(|p| p.first_answered_at)
+            .min();
+        let last_agent = call
+            .parties
+            .iter()
+            .filter(|p| p.is_agent && p.first_answered_at.is_some())
+            .max_by_key(|p| (p.first_answered_at, p.first_seen));
+        if let Some(agent) = last_agent {
+            call.agent_id = agent.extension_id.clone();
+            call.agent_name = agent
+                .extension_id
+                .as_deref()
+                .and_then(|id| self.agents.get(id))
+                .and_then(|a| a.name.clone())
+                .or_else(|| {
+                    // A call straight to an extension names it in `to`.
+                    (agent.to.extension_id == agent.extension_id)
+                        .then(|| agent.to.name.clone())
+                        .flatten()
+                })
+                .or_else(|| {
+                    (agent.direction == Some(Direction::Outbound)
+                        && agent.from.extension_id == agent.extension_id)
+                        .then(|| agent.from.name.clone())
+                        .flatten()
+                });
+        } else {
+            call.agent_id = None;
+            call.agent_name = None;
+        }
+        call.voicemail_at = call.parties.iter().filter_map(|p| p.voicemail_at).min();
+
+        // The end: the caller hanging up, or every party gone.
+        call.ended_at = match caller_leg {
+            Some(i) if call.parties[i].status.is_terminal() => call.parties[i].ended_at,
+            Some(_) => None,
+            None if !call.parties.is_empty()
+                && call.parties.iter().all(|p| p.status.is_terminal()) =>
+            {
+                call.parties.iter().filter_map(|p| p.ended_at).max()
+            }
+            None => None,
+        };
+
+        call.state = if call.ended_at.is_some() {
+            CallState::Ended
+        } else {
+            let agent_status =
+                |s: PartyStatus| call.parties.iter().any(|p| p.is_agent && p.status == s);
+            if agent_status(PartyStatus::Answered) {
+                CallState::Talking
+            } else if agent_status(PartyStatus::Hold) {
+                CallState::Hold
+            } else if call.parties.iter().any(|p| p.status == PartyStatus::Parked) {
+                CallState::Parked
+            } else if call.parties.iter().any(|p| {
+                matches!(
+                    p.status,
+                    PartyStatus::VoiceMail | PartyStatus::VoiceMailScreening
+                )
+            }) {
+                CallState::Voicemail
+            } else if call.answered_at.is_some() {
+                // Between agents (a transfer ringing): still a connected call.
+                CallState::Talking
+            } else if call.queued_at.is_some() {
+                CallState::Waiting
+            } else {
+                CallState::Setup
+            }
+        };
+        call.outcome = self.outcome_of(call);
+
+        if let Some(rec) = call
+            .parties
+            .iter()
+            .filter_map(|p| p.recording_hint.as_ref())
+            .max_by_key(|(_, at)| *at)
+        {
+            // A call's recording runs until the call ends, whichever party carried it (after a
+            // transfer the first agent's party reports it inactive while the call goes on).
+            call.recording = Some(RecordingRef {
+                id: rec.0.clone(),
+                active: call.ended_at.is_none(),
+            });
+        }
+
+        if call.caller.is_some() && !call.caller_checked {
+            call.caller_checked = true;
+            call.first_time_caller = self.note_caller(call.direction, call.caller.as_deref());
+        }
+    }
+
+    fn direction_of(&self, call: &Call, caller_leg: Option<usize>) -> CallDirection {
+        if caller_leg.is_some() {
+            return CallDirection::Inbound;
+        }
+        let parties = &call.parties;
+        if parties
+            .iter()
+            .any(|p| p.extension_id.is_none() && p.direction == Some(Direction::Inbound))
+        {
+            return CallDirection::Outbound;
+        }
+        for p in parties.iter().filter(|p| p.extension_id.is_some()) {
+            match p.direction {
+                Some(Direction::Inbound) if p.from.extension_id.is_none() => {
+                    return CallDirection::Inbound;
+                }
+                Some(Direction::Outbound) if p.to.extension_id.is_none() => {
+                    return if p.to.phone_number.is_some() {
+                        CallDirection::Outbound
+                    } else {
+                        CallDirection::Unknown
+                    };
+                }
+                _ => {}
+            }
+        }
+        if parties
+            .iter()
+            .any(|p| p.extension_id.is_some() && p.direction.is_some())
+        {
+            CallDirection::Internal
+        } else {
+            CallDirection::Unknown
+        }
+    }
+
+    /// The outcome rules of docs/BOARD_JSON.md.
+    fn outcome_of(&self, call: &Call) -> Outcome {
+        let Some(ended) = call.ended_at else {
+            return Outcome::Live;
+        };
+        match call.direction {
+            CallDirection::Outbound => Outcome::Outbound,
+            CallDirection::Internal => Outcome::Internal,
+            CallDirection::Inbound | CallDirection::Unknown => {
+                if call.answered_at.is_some() {
+                    Outcome::Answered
+                } else if call.voicemail_at.is_some() {
+                    Outcome::Voicemail
+                } else if let Some(queued) = call.queued_at {
+                    let threshold_ms = (self.sla_of(call).short_abandon_s * 1000.0).round() as i64;
+                    if (ended - queued).num_milliseconds() > threshold_ms {
+                        Outcome::Abandoned
+                    } else {
+                        Outcome::ShortAbandon
+                    }
+                } else {
+                    Outcome::Missed
+                }
+            }
+        }
+    }
+
+    fn sla_of(&self, call: &Call) -> SlaSettings {
+        call.queue_id
+            .as_deref()
+            .and_then(|q| self.queues.get(q))
+            .map(|q| q.sla)
+            .unwrap_or_default()
+    }
+
+    /// Records that a caller number was seen; true if it never was before.
+    fn note_caller(&mut self, direction: CallDirection, caller: Option<&str>) -> bool {
+        if !matches!(direction, CallDirection::Inbound | CallDirection::Unknown) {
+            return false;
+        }
+        let Some(caller) = caller else {
+            return false;
+        };
+        if self.known_callers.contains(caller) {
+            return false;
+        }
+        self.known_callers.insert(caller.to_owned());
+        self.new_callers.push(caller.to_owned());
+        true
+    }
+
+    /// What the call adds to the tallies now.
+    fn contribution_of(&self, call: &Call) -> Contribution {
+        let ended = call.ended_at.is_some();
+        let answered = call.answered_at.is_some();
+        let talk_ms = call
+            .talk_ms(call.ended_at.unwrap_or(call.started_at))
+            .unwrap_or(0);
+        let hold_ms = call
+            .hold_ms(call.ended_at.unwrap_or(call.started_at))
+            .unwrap_or(0);
+        let outcome_tally = |tally: &mut Tally| {
+            tally.offered = 1;
+            tally.answered = i64::from(answered);
+            tally.abandoned = i64::from(call.outcome == Outcome::Abandoned);
+            tally.short_abandoned = i64::from(call.outcome == Outcome::ShortAbandon);
+            tally.voicemail = i64::from(call.outcome == Outcome::Voicemail);
+            tally.missed = i64::from(ended && !answered);
+            if answered && ended {
+                tally.handled = 1;
+                tally.handled_talk_ms = talk_ms;
+                tally.handled_hold_ms = hold_ms;
+            }
+        };
+        let mut contribution = Contribution::default();
+        let inbound = matches!(
+            call.direction,
+            CallDirection::Inbound | CallDirection::Unknown
+        );
+        if let (Some(queue_id), Some(queued_at), true) = (&call.queue_id, call.queued_at, inbound) {
+            let mut tally = Tally::default();
+            outcome_tally(&mut tally);
+            if let Some(answered_at) = call.answered_at {
+                let wait_ms = (answered_at - queued_at).num_milliseconds().max(0);
+                tally.answered_wait_ms = wait_ms;
+                let threshold_ms = (self.sla_of(call).threshold_s * 1000.0).round() as i64;
+                tally.answered_in_sla = i64::from(wait_ms <= threshold_ms);
+            }
+            contribution.queue = Some((queue_id.clone(), self.bucket(queued_at), tally));
+            if !ended && !answered && call.voicemail_at.is_none() {
+                contribution.waiting = Some((queue_id.clone(), queued_at));
+            }
+        }
+        if let (Some(dialed), true) = (&call.dialed, inbound) {
+            let mut tally = Tally::default();
+            outcome_tally(&mut tally);
+            tally.first_time_callers = i64::from(call.first_time_caller);
+            contribution.number = Some((dialed.clone(), self.bucket(call.started_at), tally));
+            if !ended {
+                contribution.live_number = Some(dialed.clone());
+            }
+        }
+        contribution
+    }
+
+    fn swap_contribution(
+        &mut self,
+        old: &Contribution,
+        new: &Contribution,
+        serial: u64,
+        now: DateTime<Utc>,
+    ) {
+        if let Some((queue_id, bucket, tally)) = &old.queue {
+            if let Some(queue) = self.queues.get_mut(queue_id) {
+                queue.series.add(*bucket, tally, -1);
+                queue.changed_at = now;
+            }
+        }
+        if let Some((queue_id, since)) = &old.waiting {
+            if let Some(queue) = self.queues.get_mut(queue_id) {
+                queue.waiting.remove(&(*since, serial));
+                queue.changed_at = now;
+            }
+        }
+        if let Some((number, bucket, tally)) = &old.number {
+            if let Some(stats) = self.number_stats.get_mut(number) {
+                stats.series.add(*bucket, tally, -1);
+                stats.changed_at = Some(now);
+            }
+        }
+        if let Some(number) = &old.live_number {
+            if let Some(stats) = self.number_stats.get_mut(number) {
+                stats.live -= 1;
+                stats.changed_at = Some(now);
+            }
+        }
+        if let Some((queue_id, bucket, tally)) = &new.queue {
+            let queue = ensure_queue(&mut self.queues, queue_id, now);
+            queue.series.add(*bucket, tally, 1);
+            queue.changed_at = now;
+        }
+        if let Some((queue_id, since)) = &new.waiting {
+            let queue = ensure_queue(&mut self.queues, queue_id, now);
+            queue.waiting.insert((*since, serial));
+            queue.changed_at = now;
+        }
+        if let Some((number, bucket, tally)) = &new.number {
+            let stats = self.number_stats.entry(number.clone()).or_default();
+            stats.series.add(*bucket, tally, 1);
+            stats.changed_at = Some(now);
+        }
+        if let Some(number) = &new.live_number {
+            let stats = self.number_stats.entry(number.clone()).or_default();
+            stats.live += 1;
+            stats.changed_at = Some(now);
+        }
+    }
+}
+
+/// The queue with this id, created (as discovered from events) if the board has not seen it.
+fn ensure_queue<'q>(
+    queues: &'q mut std::collections::HashMap<String, Queue>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> &'q mut Queue {
+    queues.entry(id.to_owned()).or_insert_with(|| {
+        let mut queue = new_queue(id, None, now);
+        queue.discovered = true;
+        queue
+    })
+}
+
+struct PresenceInput<'x> {
+    sequence: Option<u64>,
+    presence_status: Option<&'x str>,
+    user_status: Option<&'x str>,
+    dnd_status: Option<&'x str>,
+    telephony_status: Option<&'x str>,
+    accept_queue_calls: Option<bool>,
+    current_call: Option<&'x str>,
+}
+
+fn agent_state(agent: &Agent) -> AgentState {
+    let on_call = matches!(
+        agent.telephony_status.as_deref(),
+        Some("Ringing" | "CallConnected" | "OnHold" | "ParkedCall")
+    ) || agent.current_call.is_some();
+    if on_call {
+        return AgentState::OnCall;
+    }
+    let available = agent.presence_status.as_deref() == Some("Available")
+        && !matches!(
+            agent.dnd_status.as_deref(),
+            Some("DoNotAcceptAnyCalls" | "DoNotAcceptDepartmentCalls")
+        )
+        && agent.accept_queue_calls != Some(false);
+    if available {
+        AgentState::Available
+    } else {
+        AgentState::Away
+    }
+}
+
+fn new_agent(id: &str, now: DateTime<Utc>) -> Agent {
+    Agent {
+        id: id.to_owned(),
+        name: None,
+        extension_number: None,
+        presence_status: None,
+        user_status: None,
+        dnd_status: None,
+        telephony_status: None,
+        accept_queue_calls: None,
+        state: AgentState::Away,
+        state_since: now,
+        current_call: None,
+        changed_at: now,
+        presence_sequence: None,
+        has_presence: false,
+    }
+}
+
+fn new_queue(id: &str, name: Option<&str>, now: DateTime<Utc>) -> Queue {
+    Queue {
+        id: id.to_owned(),
+        name: name.unwrap_or_default().to_owned(),
+        extension_number: None,
+        sla: SlaSettings::default(),
+        members: Default::default(),
+        discovered: false,
+        changed_at: now,
+        series: Default::default(),
+        waiting: Default::default(),
+    }
+}
+
+fn new_call(id: String, started_at: DateTime<Utc>, serial: u64, now: DateTime<Utc>) -> Call {
+    Call {
+        id,
+        session_id: None,
+        direction: CallDirection::Unknown,
+        caller: None,
+        caller_name: None,
+        dialed: None,
+        queue_id: None,
+        queue_name: None,
+        agent_id: None,
+        agent_name: None,
+        state: CallState::Setup,
+        outcome: Outcome::Live,
+        started_at,
+        queued_at: None,
+        answered_at: None,
+        voicemail_at: None,
+        ended_at: None,
+        recording: None,
+        first_time_caller: false,
+        caller_checked: false,
+        changed_at: now,
+        parties: Vec::new(),
+        source: CallSource::Live,
+        contribution: Contribution::default(),
+        serial,
+    }
+}
+
+/// Moves a party to `status` at `at`, closing the talk or hold segment it was in.
+fn transition(party: &mut PartyState, status: PartyStatus, at: DateTime<Utc>) {
+    let elapsed = (at - party.status_since).num_milliseconds().max(0);
+    match party.status {
+        PartyStatus::Answered => party.talk_ms += elapsed,
+        PartyStatus::Hold => party.hold_ms += elapsed,
+        _ => {}
+    }
+    match status {
+        PartyStatus::Answered => {
+            party.first_answered_at = Some(party.first_answered_at.map_or(at, |t| t.min(at)));
+        }
+        PartyStatus::VoiceMail | PartyStatus::VoiceMailScreening => {
+            party.voicemail_at = Some(party.voicemail_at.map_or(at, |t| t.min(at)));
+        }
+        PartyStatus::Disconnected | PartyStatus::Gone => {
+            party.ended_at = Some(at);
+        }
+        _ => {}
+    }
+    if !status.is_terminal() {
+        party.ended_at = None;
+    }
+    party.status = status;
+    party.status_since = at;
+}
+
+/// Applies one update to its party. Returns whether anything changed.
+fn update_party(call: &mut Call, update: &PartyUpdate<'_>, at: DateTime<Utc>) -> bool {
+    let index = match call.parties.iter().position(|p| p.id == update.id) {
+        Some(i) => {
+            let party = &call.parties[i];
+            if let Some(seq) = update.sequence {
+                if seq <= party.sequence {
+                    return false;
+                }
+            } else if update.status.as_ref().is_none_or(|s| *s == party.status) {
+                // A REST read that says nothing new.
+                return false;
+            }
+            i
+        }
+        None => {
+            call.parties.push(PartyState {
+                id: clean(update.id),
+                sequence: 0,
+                extension_id: None,
+                direction: None,
+                status: PartyStatus::Setup,
+                status_since: at,
+                reason: None,
+                from: Endpoint::default(),
+                to: Endpoint::default(),
+                queue_call: false,
+                missed_call: false,
+                first_seen: at,
+                first_answered_at: None,
+                voicemail_at: None,
+                ended_at: None,
+                talk_ms: 0,
+                hold_ms: 0,
+                is_agent: false,
+                recording_hint: None,
+            });
+            call.parties.len() - 1
+        }
+    };
+    let party = &mut call.parties[index];
+    if let Some(seq) = update.sequence {
+        party.sequence = seq;
+    }
+    if at < party.first_seen {
+        party.first_seen = at;
+    }
+    if party.extension_id.is_none() {
+        party.extension_id = clean_opt(update.extension_id);
+    }
+    if update.direction.is_some() {
+        party.direction = update.direction;
+    }
+    update.from.merge_into(&mut party.from);
+    update.to.merge_into(&mut party.to);
+    if let Some(q) = update.queue_call {
+        party.queue_call = q;
+    }
+    if let Some(m) = update.missed_call {
+        party.missed_call = m;
+    }
+    if let Some(reason) = update.reason {
+        party.reason = clean_opt(Some(reason));
+    }
+    if let Some(id) = update.recording {
+        party.recording_hint = Some((clean(id), at));
+    }
+    if let Some(status) = &update.status {
+        let at = at.max(party.status_since);
+        if *status != party.status || party.sequence == 0 {
+            transition(party, status.clone(), at);
+        }
+    }
+    true
+}

@@ -1,0 +1,882 @@
+//! The board's state: calls, parties, queues, agents, the number book and the running tallies,
+//! plus the read API the TUI and `board::json` use. Mutations live in `apply.rs`.
+//!
+//! Cost model: an event touches one call (a handful of parties) and O(log n) indexes, so its
+//! cost does not grow with the calls held. Counts for "today" and the rolling window live in
+//! per-day and per-minute [`Tally`] buckets beside the calls, so a finished call can leave memory
+//! (after the configured horizon) without changing any figure.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::board::label::{LabelGrammar, ParsedLabel};
+use crate::board::metrics::{SlaSettings, Tally, Window};
+use crate::rc::events::{Direction, PartyStatus};
+
+/// Campaign name of account numbers that carry no label.
+pub const UNLABELLED: &str = "(unlabelled)";
+/// Campaign name of dialled numbers that are not in the account's number list.
+pub const UNKNOWN: &str = "(unknown)";
+
+/// How the board is set up. `Default` is UTC, a 30-minute window and a 2-hour memory horizon.
+#[derive(Debug, Clone)]
+pub struct BoardConfig {
+    /// "Today" starts at local midnight of this zone.
+    pub time_zone: Tz,
+    /// The rolling window of [`Window::Rolling`], in minutes.
+    pub rolling_window_minutes: u32,
+    /// Length of the per-minute arrival histories (sparklines), in minutes.
+    pub history_minutes: u32,
+    /// How long a finished call stays in memory after it ended.
+    pub finished_call_horizon: Duration,
+    /// How labels name campaigns and DNs.
+    pub label_grammar: LabelGrammar,
+}
+
+impl Default for BoardConfig {
+    fn default() -> Self {
+        BoardConfig {
+            time_zone: Tz::UTC,
+            rolling_window_minutes: 30,
+            history_minutes: 30,
+            finished_call_horizon: Duration::hours(2),
+            label_grammar: LabelGrammar::default(),
+        }
+    }
+}
+
+/// Where a call is now (board JSON `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallState {
+    /// Not yet in a queue and not answered: greeting, IVR, ringing an extension directly.
+    Setup,
+    /// In a queue, not yet answered.
+    Waiting,
+    Talking,
+    Hold,
+    Parked,
+    Voicemail,
+    Ended,
+}
+
+impl CallState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Setup => "setup",
+            CallState::Waiting => "waiting",
+            CallState::Talking => "talking",
+            CallState::Hold => "hold",
+            CallState::Parked => "parked",
+            CallState::Voicemail => "voicemail",
+            CallState::Ended => "ended",
+        }
+    }
+}
+
+/// How a call turned out (board JSON `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Live,
+    Answered,
+    Abandoned,
+    ShortAbandon,
+    Voicemail,
+    Missed,
+    Outbound,
+    Internal,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Live => "live",
+            Outcome::Answered => "answered",
+            Outcome::Abandoned => "abandoned",
+            Outcome::ShortAbandon => "short_abandon",
+            Outcome::Voicemail => "voicemail",
+            Outcome::Missed => "missed",
+            Outcome::Outbound => "outbound",
+            Outcome::Internal => "internal",
+        }
+    }
+}
+
+/// Which way a call goes, seen from the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallDirection {
+    /// An outside caller into the account.
+    Inbound,
+    /// An extension calling an outside number.
+    Outbound,
+    /// Extension to extension.
+    Internal,
+    /// Not enough seen yet to tell.
+    Unknown,
+}
+
+/// A call recording the board knows of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRef {
+    pub id: String,
+    /// Still being recorded.
+    pub active: bool,
+}
+
+/// One end of a party (`from` / `to`), sanitised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+    pub extension_id: Option<String>,
+}
+
+/// One leg of a call as the board tracks it.
+#[derive(Debug, Clone)]
+pub struct PartyState {
+    pub id: String,
+    /// Highest sequence applied to this party (0 for REST snapshots, which carry none).
+    pub sequence: u64,
+    pub extension_id: Option<String>,
+    pub direction: Option<Direction>,
+    pub status: PartyStatus,
+    /// When the party entered `status`.
+    pub status_since: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub queue_call: bool,
+    pub missed_call: bool,
+    /// Time of the first event seen for this party.
+    pub first_seen: DateTime<Utc>,
+    pub first_answered_at: Option<DateTime<Utc>>,
+    pub voicemail_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Closed talk segments, milliseconds.
+    pub(crate) talk_ms: i64,
+    /// Closed hold segments, milliseconds.
+    pub(crate) hold_ms: i64,
+    /// Set by derivation: this party is an agent (or the extension placing an outbound call)
+    /// whose connected time counts as talk.
+    pub(crate) is_agent: bool,
+    /// The last recording this party reported: (id, when).
+    pub(crate) recording_hint: Option<(String, DateTime<Utc>)>,
+}
+
+/// Where a call's figures come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum CallSource {
+    /// Telephony events and REST session reads; figures derive from the parties.
+    Live,
+    /// A finished call read from the call log at start: figures are fixed. The log gives talk
+    /// plus hold as one number, so hold is unknown (`None`).
+    CallLog { talk_ms: i64 },
+}
+
+/// The counters a call currently adds to the tallies, kept so they can be taken back exactly
+/// when the call changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Contribution {
+    pub queue: Option<(String, Bucket, Tally)>,
+    pub number: Option<(String, Bucket, Tally)>,
+    /// Waiting in this queue since this time.
+    pub waiting: Option<(String, DateTime<Utc>)>,
+    /// Live inbound call to this dialled number.
+    pub live_number: Option<String>,
+}
+
+/// The day and minute a contribution is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bucket {
+    pub day: NaiveDate,
+    pub minute: i64,
+}
+
+/// One call (one telephony session).
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The platform's `telephonySessionId`.
+    pub id: String,
+    pub session_id: Option<String>,
+    pub direction: CallDirection,
+    /// The caller's number for inbound; the dialled party for outbound.
+    pub caller: Option<String>,
+    pub caller_name: Option<String>,
+    /// The account number an inbound caller dialled (the CTN).
+    pub dialed: Option<String>,
+    /// The first queue the call entered.
+    pub queue_id: Option<String>,
+    pub queue_name: Option<String>,
+    /// The agent who answered last (after transfers).
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub state: CallState,
+    pub outcome: Outcome,
+    pub started_at: DateTime<Utc>,
+    pub queued_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When the call went to voicemail (this ends a queue wait).
+    pub voicemail_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub recording: Option<RecordingRef>,
+    /// The caller's number had never been seen before this call.
+    pub first_time_caller: bool,
+    /// `now` of the last change to this call, for marking changed rows.
+    pub changed_at: DateTime<Utc>,
+    pub(crate) parties: Vec<PartyState>,
+    /// The first-time-caller check ran (it runs once, when the caller number is first known).
+    pub(crate) caller_checked: bool,
+    pub(crate) source: CallSource,
+    pub(crate) contribution: Contribution,
+    /// Unique per call held; orders waiting calls with equal queue times.
+    pub(crate) serial: u64,
+}
+
+impl Call {
+    /// Still in progress.
+    pub fn is_live(&self) -> bool {
+        self.ended_at.is_none()
+    }
+
+    /// The parties seen so far.
+    pub fn parties(&self) -> &[PartyState] {
+        &self.parties
+    }
+
+    /// Time in the queue: until answered or the end, else until `now`. `None` if the call never
+    /// entered a queue.
+    pub fn wait_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        let queued = self.queued_at?;
+        let until = self.answered_at.or(self.ended_at).unwrap_or(now);
+        Some((until - queued).num_milliseconds().max(0))
+    }
+
+    /// Talk time (connected to agents, hold excluded) up to `now` for a live call. `None` until
+    /// an agent answered.
+    pub fn talk_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.answered_at?;
+        match self.source {
+            CallSource::CallLog { talk_ms } => Some(talk_ms),
+            CallSource::Live => Some(self.segment_sum(now, PartyStatus::Answered)),
+        }
+    }
+
+    /// Hold time up to `now` for a live call. `None` until an agent answered, and for calls
+    /// read from the call log (which does not say).
+    pub fn hold_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.answered_at?;
+        match self.source {
+            CallSource::CallLog { .. } => None,
+            CallSource::Live => Some(self.segment_sum(now, PartyStatus::Hold)),
+        }
+    }
+
+    fn segment_sum(&self, now: DateTime<Utc>, open_status: PartyStatus) -> i64 {
+        let cap = self.ended_at.unwrap_or(now);
+        self.parties
+            .iter()
+            .filter(|p| p.is_agent)
+            .map(|p| {
+                let closed = if open_status == PartyStatus::Answered {
+                    p.talk_ms
+                } else {
+                    p.hold_ms
+                };
+                let open = if p.status == open_status && cap > p.status_since {
+                    (cap - p.status_since).num_milliseconds()
+                } else {
+                    0
+                };
+                closed + open
+            })
+            .sum()
+    }
+}
+
+/// A call queue and its running figures.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub id: String,
+    pub name: String,
+    pub extension_number: Option<String>,
+    pub sla: SlaSettings,
+    /// Member extension id → whether the member takes this queue's calls now (`None`: unknown).
+    pub members: BTreeMap<String, Option<bool>>,
+    /// Learned from events only (not in the REST queue list).
+    pub discovered: bool,
+    pub changed_at: DateTime<Utc>,
+    pub(crate) series: Series,
+    /// Waiting calls: (queued at, call serial).
+    pub(crate) waiting: BTreeSet<(DateTime<Utc>, u64)>,
+}
+
+/// An agent's state for the queue figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AgentState {
+    /// No call, presence Available, taking queue calls.
+    Available,
+    /// Ringing, connected, on hold or parked.
+    OnCall,
+    /// Everything else (busy, offline, do-not-disturb, not taking queue calls, unknown).
+    Away,
+}
+
+impl AgentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Available => "available",
+            AgentState::OnCall => "on_call",
+            AgentState::Away => "away",
+        }
+    }
+}
+
+/// An extension as the board knows it from presence and the directory.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: String,
+    pub name: Option<String>,
+    pub extension_number: Option<String>,
+    /// `Available`, `Busy`, `Offline`.
+    pub presence_status: Option<String>,
+    pub user_status: Option<String>,
+    pub dnd_status: Option<String>,
+    /// `NoCall`, `Ringing`, `CallConnected`, `OnHold`, `ParkedCall`.
+    pub telephony_status: Option<String>,
+    pub accept_queue_calls: Option<bool>,
+    pub state: AgentState,
+    /// When `state` last changed: the agent's time in state is `now − state_since`.
+    pub state_since: DateTime<Utc>,
+    /// The telephony session of the agent's current call.
+    pub current_call: Option<String>,
+    pub changed_at: DateTime<Utc>,
+    pub(crate) presence_sequence: Option<u64>,
+    pub(crate) has_presence: bool,
+}
+
+/// One account phone number.
+#[derive(Debug, Clone)]
+pub struct NumberEntry {
+    /// The platform's phone-number id (the relabel target).
+    pub id: String,
+    /// E.164.
+    pub number: String,
+    pub label: Option<String>,
+    /// The label read by the grammar; `None` when unlabelled.
+    pub parsed: Option<ParsedLabel>,
+    pub usage_type: Option<String>,
+    /// Name of the extension or queue the number rings, when the platform says.
+    pub extension_name: Option<String>,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// Running figures per dialled number.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NumberStats {
+    pub series: Series,
+    pub live: i64,
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+/// Per-day and per-minute tallies.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Series {
+    pub days: BTreeMap<NaiveDate, Tally>,
+    pub minutes: BTreeMap<i64, Tally>,
+}
+
+impl Series {
+    pub fn add(&mut self, bucket: Bucket, tally: &Tally, sign: i64) {
+        if sign > 0 {
+            self.days.entry(bucket.day).or_default().add(tally, sign);
+            self.minutes
+                .entry(bucket.minute)
+                .or_default()
+                .add(tally, sign);
+        } else {
+            // A bucket already pruned (an old day, an old minute) has nothing to take back.
+            if let Some(t) = self.days.get_mut(&bucket.day) {
+                t.add(tally, sign);
+            }
+            if let Some(t) = self.minutes.get_mut(&bucket.minute) {
+                t.add(tally, sign);
+            }
+        }
+    }
+
+    pub fn total(&self, window: Window, today: NaiveDate, first_minute: i64) -> Tally {
+        match window {
+            Window::Today => self.days.get(&today).copied().unwrap_or_default(),
+            Window::Rolling => {
+                let mut sum = Tally::default();
+                for t in self.minutes.range(first_minute..).map(|(_, t)| t) {
+                    sum.add(t, 1);
+                }
+                sum
+            }
+        }
+    }
+
+    pub fn prune(&mut self, today: NaiveDate, first_minute: i64) {
+        self.days.retain(|day, _| *day >= today);
+        self.minutes.retain(|minute, _| *minute >= first_minute);
+    }
+}
+
+/// What applying an input did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Something visible changed; `revision()` moved.
+    Changed,
+    /// Already applied, or older than what the board holds (stale / duplicate sequence).
+    Stale,
+    /// Not something the board tracks (no session id, no party, unknown notification).
+    Ignored,
+}
+
+/// One queue row (board JSON `queues[]`, or a rolling-window view of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRow {
+    pub id: String,
+    pub name: String,
+    pub waiting: usize,
+    pub longest_wait_seconds: Option<f64>,
+    pub offered: i64,
+    pub answered: i64,
+    pub abandoned: i64,
+    pub short_abandoned: i64,
+    pub voicemail: i64,
+    pub service_level_pct: Option<f64>,
+    pub sla: SlaSettings,
+    pub asa_seconds: Option<f64>,
+    pub aht_seconds: Option<f64>,
+    pub agents_available: usize,
+    pub agents_on_call: usize,
+    pub agents_away: usize,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// One campaign row: a (campaign, DN) pair of the label grammar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignRow {
+    pub campaign: String,
+    pub dn: Option<String>,
+    /// Sorted E.164 numbers whose label gives this pair.
+    pub numbers: Vec<String>,
+    pub live: i64,
+    pub offered: i64,
+    pub answered: i64,
+    pub missed: i64,
+    pub first_time_callers: i64,
+    pub avg_talk_seconds: Option<f64>,
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+/// Figures for one number (CTN).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberRow {
+    pub number: String,
+    pub id: Option<String>,
+    pub label: Option<String>,
+    pub campaign: String,
+    pub dn: Option<String>,
+    pub live: i64,
+    pub offered: i64,
+    pub answered: i64,
+    pub missed: i64,
+    pub first_time_callers: i64,
+    pub avg_talk_seconds: Option<f64>,
+}
+
+/// The call board. No IO and no clock: every time comes in as a parameter.
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub(crate) config: BoardConfig,
+    pub(crate) calls: HashMap<String, Call>,
+    /// (started at, id) of every call held, for sorted iteration.
+    pub(crate) by_start: BTreeSet<(DateTime<Utc>, String)>,
+    /// (ended at, id) of finished calls held, oldest first, for ageing out.
+    pub(crate) by_end: BTreeSet<(DateTime<Utc>, String)>,
+    /// Calls aged out of memory, so a late or replayed event cannot count them twice.
+    pub(crate) forgotten: HashSet<String>,
+    pub(crate) forgotten_order: VecDeque<(DateTime<Utc>, String)>,
+    pub(crate) queues: HashMap<String, Queue>,
+    pub(crate) agents: HashMap<String, Agent>,
+    /// Extension id → type (`User`, `IvrMenu`, …), from the directory.
+    pub(crate) extension_types: HashMap<String, String>,
+    pub(crate) book: HashMap<String, NumberEntry>,
+    /// Phone-number id → E.164 number.
+    pub(crate) book_ids: HashMap<String, String>,
+    pub(crate) number_stats: HashMap<String, NumberStats>,
+    pub(crate) known_callers: HashSet<String>,
+    pub(crate) new_callers: Vec<String>,
+    pub(crate) today: Option<NaiveDate>,
+    pub(crate) revision: u64,
+    pub(crate) next_serial: u64,
+    pub(crate) stale_events: u64,
+}
+
+impl Board {
+    /// An empty board. `known_callers` are caller numbers seen before (from the store), so
+    /// first-time callers are told apart from the first call on.
+    pub fn new(config: BoardConfig, known_callers: impl IntoIterator<Item = String>) -> Board {
+        Board {
+            config,
+            calls: HashMap::new(),
+            by_start: BTreeSet::new(),
+            by_end: BTreeSet::new(),
+            forgotten: HashSet::new(),
+            forgotten_order: VecDeque::new(),
+            queues: HashMap::new(),
+            agents: HashMap::new(),
+            extension_types: HashMap::new(),
+            book: HashMap::new(),
+            book_ids: HashMap::new(),
+            number_stats: HashMap::new(),
+            known_callers: known_callers.into_iter().collect(),
+            new_callers: Vec::new(),
+            today: None,
+            revision: 0,
+            next_serial: 0,
+            stale_events: 0,
+        }
+    }
+
+    /// The configuration the board was built with.
+    pub fn config(&self) -> &BoardConfig {
+        &self.config
+    }
+
+    /// Increases whenever anything visible changes; equal revisions mean an identical board
+    /// (apart from timers that run with `now`).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Events dropped as stale or duplicate since the board was built.
+    pub fn stale_events(&self) -> u64 {
+        self.stale_events
+    }
+
+    /// The call with this telephony session id.
+    pub fn call(&self, telephony_session_id: &str) -> Option<&Call> {
+        self.calls.get(telephony_session_id)
+    }
+
+    /// Number of calls held (live and finished within the horizon).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Every call held, sorted by start time, then id.
+    pub fn calls(&self) -> impl DoubleEndedIterator<Item = &Call> + '_ {
+        self.by_start
+            .iter()
+            .filter_map(|(_, id)| self.calls.get(id))
+    }
+
+    /// Live calls, sorted by start time, then id.
+    pub fn live_calls(&self) -> impl DoubleEndedIterator<Item = &Call> + '_ {
+        self.calls().filter(|c| c.is_live())
+    }
+
+    /// The queue with this extension id.
+    pub fn queue(&self, id: &str) -> Option<&Queue> {
+        self.queues.get(id)
+    }
+
+    /// Queues sorted by name, then id.
+    pub fn queues(&self) -> Vec<&Queue> {
+        let mut queues: Vec<&Queue> = self.queues.values().collect();
+        queues.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        queues
+    }
+
+    /// The agent (extension) with this id.
+    pub fn agent(&self, id: &str) -> Option<&Agent> {
+        self.agents.get(id)
+    }
+
+    /// Members of a queue that the board knows, sorted by name then id.
+    pub fn queue_agents(&self, queue_id: &str) -> Vec<&Agent> {
+        let Some(queue) = self.queues.get(queue_id) else {
+            return Vec::new();
+        };
+        let mut agents: Vec<&Agent> = queue
+            .members
+            .keys()
+            .filter_map(|id| self.agents.get(id))
+            .collect();
+        agents.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        agents
+    }
+
+    /// Account numbers sorted by number.
+    pub fn numbers(&self) -> Vec<&NumberEntry> {
+        let mut numbers: Vec<&NumberEntry> = self.book.values().collect();
+        numbers.sort_by(|a, b| a.number.cmp(&b.number));
+        numbers
+    }
+
+    /// The account number with this E.164 number or phone-number id.
+    pub fn number(&self, number_or_id: &str) -> Option<&NumberEntry> {
+        self.book.get(number_or_id).or_else(|| {
+            self.book_ids
+                .get(number_or_id)
+                .and_then(|n| self.book.get(n))
+        })
+    }
+
+    /// Caller numbers first seen since the last call of this method (to persist in the store).
+    pub fn take_new_callers(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.new_callers)
+    }
+
+    /// The (campaign, DN) a dialled number is attributed to now, by its current label.
+    pub fn campaign_of_number(&self, number: &str) -> (String, Option<String>) {
+        match self.book.get(number) {
+            None => (UNKNOWN.to_owned(), None),
+            Some(NumberEntry { parsed: None, .. }) => (UNLABELLED.to_owned(), None),
+            Some(NumberEntry {
+                parsed: Some(p), ..
+            }) => (p.campaign.clone(), p.dn.clone()),
+        }
+    }
+
+    /// The (campaign, DN) of a call: of its dialled number for inbound calls; `None` for
+    /// outbound and internal calls, or while the dialled number is not known.
+    pub fn campaign_of_call(&self, call: &Call) -> Option<(String, Option<String>)> {
+        if matches!(
+            call.direction,
+            CallDirection::Outbound | CallDirection::Internal
+        ) {
+            return None;
+        }
+        call.dialed.as_deref().map(|n| self.campaign_of_number(n))
+    }
+
+    /// Local midnight (of the board's zone) of the day `now` falls in, as UTC.
+    pub fn today_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        local_midnight(self.config.time_zone, self.local_day(now))
+    }
+
+    pub(crate) fn local_day(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.config.time_zone).date_naive()
+    }
+
+    pub(crate) fn bucket(&self, t: DateTime<Utc>) -> Bucket {
+        Bucket {
+            day: self.local_day(t),
+            minute: minute_index(t),
+        }
+    }
+
+    fn first_minute(&self, window_minutes: u32, now: DateTime<Utc>) -> i64 {
+        minute_index(now) - i64::from(window_minutes.max(1)) + 1
+    }
+
+    fn window_total(&self, series: &Series, window: Window, now: DateTime<Utc>) -> Tally {
+        series.total(
+            window,
+            self.local_day(now),
+            self.first_minute(self.config.rolling_window_minutes, now),
+        )
+    }
+
+    /// Queue rows sorted by name then id, for `window`.
+    pub fn queue_rows(&self, window: Window, now: DateTime<Utc>) -> Vec<QueueRow> {
+        self.queues()
+            .into_iter()
+            .map(|q| self.queue_row(q, window, now))
+            .collect()
+    }
+
+    fn queue_row(&self, queue: &Queue, window: Window, now: DateTime<Utc>) -> QueueRow {
+        let tally = self.window_total(&queue.series, window, now);
+        let (mut available, mut on_call, mut away) = (0, 0, 0);
+        for (member, accepts_this_queue) in &queue.members {
+            let state = self.agents.get(member).map(|a| a.state);
+            match state {
+                Some(AgentState::OnCall) => on_call += 1,
+                Some(AgentState::Available) if *accepts_this_queue != Some(false) => available += 1,
+                _ => away += 1,
+            }
+        }
+        QueueRow {
+            id: queue.id.clone(),
+            name: queue.name.clone(),
+            waiting: queue.waiting.len(),
+            longest_wait_seconds: queue
+                .waiting
+                .first()
+                .map(|(since, _)| ((now - *since).num_milliseconds().max(0)) as f64 / 1000.0)
+                .map(crate::board::metrics::round1),
+            offered: tally.offered,
+            answered: tally.answered,
+            abandoned: tally.abandoned,
+            short_abandoned: tally.short_abandoned,
+            voicemail: tally.voicemail,
+            service_level_pct: tally.service_level_pct(&queue.sla),
+            sla: queue.sla,
+            asa_seconds: tally.asa_seconds(),
+            aht_seconds: tally.aht_seconds(),
+            agents_available: available,
+            agents_on_call: on_call,
+            agents_away: away,
+            changed_at: queue.changed_at,
+        }
+    }
+
+    /// Campaign rows sorted by campaign then DN, for `window`: one per (campaign, DN) pair in
+    /// the number book, plus `(unknown)` when calls dialled numbers outside it.
+    pub fn campaign_rows(&self, window: Window, now: DateTime<Utc>) -> Vec<CampaignRow> {
+        let mut rows: BTreeMap<(String, Option<String>), CampaignRow> = BTreeMap::new();
+        let new_row = |campaign: &str, dn: &Option<String>| CampaignRow {
+            campaign: campaign.to_owned(),
+            dn: dn.clone(),
+            numbers: Vec::new(),
+            live: 0,
+            offered: 0,
+            answered: 0,
+            missed: 0,
+            first_time_callers: 0,
+            avg_talk_seconds: None,
+            changed_at: None,
+        };
+        for entry in self.book.values() {
+            let (campaign, dn) = self.campaign_of_number(&entry.number);
+            rows.entry((campaign.clone(), dn.clone()))
+                .or_insert_with(|| new_row(&campaign, &dn))
+                .numbers
+                .push(entry.number.clone());
+        }
+        let mut talk: HashMap<(String, Option<String>), Tally> = HashMap::new();
+        for (number, stats) in &self.number_stats {
+            let tally = self.window_total(&stats.series, window, now);
+            if tally.is_zero() && stats.live == 0 {
+                continue;
+            }
+            let key = self.campaign_of_number(number);
+            let row = rows
+                .entry(key.clone())
+                .or_insert_with(|| new_row(&key.0, &key.1));
+            if !self.book.contains_key(number) && !row.numbers.contains(number) {
+                row.numbers.push(number.clone());
+            }
+            row.live += stats.live;
+            row.offered += tally.offered;
+            row.answered += tally.answered;
+            row.missed += tally.missed;
+            row.first_time_callers += tally.first_time_callers;
+            row.changed_at = row.changed_at.max(stats.changed_at);
+            talk.entry(key).or_default().add(&tally, 1);
+        }
+        rows.into_iter()
+            .map(|(key, mut row)| {
+                row.numbers.sort();
+                row.avg_talk_seconds = talk.get(&key).and_then(Tally::avg_talk_seconds);
+                row
+            })
+            .collect()
+    }
+
+    /// Figures per account number (and per dialled number outside the account), sorted by
+    /// number.
+    pub fn number_rows(&self, window: Window, now: DateTime<Utc>) -> Vec<NumberRow> {
+        let mut numbers: BTreeSet<&String> = self.book.keys().collect();
+        numbers.extend(self.number_stats.keys());
+        numbers
+            .into_iter()
+            .map(|number| {
+                let entry = self.book.get(number);
+                let stats = self.number_stats.get(number);
+                let tally = stats
+                    .map(|s| self.window_total(&s.series, window, now))
+                    .unwrap_or_default();
+                let (campaign, dn) = self.campaign_of_number(number);
+                NumberRow {
+                    number: number.clone(),
+                    id: entry.map(|e| e.id.clone()),
+                    label: entry.and_then(|e| e.label.clone()),
+                    campaign,
+                    dn,
+                    live: stats.map_or(0, |s| s.live),
+                    offered: tally.offered,
+                    answered: tally.answered,
+                    missed: tally.missed,
+                    first_time_callers: tally.first_time_callers,
+                    avg_talk_seconds: tally.avg_talk_seconds(),
+                }
+            })
+            .collect()
+    }
+
+    /// Calls that entered the queue in each of the last `history_minutes` minutes, oldest
+    /// first, the current minute last (a sparkline).
+    pub fn queue_arrivals_per_minute(&self, queue_id: &str, now: DateTime<Utc>) -> Vec<u32> {
+        let minutes = self.config.history_minutes.max(1);
+        let first = self.first_minute(minutes, now);
+        let mut out = vec![0u32; minutes as usize];
+        if let Some(queue) = self.queues.get(queue_id) {
+            for (minute, tally) in queue.series.minutes.range(first..) {
+                if let Some(slot) = out.get_mut((minute - first) as usize) {
+                    *slot = u32::try_from(tally.offered.max(0)).unwrap_or(u32::MAX);
+                }
+            }
+        }
+        out
+    }
+
+    /// Inbound calls per minute to the numbers of one (campaign, DN) pair over the last
+    /// `history_minutes` minutes, oldest first.
+    pub fn campaign_trend(&self, campaign: &str, dn: Option<&str>, now: DateTime<Utc>) -> Vec<u32> {
+        let minutes = self.config.history_minutes.max(1);
+        let first = self.first_minute(minutes, now);
+        let mut out = vec![0u32; minutes as usize];
+        for (number, stats) in &self.number_stats {
+            let (c, d) = self.campaign_of_number(number);
+            if c != campaign || d.as_deref() != dn {
+                continue;
+            }
+            for (minute, tally) in stats.series.minutes.range(first..) {
+                if let Some(slot) = out.get_mut((minute - first) as usize) {
+                    *slot = slot.saturating_add(u32::try_from(tally.offered.max(0)).unwrap_or(0));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Minutes since the Unix epoch.
+pub(crate) fn minute_index(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+/// Local midnight of `day` in `tz`, as UTC. Where midnight does not exist (a DST gap at
+/// midnight) the day starts at the first instant that does.
+pub(crate) fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    for minutes in 0..=180 {
+        if let Some(t) = tz
+            .from_local_datetime(&(midnight + Duration::minutes(minutes)))
+            .earliest()
+        {
+            return t.with_timezone(&Utc);
+        }
+    }
+    midnight.and_utc()
+}
+
+/// Writes a phone number the way events do: E.164 with `+`. The docs' old phone-number sample
+/// writes `18555551264`; digits-only strings of 11–15 digits get the `+`. Extension numbers
+/// (short) are left alone.
+pub fn normalize_number(raw: &str) -> String {
+    let trimmed = raw.trim();
+    if (11..=15).contains(&trimmed.len()) && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        format!("+{trimmed}")
+    } else {
+        trimmed.to_owned()
+    }
+}

@@ -1,0 +1,161 @@
+//! Applying what the session delivers to the board: the one piece of glue `watch` and the TUI
+//! share, so both apply notifications, snapshots and resyncs the same way.
+//!
+//! The app loop owns the board; these functions are pure over it (no IO, `now` passed in).
+
+use chrono::{DateTime, Utc};
+
+use crate::board::{Applied, Board};
+use crate::rc::events::{self, EventBody, Notification};
+use crate::rc::sync::Snapshot;
+use crate::rc::ws::SyncKind;
+
+/// What one notification frame did to the board, in the few fields a log line needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedEvent {
+    pub applied: Applied,
+    /// The event's own time (`eventTime`, else the envelope's `timestamp`), if it reads.
+    pub time: Option<DateTime<Utc>>,
+    pub detail: EventDetail,
+}
+
+/// The identifying part of an applied event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventDetail {
+    Telephony {
+        telephony_session_id: String,
+        party_id: Option<String>,
+        status: Option<String>,
+    },
+    Presence {
+        extension_id: Option<String>,
+        telephony_status: Option<String>,
+    },
+    Other,
+}
+
+/// The frame could not be read as a notification; the caller counts it and goes on.
+#[derive(Debug, thiserror::Error)]
+#[error("a notification could not be read: {0}")]
+pub struct UnreadableFrame(#[from] events::ParseError);
+
+fn text(value: Option<&events::Text<'_>>) -> Option<String> {
+    value.map(|t| crate::text::sanitize(t.as_str()).into_owned())
+}
+
+fn detail_of(note: &Notification<'_>) -> (EventDetail, Option<DateTime<Utc>>) {
+    let envelope_time = note.timestamp.as_deref().and_then(events::parse_timestamp);
+    match &note.body {
+        EventBody::Telephony(ev) => {
+            let party = ev.parties.first();
+            let time = ev
+                .event_time
+                .as_ref()
+                .and_then(|t| events::parse_timestamp(t.as_str()))
+                .or(envelope_time);
+            let detail = EventDetail::Telephony {
+                telephony_session_id: ev
+                    .telephony_session_id
+                    .as_ref()
+                    .map(|id| crate::text::sanitize(id.as_str()).into_owned())
+                    .unwrap_or_default(),
+                party_id: party
+                    .and_then(|p| p.id.as_ref())
+                    .map(|id| crate::text::sanitize(id.as_str()).into_owned()),
+                status: party
+                    .and_then(|p| p.status.as_ref())
+                    .and_then(|s| text(s.code.as_ref())),
+            };
+            (detail, time)
+        }
+        EventBody::Presence(ev) => (
+            EventDetail::Presence {
+                extension_id: ev
+                    .extension_id
+                    .as_ref()
+                    .map(|id| crate::text::sanitize(id.as_str()).into_owned()),
+                telephony_status: text(ev.telephony_status.as_ref()),
+            },
+            envelope_time,
+        ),
+        EventBody::Other => (EventDetail::Other, envelope_time),
+    }
+}
+
+/// Parses one notification frame (once) and applies it. Frames that are not notifications
+/// apply as `Ignored`.
+pub fn apply_notification(
+    board: &mut Board,
+    frame: &str,
+    now: DateTime<Utc>,
+) -> Result<AppliedEvent, UnreadableFrame> {
+    let parsed = events::parse_frame(frame)?;
+    let Some(note) = parsed.notification() else {
+        return Ok(AppliedEvent {
+            applied: Applied::Ignored,
+            time: None,
+            detail: EventDetail::Other,
+        });
+    };
+    let applied = board.apply_notification(note, now);
+    let (detail, time) = detail_of(note);
+    Ok(AppliedEvent {
+        applied,
+        time,
+        detail,
+    })
+}
+
+/// What applying a snapshot did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SnapshotSummary {
+    pub live_calls: usize,
+    /// Live calls the platform no longer had: they ended while callboard was not listening.
+    pub ended_while_away: usize,
+    /// Finished calls of today taken from the call log.
+    pub from_call_log: usize,
+}
+
+/// Applies a bootstrap or resync snapshot: numbers and queues first (so calls are attributed),
+/// then presence, then the live calls, then ends the calls the platform no longer has, then
+/// today's call log (which skips calls the board already holds).
+pub fn apply_snapshot(
+    board: &mut Board,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> SnapshotSummary {
+    if let Some(numbers) = &snapshot.numbers {
+        board.set_numbers(numbers, now);
+    }
+    if let Some(extensions) = &snapshot.extensions {
+        board.set_extensions(extensions, now);
+    }
+    if let Some(queues) = &snapshot.queues {
+        let records: Vec<_> = queues.iter().map(|q| q.queue.clone()).collect();
+        board.set_queues(&records, now);
+        for queue in queues {
+            board.set_queue_members(&queue.queue.id, &queue.members, now);
+        }
+    }
+    board.apply_presence_snapshot(&snapshot.presence, now);
+    for session in &snapshot.sessions {
+        board.apply_session_snapshot(session, now);
+    }
+    let live = snapshot.live_session_ids();
+    let ended_while_away = board.end_missing_live_calls(live.iter().map(String::as_str), now);
+    let from_call_log = match (&snapshot.call_log, snapshot.kind) {
+        (Some(log), SyncKind::Bootstrap) => board.bootstrap_from_call_log(log, now),
+        _ => 0,
+    };
+    SnapshotSummary {
+        live_calls: live.len(),
+        ended_while_away,
+        from_call_log,
+    }
+}
+
+/// The telephony session ids of the calls the board holds as live (the answer to
+/// [`crate::rc::ws::SessionEvent::LiveCallsWanted`]).
+pub fn live_call_ids(board: &Board) -> Vec<String> {
+    board.live_calls().map(|call| call.id.clone()).collect()
+}

@@ -1,0 +1,1345 @@
+//! Typed, borrowed, tolerant parsing of what arrives over the WebSocket gateway.
+//!
+//! One parse serves the live session, `callboard replay` and the benchmarks. Input is a WS text
+//! frame (`[meta]` / `[meta, body]`, PROTOCOL.md §2.2) or a bare notification envelope
+//! (`{uuid, event, timestamp, subscriptionId, ownerId, body}`); the 2018 `pn_apns` wrapper is
+//! unwrapped too. Strings borrow from the input unless they carry JSON escapes, no
+//! `serde_json::Value` is built, and the body is read once: its fields are the union of the
+//! telephony-session and detailed-presence bodies, sorted out afterwards by the event path.
+//!
+//! Tolerance (PROTOCOL.md §9.8–9.9): ids may be JSON numbers or strings, unknown fields are
+//! ignored, unknown status codes are kept as text, booleans sent as `"true"` are accepted, and a
+//! missing optional field never fails a frame. A frame that is not JSON of the expected outline
+//! returns [`ParseError`]; nothing here panics.
+//!
+//! Strings here are raw network text: the board sanitises them once, on entry.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+
+// ---------------------------------------------------------------------------------------------
+// Scalars
+
+/// A string from the wire, borrowed from the frame when it has no escapes. Numbers are accepted
+/// and kept as their decimal text, because the platform sends some ids as JSON numbers (v1 phone
+/// numbers, extension ids) and others as strings (PROTOCOL.md §7.9).
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+/// Ids are [`Text`]: kept as strings whatever their JSON type.
+pub type Id<'a> = Text<'a>;
+
+impl<'a> Text<'a> {
+    /// The text as a `&str`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Detaches the text from the frame it was parsed from.
+    pub fn into_owned(self) -> Text<'static> {
+        Text(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                // An id sent as 1.7e10 is still an integer id; print it without the exponent.
+                if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 {
+                    Ok(Text(Cow::Owned(format!("{v:.0}"))))
+                } else {
+                    Ok(Text(Cow::Owned(v.to_string())))
+                }
+            }
+        }
+        deserializer.deserialize_any(TextVisitor(PhantomData))
+    }
+}
+
+/// Serde helpers shared with [`crate::rc::records`]: lenient scalars for owned and borrowed types.
+pub(crate) mod lenient {
+    use super::*;
+
+    /// A required id (number or string) as an owned `String`.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Text::deserialize(d).map(|t| t.0.into_owned())
+    }
+
+    /// An optional id (number, string or null) as an owned `String`.
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<Text>::deserialize(d).map(|t| t.map(|t| t.0.into_owned()))
+    }
+
+    /// A boolean that may arrive as `true`, `"true"`, `1` or `null`; anything unrecognised is
+    /// "unknown" rather than an error, since no flag is worth dropping a frame for.
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        struct BoolVisitor;
+        impl<'de> Visitor<'de> for BoolVisitor {
+            type Value = Option<bool>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(match v {
+                    "true" | "True" | "TRUE" => Some(true),
+                    "false" | "False" | "FALSE" => Some(false),
+                    _ => None,
+                })
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v != 0))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Some(v != 0))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_any(BoolVisitor)
+    }
+
+    /// A non-negative integer that may arrive as a number or a numeric string; other values are
+    /// "unknown".
+    pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        struct U64Visitor;
+        impl<'de> Visitor<'de> for U64Visitor {
+            type Value = Option<u64>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative integer")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(u64::try_from(v).ok())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok((0.0..1.8e19).contains(&v).then_some(v as u64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(v.trim().parse().ok())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_any(U64Visitor)
+    }
+
+    /// A number of seconds (integer or fractional, or a numeric string).
+    pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        struct F64Visitor;
+        impl<'de> Visitor<'de> for F64Visitor {
+            type Value = Option<f64>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Some(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(v.is_finite().then_some(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(v.trim().parse().ok().filter(|f: &f64| f.is_finite()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_any(F64Visitor)
+    }
+}
+
+/// Parses a platform timestamp. RFC 3339 is the norm (`2026-11-25T17:03:38.123Z`); older REST
+/// replies write the offset without a colon (`2019-09-05T06:13:35.305+0000`), and a time with
+/// no zone at all is taken as UTC.
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telephony sessions (PROTOCOL.md §3.1)
+
+/// The state of one party, as the platform names it. Unknown codes are kept as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PartyStatus {
+    Setup,
+    Proceeding,
+    Answered,
+    Disconnected,
+    Gone,
+    Parked,
+    Hold,
+    /// `VoiceMail` (spec) or `Voicemail` (docs table).
+    VoiceMail,
+    /// `VoiceMailScreening` (spec) or `VMScreening` (docs table).
+    VoiceMailScreening,
+    FaxReceive,
+    Tds,
+    Other(String),
+}
+
+impl PartyStatus {
+    /// Maps the wire spelling, accepting every spelling PROTOCOL.md §7.6 lists.
+    pub fn from_code(code: &str) -> PartyStatus {
+        match code {
+            "Setup" => PartyStatus::Setup,
+            "Proceeding" => PartyStatus::Proceeding,
+            "Answered" => PartyStatus::Answered,
+            "Disconnected" => PartyStatus::Disconnected,
+            "Gone" => PartyStatus::Gone,
+            "Parked" => PartyStatus::Parked,
+            "Hold" => PartyStatus::Hold,
+            "VoiceMail" | "Voicemail" => PartyStatus::VoiceMail,
+            "VoiceMailScreening" | "VMScreening" => PartyStatus::VoiceMailScreening,
+            "FaxReceive" => PartyStatus::FaxReceive,
+            "Tds" => PartyStatus::Tds,
+            other => PartyStatus::Other(other.to_owned()),
+        }
+    }
+
+    /// The party has left the call for good.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, PartyStatus::Disconnected | PartyStatus::Gone)
+    }
+
+    /// The status as the platform spells it (spec spelling).
+    pub fn as_str(&self) -> &str {
+        match self {
+            PartyStatus::Setup => "Setup",
+            PartyStatus::Proceeding => "Proceeding",
+            PartyStatus::Answered => "Answered",
+            PartyStatus::Disconnected => "Disconnected",
+            PartyStatus::Gone => "Gone",
+            PartyStatus::Parked => "Parked",
+            PartyStatus::Hold => "Hold",
+            PartyStatus::VoiceMail => "VoiceMail",
+            PartyStatus::VoiceMailScreening => "VoiceMailScreening",
+            PartyStatus::FaxReceive => "FaxReceive",
+            PartyStatus::Tds => "Tds",
+            PartyStatus::Other(s) => s,
+        }
+    }
+}
+
+/// `Inbound` / `Outbound` from the platform's point of view of that party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    /// `None` for anything but the two documented values.
+    pub fn from_wire(s: &str) -> Option<Direction> {
+        match s {
+            "Inbound" => Some(Direction::Inbound),
+            "Outbound" => Some(Direction::Outbound),
+            _ => None,
+        }
+    }
+}
+
+/// `from` / `to` of a party (`CallPartyShortInfo`). The 2019 draft shape's `number` and
+/// `mailboxId` are read as `phoneNumber` and `extensionId`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint<'a> {
+    #[serde(borrow, default, alias = "number")]
+    pub phone_number: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub name: Option<Text<'a>>,
+    #[serde(borrow, default, alias = "mailboxId")]
+    pub extension_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub device_id: Option<Id<'a>>,
+}
+
+/// `status.peerId`: where a `Gone` party went.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerId<'a> {
+    #[serde(borrow, default)]
+    pub session_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub telephony_session_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub party_id: Option<Id<'a>>,
+}
+
+/// `status` of a party (`CallStatusInfo`). The draft shape's `state.name` is read as `code`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusInfo<'a> {
+    #[serde(borrow, default, alias = "name")]
+    pub code: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub reason: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub description: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub peer_id: Option<PeerId<'a>>,
+    #[serde(borrow, default)]
+    pub park_data: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub rcc: Option<bool>,
+}
+
+impl StatusInfo<'_> {
+    /// The typed status code, or `None` when the frame carried none.
+    pub fn status(&self) -> Option<PartyStatus> {
+        self.code.as_deref().map(PartyStatus::from_code)
+    }
+}
+
+/// One recording of a party.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyRecording<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Id<'a>>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub active: Option<bool>,
+}
+
+/// One `{type, value}` item of `uiCallInfo` / `callInfo`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CallInfoItem<'a> {
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub value: Option<Text<'a>>,
+}
+
+/// `uiCallInfo` of a party, `callInfo` of a presence active call.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CallInfo<'a> {
+    #[serde(borrow, default)]
+    pub primary: Option<CallInfoItem<'a>>,
+    #[serde(borrow, default)]
+    pub additional: Option<CallInfoItem<'a>>,
+}
+
+impl CallInfo<'_> {
+    /// The value of the first item whose type is `kind` (e.g. `PhoneNumberLabel`).
+    pub fn value_of(&self, kind: &str) -> Option<&str> {
+        [&self.primary, &self.additional]
+            .into_iter()
+            .flatten()
+            .find(|item| item.kind.as_deref() == Some(kind))
+            .and_then(|item| item.value.as_deref())
+    }
+}
+
+/// `park` of a party (`{}` in most real events).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ParkInfo<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Id<'a>>,
+}
+
+/// One party of a telephony session event (`TelephonySessionsEventPartyInfo`), or of the REST
+/// session read (which adds `owner`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Party<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub account_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub extension_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub direction: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub from: Option<Endpoint<'a>>,
+    #[serde(borrow, default)]
+    pub to: Option<Endpoint<'a>>,
+    #[serde(borrow, default, alias = "state")]
+    pub status: Option<StatusInfo<'a>>,
+    #[serde(borrow, default)]
+    pub park: Option<ParkInfo<'a>>,
+    #[serde(borrow, default)]
+    pub recordings: Option<Vec<PartyRecording<'a>>>,
+    #[serde(borrow, default)]
+    pub ui_call_info: Option<CallInfo<'a>>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub queue_call: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub missed_call: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub stand_alone: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub muted: Option<bool>,
+    #[serde(borrow, default)]
+    pub conference_role: Option<Text<'a>>,
+}
+
+impl Party<'_> {
+    /// The typed status code, if the party carried one.
+    pub fn status(&self) -> Option<PartyStatus> {
+        self.status.as_ref().and_then(StatusInfo::status)
+    }
+
+    /// The typed direction, if the party carried a known one.
+    pub fn direction(&self) -> Option<Direction> {
+        self.direction.as_deref().and_then(Direction::from_wire)
+    }
+}
+
+/// The body of a telephony-session notification (`TelephonySessionsEventBody`).
+#[derive(Debug, Clone, Default)]
+pub struct TelephonyEvent<'a> {
+    /// Per-session sequence, increasing over all parties (starts at 2 in real flows).
+    pub sequence: Option<u64>,
+    pub session_id: Option<Id<'a>>,
+    pub telephony_session_id: Option<Id<'a>>,
+    pub server_id: Option<Text<'a>>,
+    /// Time of this state change (not the call start, despite the spec's wording).
+    pub event_time: Option<Text<'a>>,
+    pub origin_type: Option<Text<'a>>,
+    pub parties: Vec<Party<'a>>,
+    /// Only in the 2018 body variant.
+    pub account_id: Option<Id<'a>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detailed presence (PROTOCOL.md §3.2)
+
+/// One entry of `activeCalls` in a detailed presence body (`ActiveCallInfoWithoutSIP`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveCall<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub direction: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub queue_call: Option<bool>,
+    #[serde(borrow, default)]
+    pub from: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub from_name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub to: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub to_name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub party_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub start_time: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub session_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub telephony_session_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub telephony_status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub termination_type: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub call_info: Option<CallInfo<'a>>,
+}
+
+/// The body of a detailed presence notification (`DetailedExtensionPresenceEventBody`).
+#[derive(Debug, Clone, Default)]
+pub struct PresenceEvent<'a> {
+    pub extension_id: Option<Id<'a>>,
+    /// Per-extension counter.
+    pub sequence: Option<u64>,
+    /// `NoCall`, `CallConnected`, `Ringing`, `OnHold`, `ParkedCall`.
+    pub telephony_status: Option<Text<'a>>,
+    /// `Offline`, `Busy`, `Available`.
+    pub presence_status: Option<Text<'a>>,
+    pub user_status: Option<Text<'a>>,
+    pub dnd_status: Option<Text<'a>>,
+    pub meeting_status: Option<Text<'a>>,
+    pub active_calls: Vec<ActiveCall<'a>>,
+    pub total_active_calls: Option<u64>,
+    pub accept_call_queue_calls: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notification envelope
+
+/// What a notification body turned out to be.
+#[derive(Debug, Clone)]
+pub enum EventBody<'a> {
+    Telephony(TelephonyEvent<'a>),
+    Presence(PresenceEvent<'a>),
+    /// A notification callboard does not use (message store, …) or one with no body.
+    Other,
+}
+
+/// A notification envelope (the webhook body; the second element of a ServerNotification).
+#[derive(Debug, Clone)]
+pub struct Notification<'a> {
+    pub uuid: Option<Text<'a>>,
+    /// The concrete event path, e.g. `/restapi/v1.0/account/1/telephony/sessions`.
+    pub event: Option<Text<'a>>,
+    pub timestamp: Option<Text<'a>>,
+    pub subscription_id: Option<Id<'a>>,
+    pub owner_id: Option<Id<'a>>,
+    pub body: EventBody<'a>,
+}
+
+/// The envelope as read: every field optional; `pn_apns` is the 2018 APNS wrapper.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEnvelope<'a> {
+    #[serde(borrow, default)]
+    uuid: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    event: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    subscription_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    owner_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    body: Option<RawBody<'a>>,
+    #[serde(borrow, default, rename = "pn_apns")]
+    pn_apns: Option<Box<RawEnvelope<'a>>>,
+}
+
+/// The union of the telephony-session and detailed-presence body fields, so the body is read in
+/// one pass whatever order the envelope's keys come in.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBody<'a> {
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    sequence: Option<u64>,
+    #[serde(borrow, default)]
+    session_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    telephony_session_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    server_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    event_time: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    origin: Option<CallInfoItem<'a>>,
+    #[serde(borrow, default)]
+    parties: Option<Vec<Party<'a>>>,
+    #[serde(borrow, default)]
+    account_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    extension_id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    telephony_status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    presence_status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    user_status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    dnd_status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    meeting_status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    active_calls: Option<Vec<ActiveCall<'a>>>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    total_active_calls: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    accept_call_queue_calls: Option<bool>,
+}
+
+impl<'a> RawEnvelope<'a> {
+    fn into_notification(self) -> Notification<'a> {
+        // The 2018 APNS envelope repeats the real envelope inside `pn_apns`.
+        if self.body.is_none() {
+            if let Some(inner) = self.pn_apns {
+                return inner.into_notification();
+            }
+        }
+        let body = match self.body {
+            None => EventBody::Other,
+            Some(raw) => raw.classify(self.event.as_deref()),
+        };
+        Notification {
+            uuid: self.uuid,
+            event: self.event,
+            timestamp: self.timestamp,
+            subscription_id: self.subscription_id,
+            owner_id: self.owner_id,
+            body,
+        }
+    }
+}
+
+impl<'a> RawBody<'a> {
+    /// Decides by the event path, falling back on the body's own fields when the path is
+    /// missing or unfamiliar (a bare body in a test, the legacy draft shape).
+    fn classify(self, event_path: Option<&str>) -> EventBody<'a> {
+        let by_path = event_path.map(|p| {
+            if p.contains("/telephony/sessions") {
+                Some(true)
+            } else if p.contains("/presence") {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        let is_telephony = match by_path.flatten() {
+            Some(t) => t,
+            None if self.parties.is_some() => true,
+            None if self.presence_status.is_some()
+                || self.telephony_status.is_some()
+                || self.active_calls.is_some() =>
+            {
+                false
+            }
+            None => return EventBody::Other,
+        };
+        if is_telephony {
+            EventBody::Telephony(TelephonyEvent {
+                sequence: self.sequence,
+                session_id: self.session_id,
+                telephony_session_id: self.telephony_session_id,
+                server_id: self.server_id,
+                event_time: self.event_time,
+                origin_type: self.origin.and_then(|o| o.kind),
+                parties: self.parties.unwrap_or_default(),
+                account_id: self.account_id,
+            })
+        } else {
+            EventBody::Presence(PresenceEvent {
+                extension_id: self.extension_id,
+                sequence: self.sequence,
+                telephony_status: self.telephony_status,
+                presence_status: self.presence_status,
+                user_status: self.user_status,
+                dnd_status: self.dnd_status,
+                meeting_status: self.meeting_status,
+                active_calls: self.active_calls.unwrap_or_default(),
+                total_active_calls: self.total_active_calls,
+                accept_call_queue_calls: self.accept_call_queue_calls,
+            })
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket frames (PROTOCOL.md §2.2–2.4)
+
+/// `meta.type` of a WS frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageType {
+    ClientRequest,
+    ServerNotification,
+    Error,
+    ConnectionDetails,
+    Heartbeat,
+    /// A type this client does not know, or none.
+    #[default]
+    Unknown,
+}
+
+impl<'de> Deserialize<'de> for MessageType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Text::deserialize(d)?;
+        Ok(match text.as_str() {
+            "ClientRequest" => MessageType::ClientRequest,
+            "ServerNotification" => MessageType::ServerNotification,
+            "Error" => MessageType::Error,
+            "ConnectionDetails" => MessageType::ConnectionDetails,
+            "Heartbeat" => MessageType::Heartbeat,
+            _ => MessageType::Unknown,
+        })
+    }
+}
+
+/// The WS session context token (`meta.wsc`), kept for recovery.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Wsc<'a> {
+    #[serde(borrow, default)]
+    pub token: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub sequence: Option<u64>,
+}
+
+/// The `meta.headers` callboard reads; others are ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Headers<'a> {
+    #[serde(borrow, default, rename = "RCRequestId")]
+    pub rc_request_id: Option<Text<'a>>,
+    #[serde(borrow, default, rename = "WSG-SubscriptionId")]
+    pub subscription_id: Option<Text<'a>>,
+    #[serde(borrow, default, rename = "X-Rate-Limit-Group")]
+    pub rate_limit_group: Option<Text<'a>>,
+    #[serde(
+        default,
+        rename = "X-Rate-Limit-Limit",
+        deserialize_with = "lenient::opt_u64"
+    )]
+    pub rate_limit_limit: Option<u64>,
+    #[serde(
+        default,
+        rename = "X-Rate-Limit-Remaining",
+        deserialize_with = "lenient::opt_u64"
+    )]
+    pub rate_limit_remaining: Option<u64>,
+    #[serde(
+        default,
+        rename = "X-Rate-Limit-Window",
+        deserialize_with = "lenient::opt_u64"
+    )]
+    pub rate_limit_window: Option<u64>,
+    #[serde(default, rename = "Retry-After", deserialize_with = "lenient::opt_u64")]
+    pub retry_after: Option<u64>,
+}
+
+/// The first element of every WS frame.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta<'a> {
+    #[serde(default, rename = "type")]
+    pub kind: MessageType,
+    #[serde(borrow, default)]
+    pub message_id: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub status: Option<u64>,
+    #[serde(borrow, default)]
+    pub headers: Option<Headers<'a>>,
+    #[serde(borrow, default)]
+    pub wsc: Option<Wsc<'a>>,
+    #[serde(borrow, default)]
+    pub method: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub path: Option<Text<'a>>,
+}
+
+/// The body of a ConnectionDetails frame.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionDetails<'a> {
+    #[serde(borrow, default)]
+    pub creation_time: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub max_connections_per_session: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub recovery_buffer_size: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub recovery_timeout: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub idle_timeout: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub absolute_timeout: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub max_active_requests: Option<u64>,
+    /// `Successful` or `Failed`; present only when the connect URL carried `wsc`.
+    #[serde(borrow, default)]
+    pub recovery_state: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub recovery_error_code: Option<Text<'a>>,
+}
+
+/// One item of a platform `errors[]` list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiErrorItem<'a> {
+    #[serde(borrow, default)]
+    pub error_code: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub message: Option<Text<'a>>,
+}
+
+/// The body of a reply to a ClientRequest: a subscription (`SubscriptionInfo`) on success, an
+/// error body otherwise. All fields are optional so one type reads both.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientReply<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Id<'a>>,
+    #[serde(borrow, default)]
+    pub uri: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub status: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub event_filters: Option<Vec<Text<'a>>>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub expires_in: Option<u64>,
+    #[serde(borrow, default)]
+    pub expiration_time: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub creation_time: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub error_code: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub message: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub errors: Option<Vec<ApiErrorItem<'a>>>,
+}
+
+/// The body of an `Error` frame (`{errorCode: "WSG-…", message}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WsgError<'a> {
+    #[serde(borrow, default)]
+    pub error_code: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub message: Option<Text<'a>>,
+}
+
+/// The second element of a frame, typed by the frame's `meta.type`.
+#[derive(Debug, Clone)]
+pub enum FrameBody<'a> {
+    /// `[meta]` alone, a `null` body, or a body of a frame type that has none worth reading.
+    None,
+    Notification(Notification<'a>),
+    ConnectionDetails(ConnectionDetails<'a>),
+    ClientReply(ClientReply<'a>),
+    Error(WsgError<'a>),
+}
+
+/// A parsed WS frame, or a bare notification envelope (then `meta` is `None`).
+#[derive(Debug, Clone)]
+pub struct Frame<'a> {
+    pub meta: Option<Meta<'a>>,
+    pub body: FrameBody<'a>,
+}
+
+impl<'a> Frame<'a> {
+    /// The notification this frame carries, if it carries one.
+    pub fn notification(&self) -> Option<&Notification<'a>> {
+        match &self.body {
+            FrameBody::Notification(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("empty frame")]
+    Empty,
+    #[error(
+        "frame is neither a WebSocket frame array nor a notification object (starts with {0:?})"
+    )]
+    Shape(char),
+    #[error("malformed frame JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Reads one WS text frame or one bare notification envelope.
+pub fn parse_frame(text: &str) -> Result<Frame<'_>, ParseError> {
+    match first_significant_char(text) {
+        None => Err(ParseError::Empty),
+        Some('[') => Ok(serde_json::from_str::<FrameSeq>(text)?.0),
+        Some('{') => {
+            let envelope: RawEnvelope = serde_json::from_str(text)?;
+            Ok(Frame {
+                meta: None,
+                body: FrameBody::Notification(envelope.into_notification()),
+            })
+        }
+        Some(c) => Err(ParseError::Shape(c)),
+    }
+}
+
+/// Reads only the `meta` of a WS frame (the body is skipped without being built), for control
+/// decisions on the socket task. A bare envelope has no meta and is an error here.
+pub fn peek_meta(text: &str) -> Result<Meta<'_>, ParseError> {
+    match first_significant_char(text) {
+        None => Err(ParseError::Empty),
+        Some('[') => Ok(serde_json::from_str::<MetaOnly>(text)?.0),
+        Some(c) => Err(ParseError::Shape(c)),
+    }
+}
+
+fn first_significant_char(text: &str) -> Option<char> {
+    text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+        .chars()
+        .next()
+}
+
+/// Deserialises `[meta, body?, …]`, choosing the body type from `meta.type`.
+struct FrameSeq<'a>(Frame<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FrameSeq<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FrameVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for FrameVisitor<'a> {
+            type Value = FrameSeq<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a WebSocket frame [meta, body?]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let meta: Meta<'a> = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let body = match meta.kind {
+                    MessageType::ServerNotification => seq
+                        .next_element::<Option<RawEnvelope<'a>>>()?
+                        .flatten()
+                        .map(|e| FrameBody::Notification(e.into_notification())),
+                    MessageType::ConnectionDetails => seq
+                        .next_element::<Option<ConnectionDetails<'a>>>()?
+                        .flatten()
+                        .map(FrameBody::ConnectionDetails),
+                    MessageType::ClientRequest => seq
+                        .next_element::<Option<ClientReply<'a>>>()?
+                        .flatten()
+                        .map(FrameBody::ClientReply),
+                    MessageType::Error => seq
+                        .next_element::<Option<WsgError<'a>>>()?
+                        .flatten()
+                        .map(FrameBody::Error),
+                    MessageType::Heartbeat | MessageType::Unknown => {
+                        seq.next_element::<IgnoredAny>()?;
+                        None
+                    }
+                };
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FrameSeq(Frame {
+                    meta: Some(meta),
+                    body: body.unwrap_or(FrameBody::None),
+                }))
+            }
+        }
+        d.deserialize_seq(FrameVisitor(PhantomData))
+    }
+}
+
+/// Deserialises `[meta, …]` keeping only the meta.
+struct MetaOnly<'a>(Meta<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MetaOnly<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MetaVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for MetaVisitor<'a> {
+            type Value = MetaOnly<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a WebSocket frame [meta, body?]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let meta = seq
+                    .next_element::<Meta<'a>>()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MetaOnly(meta))
+            }
+        }
+        d.deserialize_seq(MetaVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! sample {
+        ($name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/samples/",
+                $name
+            ))
+        };
+    }
+
+    /// The value under `key` of a sample file that groups several payloads, as JSON text.
+    fn member(doc: &str, key: &str) -> String {
+        let all: serde_json::Value = serde_json::from_str(doc).unwrap();
+        serde_json::to_string(&all[key]).unwrap()
+    }
+
+    fn telephony<'f>(frame: &'f Frame<'_>) -> &'f TelephonyEvent<'f> {
+        match &frame.notification().unwrap().body {
+            EventBody::Telephony(ev) => ev,
+            other => panic!("expected a telephony body, got {other:?}"),
+        }
+    }
+
+    fn presence<'f>(frame: &'f Frame<'_>) -> &'f PresenceEvent<'f> {
+        match &frame.notification().unwrap().body {
+            EventBody::Presence(ev) => ev,
+            other => panic!("expected a presence body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connection_details_frames() {
+        let frame = parse_frame(sample!("ws-01-connection-details.json")).unwrap();
+        let meta = frame.meta.as_ref().unwrap();
+        assert_eq!(meta.kind, MessageType::ConnectionDetails);
+        let wsc = meta.wsc.as_ref().unwrap();
+        assert_eq!(wsc.sequence, Some(1));
+        assert_eq!(
+            wsc.token.as_deref(),
+            Some("RTFhRG5nfExxxxxxxxxxxcHE3bXkyRURQVQ")
+        );
+        let FrameBody::ConnectionDetails(details) = &frame.body else {
+            panic!("expected ConnectionDetails, got {:?}", frame.body);
+        };
+        assert_eq!(details.recovery_timeout, Some(180));
+        assert_eq!(details.max_active_requests, Some(10));
+        assert!(details.recovery_state.is_none());
+
+        let frame = parse_frame(sample!("ws-02-connection-details-recovery.json")).unwrap();
+        let FrameBody::ConnectionDetails(details) = &frame.body else {
+            panic!("expected ConnectionDetails, got {:?}", frame.body);
+        };
+        assert_eq!(details.recovery_state.as_deref(), Some("Successful"));
+        assert_eq!(details.recovery_timeout, Some(30));
+    }
+
+    #[test]
+    fn subscription_replies_and_requests() {
+        for key in ["php_sdk_test_2020", "python_sdk_test_2025"] {
+            let text = member(sample!("ws-04-subscription-responses.json"), key);
+            let frame = parse_frame(&text).unwrap();
+            assert_eq!(
+                frame.meta.as_ref().unwrap().kind,
+                MessageType::ClientRequest
+            );
+            assert_eq!(frame.meta.as_ref().unwrap().status, Some(200));
+            let FrameBody::ClientReply(reply) = &frame.body else {
+                panic!("{key}: expected a reply body");
+            };
+            assert_eq!(reply.status.as_deref(), Some("Active"));
+            assert!(reply.id.as_deref().unwrap().len() > 30);
+            assert!(reply.expires_in.unwrap() >= 843);
+        }
+        let request = parse_frame(sample!("ws-03-subscription-request.json")).unwrap();
+        let meta = request.meta.unwrap();
+        assert_eq!(meta.method.as_deref(), Some("POST"));
+        assert_eq!(meta.path.as_deref(), Some("/restapi/v1.0/subscription/"));
+    }
+
+    #[test]
+    fn misc_frames_heartbeat_rate_limit_error() {
+        let doc = sample!("ws-06-misc-frames.json");
+        let heartbeat_text = member(doc, "heartbeat_request_and_response_docs");
+        let heartbeat = parse_frame(&heartbeat_text).unwrap();
+        assert_eq!(heartbeat.meta.unwrap().kind, MessageType::Heartbeat);
+        assert!(matches!(heartbeat.body, FrameBody::None));
+
+        let reply_text = member(doc, "clientrequest_response_meta_devtest_2020");
+        let meta = peek_meta(&reply_text).unwrap();
+        let headers = meta.headers.unwrap();
+        assert_eq!(headers.rate_limit_group.as_deref(), Some("medium"));
+        assert_eq!(headers.rate_limit_limit, Some(100));
+        assert_eq!(headers.rate_limit_remaining, Some(98));
+        assert_eq!(headers.rate_limit_window, Some(60));
+
+        let error_body = member(doc, "error_body_fake_wsc_token");
+        let error_text = format!(r#"[{{"type":"Error","status":400}},{error_body}]"#);
+        let frame = parse_frame(&error_text).unwrap();
+        let FrameBody::Error(error) = frame.body else {
+            panic!("expected an Error body");
+        };
+        assert_eq!(error.error_code.as_deref(), Some("WSG-400"));
+    }
+
+    #[test]
+    fn server_notification_of_an_unused_kind() {
+        let frame = parse_frame(sample!("ws-05-server-notification.json")).unwrap();
+        let meta = frame.meta.as_ref().unwrap();
+        assert_eq!(meta.kind, MessageType::ServerNotification);
+        let note = frame.notification().unwrap();
+        assert_eq!(meta.message_id.as_deref(), note.uuid.as_deref());
+        assert_eq!(note.owner_id.as_deref(), Some("233676004"));
+        assert!(matches!(note.body, EventBody::Other));
+    }
+
+    #[test]
+    fn telephony_docs_samples_including_the_apns_envelope() {
+        let doc = sample!("event-telsess-docs-samples.json");
+        let text = member(doc, "voice_guide_2020_setup");
+        let frame = parse_frame(&text).unwrap();
+        let ev = telephony(&frame);
+        assert_eq!(ev.sequence, Some(3));
+        assert_eq!(
+            ev.telephony_session_id.as_deref(),
+            Some("s-a6abd24ca6774373a8120a3390d3cbe8")
+        );
+        let party = &ev.parties[0];
+        assert_eq!(party.status(), Some(PartyStatus::Setup));
+        assert_eq!(party.direction(), Some(Direction::Inbound));
+        assert_eq!(
+            party.to.as_ref().unwrap().name.as_deref(),
+            Some("TESTER Babji")
+        );
+        assert!(party.park.as_ref().unwrap().id.is_none());
+
+        for key in [
+            "account_telephony_sessions_2018_pn_apns_envelope",
+            "extension_telephony_sessions_2018_queueCall",
+        ] {
+            let text = member(doc, key);
+            let frame = parse_frame(&text).unwrap();
+            let ev = telephony(&frame);
+            assert_eq!(ev.sequence, Some(5), "{key}");
+            assert_eq!(ev.account_id.as_deref(), Some("400144452008"));
+            assert_eq!(ev.parties[0].status(), Some(PartyStatus::Proceeding));
+        }
+        let queue_text = member(doc, "extension_telephony_sessions_2018_queueCall");
+        let frame = parse_frame(&queue_text).unwrap();
+        assert_eq!(telephony(&frame).parties[0].queue_call, Some(true));
+    }
+
+    #[test]
+    fn callcontrol_js_samples() {
+        let all: serde_json::Value =
+            serde_json::from_str(sample!("event-telsess-callcontrol-js-2019.json")).unwrap();
+        let texts: Vec<String> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect();
+        let first = parse_frame(&texts[0]).unwrap();
+        let ev = telephony(&first);
+        assert_eq!(ev.parties[0].status(), Some(PartyStatus::Proceeding));
+        assert_eq!(ev.parties[0].extension_id, None);
+        assert_eq!(ev.origin_type.as_deref(), Some("Call"));
+        let second = parse_frame(&texts[1]).unwrap();
+        let ev = telephony(&second);
+        assert_eq!(ev.parties[0].status(), Some(PartyStatus::Disconnected));
+        assert_eq!(
+            ev.parties[0].from.as_ref().unwrap().device_id.as_deref(),
+            Some("52294004")
+        );
+    }
+
+    #[test]
+    fn detailed_presence_samples() {
+        let doc = sample!("event-presence-detailed-docs.json");
+        let plain = member(doc, "detailed_extension_presence");
+        let frame = parse_frame(&plain).unwrap();
+        let ev = presence(&frame);
+        assert_eq!(ev.extension_id.as_deref(), Some("6610372004"));
+        assert_eq!(ev.sequence, Some(2698));
+        assert_eq!(ev.active_calls.len(), 2);
+        assert_eq!(ev.active_calls[0].queue_call, Some(true));
+        assert_eq!(ev.total_active_calls, Some(2));
+
+        let with_sip = member(doc, "detailed_extension_presence_with_sip");
+        let frame = parse_frame(&with_sip).unwrap();
+        let ev = presence(&frame);
+        assert_eq!(ev.telephony_status.as_deref(), Some("OnHold"));
+        assert_eq!(
+            ev.active_calls[1].telephony_session_id.as_deref(),
+            Some("s-e1e9696d863742758a18654dcc22a2fd")
+        );
+    }
+
+    #[test]
+    fn legacy_draft_shape_is_tolerated() {
+        let frame = parse_frame(sample!("event-notify-callsession-v2_4-draft.json")).unwrap();
+        let ev = telephony(&frame);
+        let party = &ev.parties[0];
+        assert_eq!(party.status(), Some(PartyStatus::Disconnected));
+        assert_eq!(
+            party.to.as_ref().unwrap().phone_number.as_deref(),
+            Some("+18774443333")
+        );
+        assert_eq!(
+            party.to.as_ref().unwrap().extension_id.as_deref(),
+            Some("400130811008")
+        );
+        assert!(ev.telephony_session_id.is_none());
+        assert_eq!(
+            party.ui_call_info.as_ref().unwrap().value_of("InDIDLabel"),
+            Some("+14155550100")
+        );
+    }
+
+    #[test]
+    fn ids_as_numbers_spellings_and_unknown_codes() {
+        let text = r#"[{"type":"ServerNotification","messageId":"1"},
+            {"uuid":"1","event":"/restapi/v1.0/account/1/telephony/sessions","ownerId":809646016,
+             "body":{"sequence":"7","telephonySessionId":"s-1","sessionId":425008160016,
+               "parties":[
+                 {"id":"p-1","extensionId":62242421016,"status":{"code":"Voicemail"},"newField":{"x":[1]}},
+                 {"id":"p-2","status":{"code":"VMScreening"}},
+                 {"id":"p-3","status":{"code":"SomethingNew","reason":"Mystery"}},
+                 {"id":"p-4"}]}}]"#;
+        let frame = parse_frame(text).unwrap();
+        let note = frame.notification().unwrap();
+        assert_eq!(note.owner_id.as_deref(), Some("809646016"));
+        let ev = telephony(&frame);
+        assert_eq!(ev.sequence, Some(7));
+        assert_eq!(ev.session_id.as_deref(), Some("425008160016"));
+        assert_eq!(ev.parties[0].extension_id.as_deref(), Some("62242421016"));
+        assert_eq!(ev.parties[0].status(), Some(PartyStatus::VoiceMail));
+        assert_eq!(
+            ev.parties[1].status(),
+            Some(PartyStatus::VoiceMailScreening)
+        );
+        assert_eq!(
+            ev.parties[2].status(),
+            Some(PartyStatus::Other("SomethingNew".into()))
+        );
+        assert_eq!(ev.parties[3].status(), None);
+    }
+
+    #[test]
+    fn strings_borrow_from_the_frame_unless_escaped() {
+        let text = r#"{"event":"/restapi/v1.0/account/1/telephony/sessions",
+            "body":{"telephonySessionId":"s-1","parties":[{"id":"p-1","from":{"name":"Ann \"A\""}}]}}"#;
+        let frame = parse_frame(text).unwrap();
+        let ev = telephony(&frame);
+        assert!(matches!(
+            ev.telephony_session_id.as_ref().unwrap().0,
+            Cow::Borrowed(_)
+        ));
+        let name = ev.parties[0].from.as_ref().unwrap().name.as_ref().unwrap();
+        assert!(matches!(name.0, Cow::Owned(_)));
+        assert_eq!(name.as_str(), "Ann \"A\"");
+    }
+
+    #[test]
+    fn body_before_event_key_is_still_classified() {
+        let text = r#"{"body":{"extensionId":"5","presenceStatus":"Available","sequence":3},
+                       "event":"/restapi/v1.0/account/~/extension/5/presence?detailedTelephonyState=true"}"#;
+        let frame = parse_frame(text).unwrap();
+        assert_eq!(
+            presence(&frame).presence_status.as_deref(),
+            Some("Available")
+        );
+    }
+
+    #[test]
+    fn bad_frames_are_errors_not_panics() {
+        for text in [
+            "",
+            "   ",
+            "null",
+            "42",
+            "\"text\"",
+            "[",
+            "[]",
+            "[1,2]",
+            "{",
+            r#"[{"type":"ServerNotification"},{"body":{"parties":"nope"}}]"#,
+            r#"{"body":{"sequence":1,"parties":[{"id":{"deep":true}}]}}"#,
+            r#"[{"type":"ConnectionDetails"},{"recoveryTimeout":"x"}] trailing"#,
+        ] {
+            assert!(parse_frame(text).is_err(), "{text:?} should not parse");
+        }
+        assert!(peek_meta("{}").is_err());
+        assert!(peek_meta("[]").is_err());
+    }
+
+    #[test]
+    fn meta_only_and_null_bodies() {
+        let frame = parse_frame(r#"[{"type":"ServerNotification","messageId":"m"},null]"#).unwrap();
+        assert!(matches!(frame.body, FrameBody::None));
+        let frame = parse_frame(r#"[{"type":"ClientRequest","status":204}]"#).unwrap();
+        assert!(matches!(frame.body, FrameBody::None));
+        let frame = parse_frame(r#"[{"type":"Brand-new"},{"anything":[1,{"a":2}]}]"#).unwrap();
+        assert_eq!(frame.meta.unwrap().kind, MessageType::Unknown);
+    }
+
+    #[test]
+    fn timestamps_in_every_shape_seen() {
+        let expected = "2019-09-05T06:13:35.305Z";
+        for s in [
+            "2019-09-05T06:13:35.305Z",
+            "2019-09-05T06:13:35.305+0000",
+            "2019-09-05T06:13:35.305+00:00",
+            "2019-09-05T08:13:35.305+02:00",
+            "2019-09-05T06:13:35.305",
+        ] {
+            let t = parse_timestamp(s).unwrap();
+            assert_eq!(
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                expected,
+                "{s}"
+            );
+        }
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+}

@@ -1,0 +1,461 @@
+//! State → frame. [`render`] is a pure function of the board, the UI state, the theme and `now`,
+//! so a `TestBackend` snapshot is the real screen. It lays out the tab bar, the title line, the
+//! current view, the status line and the footer (hints from the live key map, or the input line),
+//! then any overlay.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
+
+use crate::board::Board;
+use crate::ui::keys::Action;
+use crate::ui::state::{
+    Connection, Flash, InputPurpose, MetricWindow, Overlay, Source, Tab, UiState,
+};
+use crate::ui::table::fit_text;
+use crate::ui::theme::{Role, Theme};
+use crate::ui::views;
+
+/// Below this the board cannot be read; it says so instead of drawing a mess.
+pub const MIN_WIDTH: u16 = 50;
+pub const MIN_HEIGHT: u16 = 12;
+
+/// Lines around the view: tab bar, title, status, footer.
+const CHROME_LINES: u16 = 4;
+
+/// Rows a table view shows at terminal height `height` (the header line excluded).
+pub fn table_rows_for_height(height: u16) -> usize {
+    usize::from(height.saturating_sub(CHROME_LINES + 1))
+}
+
+/// Draws one frame.
+pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now: DateTime<Utc>) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area, theme);
+        return;
+    }
+    let [tabs, title, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_tabs(frame, tabs, ui, theme);
+    draw_title(frame, title, board, ui, theme);
+    views::draw(frame, body, board, ui, theme, now);
+    draw_status(frame, status, ui, theme, now);
+    match &ui.input {
+        Some(_) => draw_input(frame, footer, ui, theme),
+        None => draw_footer(frame, footer, ui, theme),
+    }
+    match &ui.overlay {
+        Some(Overlay::Help { scroll }) => draw_help(frame, body, ui, theme, *scroll),
+        Some(Overlay::ConfirmQuit { what }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Quit?",
+            &[format!("{what}."), "Quit anyway? y / n".to_string()],
+        ),
+        Some(Overlay::ConfirmRelabel {
+            number,
+            old_label,
+            new_label,
+            ..
+        }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Relabel — this changes the account",
+            &[
+                format!("number  {number}"),
+                format!("from    {}", show_label(old_label)),
+                format!("to      {}", show_label(new_label)),
+                "Write it? y / n".to_string(),
+            ],
+        ),
+        None => {}
+    }
+}
+
+fn show_label(label: &str) -> String {
+    if label.is_empty() {
+        "(no label)".into()
+    } else {
+        format!("\"{label}\"")
+    }
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let text = vec![
+        Line::from(format!(
+            "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"
+        )),
+        Line::from(format!("now {}×{}", area.width, area.height)).style(theme.style(Role::Muted)),
+    ];
+    let top = area.height.saturating_sub(2) / 2;
+    let rect = Rect {
+        y: area.y + top,
+        height: area.height.saturating_sub(top).min(2),
+        ..area
+    };
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .style(theme.style(Role::Error)),
+        rect,
+    );
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
+    let demo = matches!(ui.source, Source::Demo);
+    let marker = if demo { " DEMO " } else { "" };
+    let wide = area.width >= 72;
+    let mut spans = Vec::new();
+    for tab in Tab::ALL {
+        let key = ui.keymap.first_key(tab_action(tab)).filter(|_| wide);
+        let label = match key {
+            Some(key) => format!(" {key} {} ", tab.title()),
+            None => format!(" {} ", tab.title()),
+        };
+        let role = if tab == ui.tab {
+            Role::TabActive
+        } else {
+            Role::TabInactive
+        };
+        spans.push(Span::styled(label, theme.style(role)));
+    }
+    let used: usize = spans.iter().map(|s| s.content.width()).sum();
+    let pad = usize::from(area.width).saturating_sub(used + marker.width());
+    spans.push(Span::raw(" ".repeat(pad)));
+    if demo {
+        spans.push(Span::styled(marker, theme.style(Role::DemoBanner)));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+fn tab_action(tab: Tab) -> Action {
+    match tab {
+        Tab::Queues => Action::ViewQueues,
+        Tab::Campaigns => Action::ViewCampaigns,
+        Tab::Calls => Action::ViewCalls,
+        Tab::Agents => Action::ViewAgents,
+        Tab::Numbers => Action::ViewNumbers,
+        Tab::Recordings => Action::ViewRecordings,
+    }
+}
+
+fn draw_title(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme: &Theme) {
+    let crumbs: Vec<String> = ui
+        .stack
+        .iter()
+        .map(|screen| views::screen_title(board, &screen.kind))
+        .collect();
+    let mut left = vec![Span::styled(crumbs.join(" › "), theme.style(Role::Title))];
+    let screen = ui.screen();
+    if screen.filter.is_active() {
+        left.push(Span::styled(
+            format!("  /{}", screen.filter.text),
+            theme.style(Role::Input),
+        ));
+    }
+    let window = match ui.window {
+        MetricWindow::Today => "today".to_string(),
+        MetricWindow::Rolling => format!("last {} min", ui.rolling_minutes),
+    };
+    let mut right = String::new();
+    if let Some(sort) = screen.sort
+        && let Some(title) = views::column_title(&screen.kind, sort.column)
+    {
+        right.push_str(&format!(
+            "sort {title}{}  ",
+            if sort.reverse { "▼" } else { "▲" }
+        ));
+    }
+    if views::shows_window(&screen.kind) {
+        right.push_str(&format!("figures: {window}"));
+    }
+    let used: usize = left.iter().map(|s| s.content.width()).sum();
+    let room = usize::from(area.width).saturating_sub(used + 1);
+    let right = fit_text(&right, room);
+    left.push(Span::raw(
+        " ".repeat(room.saturating_sub(right.width()) + 1),
+    ));
+    left.push(Span::styled(right, theme.style(Role::Muted)));
+    frame.render_widget(Line::from(left), area);
+}
+
+/// The connection word and glyph: never colour alone.
+fn connection_span<'a>(
+    connection: &Connection,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) -> Vec<Span<'a>> {
+    let (glyph, word, reason, role) = match connection {
+        Connection::Connecting => ("◌", "connecting".to_string(), None, Role::StatusDegraded),
+        Connection::Live => ("●", "live".to_string(), None, Role::StatusLive),
+        Connection::Recovering { reason } => (
+            "◐",
+            "recovering".to_string(),
+            Some(reason.clone()),
+            Role::StatusDegraded,
+        ),
+        Connection::Resyncing { reason } => (
+            "◐",
+            "resyncing".to_string(),
+            Some(reason.clone()),
+            Role::StatusDegraded,
+        ),
+        Connection::Offline { since, reason } => (
+            "✕",
+            format!("offline {}", short_duration((now - *since).num_seconds())),
+            Some(reason.clone()),
+            Role::StatusOffline,
+        ),
+    };
+    let mut spans = vec![Span::styled(format!("{glyph} {word}"), theme.style(role))];
+    if let Some(reason) = reason {
+        spans.push(Span::styled(
+            format!(" ({reason})"),
+            theme.style(Role::Muted),
+        ));
+    }
+    spans
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, now: DateTime<Utc>) {
+    let muted = theme.style(Role::Muted);
+    let mut left = connection_span(&ui.connection, theme, now);
+    let flash = ui
+        .flash
+        .as_ref()
+        .filter(|f| (now - f.at).num_seconds() < Flash::SECONDS);
+    match flash {
+        Some(flash) => {
+            let role = if flash.is_error {
+                Role::Error
+            } else {
+                Role::Input
+            };
+            left.push(Span::raw("  "));
+            left.push(Span::styled(flash.text.clone(), theme.style(role)));
+        }
+        None => {
+            let age = match ui.last_event_at {
+                Some(at) => format!(
+                    "last event {} ago",
+                    short_duration((now - at).num_seconds())
+                ),
+                None => "no events yet".to_string(),
+            };
+            left.push(Span::styled(format!("  {age}"), muted));
+            left.push(Span::styled(
+                format!("  {:.1} ev/s", ui.event_rate.per_second(now)),
+                muted,
+            ));
+        }
+    }
+    let source = match &ui.source {
+        Source::Demo => "DEMO".to_string(),
+        Source::Account(id) => format!("acct {id}"),
+    };
+    let local = now.with_timezone(&ui.time_zone);
+    let clock = format!("{}  {}", source, local.format("%H:%M:%S %Z"));
+    let used: usize = left.iter().map(|s| s.content.width()).sum();
+    let width = usize::from(area.width);
+    if used + clock.width() < width {
+        left.push(Span::raw(" ".repeat(width - used - clock.width())));
+        left.push(Span::styled(clock, muted));
+    }
+    frame.render_widget(Line::from(left), area);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
+    let key_style = theme.style(Role::FooterKey);
+    let text_style = theme.style(Role::Footer);
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0usize;
+    let width = usize::from(area.width);
+    for action in views::footer_actions(&ui.screen().kind, ui) {
+        let Some(key) = ui.keymap.first_key(action) else {
+            continue;
+        };
+        let hint = action.info().hint;
+        let cost = key.width() + 1 + hint.width() + 2;
+        if used + cost > width {
+            break;
+        }
+        used += cost;
+        spans.push(Span::styled(key, key_style));
+        spans.push(Span::styled(format!(" {hint}  "), text_style));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
+    let Some(input) = &ui.input else {
+        return;
+    };
+    let prompt = match &input.purpose {
+        InputPurpose::Filter => "/".to_string(),
+        InputPurpose::Command => ":".to_string(),
+        InputPurpose::Relabel { number, .. } => format!("label for {number}: "),
+    };
+    let style = theme.style(Role::Input);
+    let (before, after) = input
+        .text
+        .char_indices()
+        .nth(input.cursor)
+        .map_or((input.text.as_str(), ""), |(i, _)| input.text.split_at(i));
+    let mut after_chars = after.chars();
+    let under_cursor = after_chars.next().map_or(" ".to_string(), String::from);
+    let mut spans = vec![
+        Span::styled(prompt, theme.style(Role::FooterKey)),
+        Span::styled(before.to_string(), style),
+        Span::styled(
+            under_cursor,
+            style.add_modifier(ratatui::style::Modifier::REVERSED),
+        ),
+        Span::styled(after_chars.as_str().to_string(), style),
+    ];
+    if let Some(error) = &input.error {
+        spans.push(Span::styled(format!("  {error}"), theme.style(Role::Error)));
+    } else if input.purpose == InputPurpose::Filter {
+        spans.push(Span::styled(
+            "  text · re:REGEX · !TEXT excludes · enter keeps · esc undoes",
+            theme.style(Role::Muted),
+        ));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// The help overlay, generated from the live key map: what you read is what the keys do.
+fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll: u16) {
+    let mut lines: Vec<Line> = Vec::new();
+    let mut group = "";
+    for (info, keys) in ui.keymap.entries() {
+        if info.group != group {
+            if !group.is_empty() {
+                lines.push(Line::from(""));
+            }
+            group = info.group;
+            lines.push(Line::styled(group.to_string(), theme.style(Role::Header)));
+        }
+        let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        let mut spans = vec![
+            Span::styled(
+                format!("  {:<16}", keys.join(" ")),
+                theme.style(Role::FooterKey),
+            ),
+            Span::raw(info.description),
+        ];
+        if info.dangerous {
+            spans.push(Span::styled(
+                "  (changes the account)",
+                theme.style(Role::Error),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        "  ctrl-z           suspend (fg resumes)",
+        theme.style(Role::Muted),
+    ));
+    if ui.keymap.read_only() {
+        lines.push(Line::styled(
+            "  read-only: actions that change the account are off",
+            theme.style(Role::Muted),
+        ));
+    }
+    let width = area.width.min(84);
+    let height = area.height;
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(Span::styled(
+            " Keys — from your key map · esc closes ",
+            theme.style(Role::Title),
+        ));
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
+}
+
+fn draw_confirm(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines: &[String]) {
+    let width = area.width.min(
+        lines
+            .iter()
+            .map(|l| l.width() as u16 + 4)
+            .max()
+            .unwrap_or(20)
+            .max(title.width() as u16 + 6),
+    );
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Error))
+        .title(Span::styled(format!(" {title} "), theme.style(Role::Error)));
+    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.as_str())).collect();
+    frame.render_widget(
+        Paragraph::new(text)
+            .block(block)
+            .style(Style::new())
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+/// `42s`, `3m05s`, `1h02m`: compact, fixed order, for timers and ages.
+pub fn short_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// `m:ss` / `h:mm:ss` for durations in table cells.
+pub fn clock_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as i64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_compactly() {
+        assert_eq!(short_duration(-3), "0s");
+        assert_eq!(short_duration(42), "42s");
+        assert_eq!(short_duration(185), "3m05s");
+        assert_eq!(short_duration(3720), "1h02m");
+        assert_eq!(clock_duration(65.4), "1:05");
+        assert_eq!(clock_duration(3725.0), "1:02:05");
+    }
+}

@@ -1,0 +1,465 @@
+//! Input → state. A key becomes an [`Action`] through the live key map (or edits the input line,
+//! or answers an overlay); an action changes [`UiState`] and may ask the app loop for an
+//! [`Effect`] it cannot do itself (IO). Pure: tests drive exactly this with real key events.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::board::Board;
+use crate::ui::command::{self, Command};
+use crate::ui::filter::RowFilter;
+use crate::ui::keys::Action;
+use crate::ui::state::{InputLine, InputPurpose, Overlay, ScreenKind, SortSpec, Tab, UiState};
+use crate::ui::views;
+
+/// Work for the app loop: things that need IO or live outside the UI state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Put this text on the clipboard (OSC 52).
+    Copy(String),
+    /// Switch to the named theme.
+    SetTheme(String),
+    /// Ring the terminal bell.
+    Bell,
+    /// Ctrl-Z: give the terminal back and stop until resumed.
+    Suspend,
+    /// Write a phone number's label to the platform (confirmed by the user).
+    Relabel {
+        number_id: String,
+        number: String,
+        old_label: String,
+        new_label: String,
+    },
+}
+
+/// Everything the key handling needs besides the UI state.
+pub struct Context<'a> {
+    pub board: &'a Board,
+    pub now: DateTime<Utc>,
+    /// User theme names for `:theme` completion.
+    pub user_themes: &'a [String],
+}
+
+/// Handles one key press.
+pub fn on_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effect> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    // Raw mode hands Ctrl-Z to us instead of the shell; suspend is not remappable, like the
+    // terminal's own.
+    if key.code == KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        return vec![Effect::Suspend];
+    }
+    if ui.input.is_some() {
+        return on_input_key(ui, ctx, key);
+    }
+    if let Some(overlay) = ui.overlay.clone() {
+        return on_overlay_key(ui, ctx, overlay, key);
+    }
+    match ui.keymap.action_for(&key) {
+        Some(action) => apply(ui, ctx, action),
+        None => Vec::new(),
+    }
+}
+
+/// Pasted text goes to the input line when one is open, and is otherwise ignored (bracketed
+/// paste keeps a pasted "q" from quitting).
+pub fn on_paste(ui: &mut UiState, text: &str) {
+    if let Some(input) = ui.input.as_mut() {
+        let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+        let at = byte_index(&input.text, input.cursor);
+        input.text.insert_str(at, &clean);
+        input.cursor += clean.chars().count();
+    }
+}
+
+/// Applies one action.
+pub fn apply(ui: &mut UiState, ctx: &Context<'_>, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Quit => request_quit(ui),
+        Action::Help => {
+            ui.overlay = Some(Overlay::Help { scroll: 0 });
+            Vec::new()
+        }
+        Action::NextView => {
+            ui.switch_tab(ui.tab.next());
+            Vec::new()
+        }
+        Action::PrevView => {
+            ui.switch_tab(ui.tab.prev());
+            Vec::new()
+        }
+        Action::ViewQueues => switch(ui, Tab::Queues),
+        Action::ViewCampaigns => switch(ui, Tab::Campaigns),
+        Action::ViewCalls => switch(ui, Tab::Calls),
+        Action::ViewAgents => switch(ui, Tab::Agents),
+        Action::ViewNumbers => switch(ui, Tab::Numbers),
+        Action::ViewRecordings => switch(ui, Tab::Recordings),
+        Action::Up => move_selection(ui, ctx, -1),
+        Action::Down => move_selection(ui, ctx, 1),
+        Action::PageUp => move_selection(ui, ctx, -(ui.page_rows.max(1) as isize)),
+        Action::PageDown => move_selection(ui, ctx, ui.page_rows.max(1) as isize),
+        Action::Top => move_selection(ui, ctx, isize::MIN / 2),
+        Action::Bottom => move_selection(ui, ctx, isize::MAX / 2),
+        Action::Open => {
+            if let Some(key) = selected_key(ui, ctx)
+                && let Some(next) = views::open(ctx.board, ui, &key)
+            {
+                ui.push(next);
+            }
+            Vec::new()
+        }
+        Action::Back => {
+            let screen = ui.screen_mut();
+            if screen.filter.is_active() {
+                screen.filter = RowFilter::default();
+            } else {
+                ui.pop();
+            }
+            Vec::new()
+        }
+        Action::Expand => {
+            if matches!(ui.screen().kind, ScreenKind::Campaigns)
+                && let Some(key) = selected_key(ui, ctx)
+                && !ui.expanded.remove(&key)
+            {
+                ui.expanded.insert(key);
+            }
+            Vec::new()
+        }
+        Action::Filter => {
+            let current = ui.screen().filter.text.clone();
+            ui.input = Some(InputLine::new(InputPurpose::Filter, &current));
+            Vec::new()
+        }
+        Action::SortNext => {
+            let columns = views::column_count(&ui.screen().kind);
+            if columns > 0 {
+                let screen = ui.screen_mut();
+                let next = screen.sort.map_or(0, |s| (s.column + 1) % columns);
+                screen.sort = Some(SortSpec {
+                    column: next,
+                    reverse: views::sorts_descending_first(&screen.kind, next),
+                });
+            }
+            Vec::new()
+        }
+        Action::SortReverse => {
+            let kind = ui.screen().kind.clone();
+            let screen = ui.screen_mut();
+            let spec = screen.sort.unwrap_or(SortSpec {
+                column: 0,
+                reverse: views::sorts_descending_first(&kind, 0),
+            });
+            screen.sort = Some(SortSpec {
+                reverse: !spec.reverse,
+                ..spec
+            });
+            Vec::new()
+        }
+        Action::Command => {
+            ui.input = Some(InputLine::new(InputPurpose::Command, ""));
+            Vec::new()
+        }
+        Action::Copy => {
+            match selected_key(ui, ctx).and_then(|key| views::copy_text(ctx.board, ui, &key)) {
+                Some(text) => {
+                    ui.flash(
+                        format!("copied {}", text.replace('\n', " ")),
+                        false,
+                        ctx.now,
+                    );
+                    vec![Effect::Copy(text)]
+                }
+                None => {
+                    ui.flash("nothing to copy here", true, ctx.now);
+                    Vec::new()
+                }
+            }
+        }
+        Action::ToggleWindow => {
+            ui.window = match ui.window {
+                crate::ui::state::MetricWindow::Today => crate::ui::state::MetricWindow::Rolling,
+                crate::ui::state::MetricWindow::Rolling => crate::ui::state::MetricWindow::Today,
+            };
+            Vec::new()
+        }
+        Action::AckBell => {
+            let breached = ui.breached.clone();
+            ui.acknowledged_breaches.extend(breached);
+            ui.flash("breaches acknowledged", false, ctx.now);
+            Vec::new()
+        }
+        Action::Relabel => {
+            if ui.keymap.read_only() {
+                return Vec::new();
+            }
+            match selected_key(ui, ctx).and_then(|key| views::relabel_target(ctx.board, ui, &key)) {
+                Some(target) => {
+                    ui.input = Some(InputLine::new(
+                        InputPurpose::Relabel {
+                            number_id: target.number_id,
+                            number: target.number,
+                            old_label: target.label.clone(),
+                        },
+                        &target.label,
+                    ));
+                }
+                None => ui.flash(
+                    "select a number in the Numbers view to relabel it",
+                    true,
+                    ctx.now,
+                ),
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn switch(ui: &mut UiState, tab: Tab) -> Vec<Effect> {
+    ui.switch_tab(tab);
+    Vec::new()
+}
+
+fn request_quit(ui: &mut UiState) -> Vec<Effect> {
+    if ui.jobs_in_flight > 0 {
+        ui.overlay = Some(Overlay::ConfirmQuit {
+            what: format!(
+                "{} change{} or download{} still in flight",
+                ui.jobs_in_flight,
+                if ui.jobs_in_flight == 1 { "" } else { "s" },
+                if ui.jobs_in_flight == 1 { "" } else { "s" },
+            ),
+        });
+    } else {
+        ui.quit = true;
+    }
+    Vec::new()
+}
+
+fn selected_key(ui: &UiState, ctx: &Context<'_>) -> Option<String> {
+    let keys = views::row_keys(ctx.board, ui, ctx.now);
+    let index = crate::ui::table::selected_index(ui.screen(), &keys);
+    keys.into_iter().nth(index)
+}
+
+fn move_selection(ui: &mut UiState, ctx: &Context<'_>, by: isize) -> Vec<Effect> {
+    let keys = views::row_keys(ctx.board, ui, ctx.now);
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let current = crate::ui::table::selected_index(ui.screen(), &keys) as isize;
+    let next = current.saturating_add(by).clamp(0, keys.len() as isize - 1) as usize;
+    let screen = ui.screen_mut();
+    screen.selected = Some(keys[next].clone());
+    screen.selected_index = next;
+    Vec::new()
+}
+
+fn on_overlay_key(
+    ui: &mut UiState,
+    ctx: &Context<'_>,
+    overlay: Overlay,
+    key: KeyEvent,
+) -> Vec<Effect> {
+    let action = ui.keymap.action_for(&key);
+    match overlay {
+        Overlay::Help { scroll } => {
+            ui.overlay = match (action, key.code) {
+                (Some(Action::Down), _) => Some(Overlay::Help {
+                    scroll: scroll.saturating_add(1),
+                }),
+                (Some(Action::Up), _) => Some(Overlay::Help {
+                    scroll: scroll.saturating_sub(1),
+                }),
+                (Some(Action::PageDown), _) => Some(Overlay::Help {
+                    scroll: scroll.saturating_add(10),
+                }),
+                (Some(Action::PageUp), _) => Some(Overlay::Help {
+                    scroll: scroll.saturating_sub(10),
+                }),
+                (Some(Action::Quit), _) => {
+                    ui.overlay = None;
+                    return request_quit(ui);
+                }
+                _ => None,
+            };
+            Vec::new()
+        }
+        Overlay::ConfirmQuit { .. } => {
+            ui.overlay = None;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                ui.quit = true;
+            }
+            Vec::new()
+        }
+        Overlay::ConfirmRelabel {
+            number_id,
+            number,
+            old_label,
+            new_label,
+        } => {
+            ui.overlay = None;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                ui.jobs_in_flight += 1;
+                ui.flash(format!("relabelling {number}…"), false, ctx.now);
+                vec![Effect::Relabel {
+                    number_id,
+                    number,
+                    old_label,
+                    new_label,
+                }]
+            } else {
+                ui.flash("relabel cancelled", false, ctx.now);
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effect> {
+    let Some(mut input) = ui.input.take() else {
+        return Vec::new();
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => {
+            if input.purpose == InputPurpose::Filter {
+                // Esc restores the filter as it was before editing began.
+                if let Ok(filter) = RowFilter::parse(&input.original) {
+                    ui.screen_mut().filter = filter;
+                }
+            }
+            return Vec::new();
+        }
+        KeyCode::Enter => return submit_input(ui, ctx, input),
+        KeyCode::Tab if input.purpose == InputPurpose::Command => {
+            let options = command::complete(&input.text, ctx.user_themes);
+            if let Some(next) = next_completion(&input.text, &options) {
+                input.cursor = next.chars().count();
+                input.text = next;
+            }
+            input.error = (options.len() > 1).then(|| options.join("  "));
+        }
+        KeyCode::Backspace => {
+            if input.cursor > 0 {
+                input.cursor -= 1;
+                let at = byte_index(&input.text, input.cursor);
+                input.text.remove(at);
+            } else if input.text.is_empty() {
+                // Backspace on an empty line closes it, as in vim and k9s.
+                return Vec::new();
+            }
+        }
+        KeyCode::Delete if input.cursor < input.text.chars().count() => {
+            let at = byte_index(&input.text, input.cursor);
+            input.text.remove(at);
+        }
+        KeyCode::Left => input.cursor = input.cursor.saturating_sub(1),
+        KeyCode::Right => input.cursor = (input.cursor + 1).min(input.text.chars().count()),
+        KeyCode::Home => input.cursor = 0,
+        KeyCode::End => input.cursor = input.text.chars().count(),
+        KeyCode::Char('a') if ctrl => input.cursor = 0,
+        KeyCode::Char('e') if ctrl => input.cursor = input.text.chars().count(),
+        KeyCode::Char('u') if ctrl => {
+            let at = byte_index(&input.text, input.cursor);
+            input.text.drain(..at);
+            input.cursor = 0;
+        }
+        KeyCode::Char('w') if ctrl => {
+            let at = byte_index(&input.text, input.cursor);
+            let kept = input.text[..at].trim_end();
+            let cut = kept.rfind(' ').map_or(0, |i| i + 1);
+            input.text.replace_range(cut..at, "");
+            input.cursor = input.text[..cut].chars().count();
+        }
+        KeyCode::Char(c) if !ctrl => {
+            let at = byte_index(&input.text, input.cursor);
+            input.text.insert(at, c);
+            input.cursor += 1;
+        }
+        _ => {}
+    }
+    if input.purpose == InputPurpose::Filter {
+        // The filter applies as you type, so the rows narrow live.
+        match RowFilter::parse(&input.text) {
+            Ok(filter) => {
+                input.error = None;
+                ui.screen_mut().filter = filter;
+            }
+            Err(err) => input.error = Some(err),
+        }
+    }
+    ui.input = Some(input);
+    Vec::new()
+}
+
+fn submit_input(ui: &mut UiState, ctx: &Context<'_>, input: InputLine) -> Vec<Effect> {
+    match input.purpose.clone() {
+        InputPurpose::Filter => match RowFilter::parse(&input.text) {
+            Ok(filter) => {
+                let screen = ui.screen_mut();
+                screen.filter = filter;
+                screen.selected = None;
+                screen.selected_index = 0;
+                Vec::new()
+            }
+            Err(err) => {
+                ui.input = Some(InputLine {
+                    error: Some(err),
+                    ..input
+                });
+                Vec::new()
+            }
+        },
+        InputPurpose::Command => match command::parse(&input.text) {
+            Ok(Command::View(tab)) => switch(ui, tab),
+            Ok(Command::Help) => apply(ui, ctx, Action::Help),
+            Ok(Command::Quit) => request_quit(ui),
+            Ok(Command::Theme(name)) => vec![Effect::SetTheme(name)],
+            Ok(Command::Window(window)) => {
+                ui.window = window;
+                Vec::new()
+            }
+            Err(err) => {
+                ui.input = Some(InputLine {
+                    error: Some(err),
+                    ..input
+                });
+                Vec::new()
+            }
+        },
+        InputPurpose::Relabel {
+            number_id,
+            number,
+            old_label,
+        } => {
+            let new_label = crate::text::sanitize(input.text.trim()).into_owned();
+            if new_label == old_label {
+                ui.flash("label unchanged", false, ctx.now);
+                return Vec::new();
+            }
+            ui.overlay = Some(Overlay::ConfirmRelabel {
+                number_id,
+                number,
+                old_label,
+                new_label,
+            });
+            Vec::new()
+        }
+    }
+}
+
+/// Tab completion cycles: the first option, then the one after the current text.
+fn next_completion(text: &str, options: &[String]) -> Option<String> {
+    match options.iter().position(|o| o == text) {
+        Some(i) => options.get((i + 1) % options.len()).cloned(),
+        None => options.first().cloned(),
+    }
+}
+
+fn byte_index(text: &str, char_index: usize) -> usize {
+    text.char_indices()
+        .nth(char_index)
+        .map_or(text.len(), |(i, _)| i)
+}

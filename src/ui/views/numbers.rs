@@ -1,0 +1,333 @@
+//! Numbers: the account's phone numbers with their labels, the campaign and DN the label grammar
+//! reads from them, and today's figures; `e` relabels (a dangerous action: it changes the
+//! account). Recordings: the recordings of the board's calls, and what the local store holds.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use ratatui::style::Style;
+use ratatui::text::Line;
+
+use crate::board::Board;
+use crate::board::{Call, NumberRow};
+use crate::store::recordings::{RecordingMeta, RecordingStatus};
+use crate::ui::render::clock_duration;
+use crate::ui::state::{CallScope, Screen, ScreenKind, UiState};
+use crate::ui::table::{Column, DrawRow, SortValue};
+use crate::ui::theme::{Role, Theme};
+use crate::ui::views::{RelabelTarget, TableData, board_window, count_cell, sort_items};
+
+pub const NUMBER_COLUMNS: [Column; 8] = [
+    Column::left("Number", 13, 0),
+    Column::left("Label", 20, 0).grow(),
+    Column::left("Campaign", 14, 1).grow(),
+    Column::left("DN", 13, 2),
+    Column::right("Live", 4, 3),
+    Column::right("Offer", 5, 1),
+    Column::right("Ans", 5, 3),
+    Column::right("Missed", 6, 2),
+];
+
+pub const RECORDING_COLUMNS: [Column; 7] = [
+    Column::left("Started", 8, 0),
+    Column::left("Recording", 14, 0),
+    Column::left("Status", 13, 0),
+    Column::left("Caller", 13, 1),
+    Column::left("Campaign", 14, 2).grow(),
+    Column::left("Agent", 14, 2),
+    Column::right("Length", 7, 1),
+];
+
+fn number_sort_value(row: &NumberRow, column: usize) -> SortValue {
+    let n = |v: i64| SortValue::Number(v as f64);
+    match column {
+        0 => SortValue::text(&row.number),
+        1 => row
+            .label
+            .as_deref()
+            .map_or(SortValue::Missing, SortValue::text),
+        2 => SortValue::text(&row.campaign),
+        3 => row
+            .dn
+            .as_deref()
+            .map_or(SortValue::Missing, SortValue::text),
+        4 => n(row.live),
+        5 => n(row.offered),
+        6 => n(row.answered),
+        _ => n(row.missed),
+    }
+}
+
+/// Account numbers only: dialled numbers outside the account have no id and cannot be relabelled.
+fn number_rows(board: &Board, ui: &UiState, screen: &Screen, now: DateTime<Utc>) -> Vec<NumberRow> {
+    let mut rows: Vec<NumberRow> = board
+        .number_rows(board_window(ui.window), now)
+        .into_iter()
+        .filter(|row| row.id.is_some())
+        .filter(|row| {
+            let mut fields: Vec<&str> = vec![&row.number, &row.campaign];
+            fields.extend(row.label.as_deref());
+            fields.extend(row.dn.as_deref());
+            screen.filter.matches(&fields)
+        })
+        .collect();
+    sort_items(&mut rows, screen.sort, number_sort_value);
+    rows
+}
+
+pub fn numbers_table<'a>(
+    board: &'a Board,
+    ui: &'a UiState,
+    screen: &Screen,
+    now: DateTime<Utc>,
+) -> TableData<'a> {
+    let rows = number_rows(board, ui, screen, now);
+    let keys = rows
+        .iter()
+        .map(|r| r.id.clone().unwrap_or_else(|| r.number.clone()))
+        .collect();
+    TableData {
+        columns: &NUMBER_COLUMNS,
+        keys,
+        footer_row: None,
+        empty: "no phone numbers yet (they load from the platform at start)",
+        build: Box::new(move |i, theme| number_row(&rows[i], theme)),
+    }
+}
+
+fn number_row(row: &NumberRow, theme: &Theme) -> DrawRow<'static> {
+    let (label, label_style) = match &row.label {
+        Some(label) => (label.clone(), Style::new()),
+        None => ("(no label)".to_string(), theme.style(Role::Muted)),
+    };
+    let cells = vec![
+        Line::from(row.number.clone()),
+        Line::styled(label, label_style),
+        Line::from(row.campaign.clone()),
+        Line::from(row.dn.clone().unwrap_or_else(|| "—".into())),
+        Line::from(count_cell(row.live)),
+        Line::from(count_cell(row.offered)),
+        Line::from(count_cell(row.answered)),
+        Line::from(count_cell(row.missed)),
+    ];
+    DrawRow {
+        cells,
+        style: Style::new(),
+    }
+}
+
+pub fn relabel_target(board: &Board, key: &str) -> Option<RelabelTarget> {
+    let entry = board.number(key)?;
+    Some(RelabelTarget {
+        number_id: entry.id.clone(),
+        number: entry.number.clone(),
+        label: entry.label.clone().unwrap_or_default(),
+    })
+}
+
+/// Enter on a number opens the calls of its campaign.
+pub fn open(board: &Board, key: &str) -> Option<ScreenKind> {
+    let entry = board.number(key)?;
+    let (campaign, dn) = board.campaign_of_number(&entry.number);
+    Some(ScreenKind::Calls(CallScope::Campaign { campaign, dn }))
+}
+
+/// One row of the Recordings view: a recording the board knows from a call, what the store
+/// holds of it, or both.
+struct RecordingItem<'a> {
+    recording_id: String,
+    call: Option<&'a Call>,
+    stored: Option<&'a RecordingMeta>,
+}
+
+impl RecordingItem<'_> {
+    fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.call
+            .map(|c| c.started_at)
+            .or(self.stored.map(|m| m.started_at))
+    }
+
+    fn caller(&self) -> Option<&str> {
+        self.call
+            .and_then(|c| c.caller.as_deref())
+            .or(self.stored.and_then(|m| m.call.caller.as_deref()))
+    }
+
+    fn agent(&self) -> Option<&str> {
+        self.call
+            .and_then(|c| c.agent_name.as_deref())
+            .or(self.stored.and_then(|m| m.call.agent.as_deref()))
+    }
+
+    fn campaign(&self, board: &Board) -> Option<String> {
+        self.call
+            .and_then(|c| board.campaign_of_call(c).map(|(c, _)| c))
+            .or(self.stored.and_then(|m| m.call.campaign.clone()))
+    }
+
+    fn length_seconds(&self, now: DateTime<Utc>) -> Option<f64> {
+        match (self.call, self.stored) {
+            (Some(call), _) => Some(
+                (call.ended_at.unwrap_or(now) - call.started_at).num_milliseconds() as f64 / 1000.0,
+            ),
+            (None, Some(meta)) => meta.call.duration_seconds.map(f64::from),
+            (None, None) => None,
+        }
+    }
+
+    /// Glyph + word: where the recording is.
+    fn status(&self) -> (&'static str, Role) {
+        match (self.stored.map(|m| m.status), self.call) {
+            (Some(RecordingStatus::Complete), _) => ("✓ stored", Role::SlaOk),
+            (Some(RecordingStatus::Partial), _) => ("◐ partial", Role::CallWaiting),
+            (Some(RecordingStatus::NeedsRefetch), _) => ("! refetch", Role::Error),
+            (None, Some(call))
+                if call.is_live() || call.recording.as_ref().is_some_and(|r| r.active) =>
+            {
+                ("● recording", Role::CallTalking)
+            }
+            (None, _) => ("○ on platform", Role::Muted),
+        }
+    }
+}
+
+fn recording_items<'a>(board: &'a Board, stored: &'a [RecordingMeta]) -> Vec<RecordingItem<'a>> {
+    let by_id: HashMap<&str, &RecordingMeta> = stored
+        .iter()
+        .map(|m| (m.recording_id.as_str(), m))
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut items: Vec<RecordingItem> = board
+        .calls()
+        .rev()
+        .filter_map(|call| {
+            let id = call.recording.as_ref()?.id.as_str();
+            seen.insert(id);
+            Some(RecordingItem {
+                recording_id: id.to_string(),
+                call: Some(call),
+                stored: by_id.get(id).copied(),
+            })
+        })
+        .collect();
+    let mut stored_only: Vec<&RecordingMeta> = stored
+        .iter()
+        .filter(|m| !seen.contains(m.recording_id.as_str()))
+        .collect();
+    stored_only.sort_by_key(|m| std::cmp::Reverse(m.started_at));
+    items.extend(stored_only.into_iter().map(|meta| {
+        RecordingItem {
+            recording_id: meta.recording_id.clone(),
+            call: meta
+                .call
+                .telephony_session_id
+                .as_deref()
+                .and_then(|id| board.call(id)),
+            stored: Some(meta),
+        }
+    }));
+    items
+}
+
+fn recording_sort_value(
+    board: &Board,
+    item: &RecordingItem,
+    column: usize,
+    now: DateTime<Utc>,
+) -> SortValue {
+    let text = |s: Option<&str>| s.map_or(SortValue::Missing, SortValue::text);
+    match column {
+        0 => SortValue::number(item.started_at().map(|t| t.timestamp_millis() as f64)),
+        1 => SortValue::text(&item.recording_id),
+        2 => SortValue::text(item.status().0),
+        3 => text(item.caller()),
+        4 => item
+            .campaign(board)
+            .map_or(SortValue::Missing, |c| SortValue::text(&c)),
+        5 => text(item.agent()),
+        _ => SortValue::number(item.length_seconds(now)),
+    }
+}
+
+pub fn recordings_table<'a>(
+    board: &'a Board,
+    ui: &'a UiState,
+    screen: &Screen,
+    now: DateTime<Utc>,
+) -> TableData<'a> {
+    let mut items: Vec<RecordingItem> = recording_items(board, &ui.stored_recordings)
+        .into_iter()
+        .filter(|item| {
+            let campaign = item.campaign(board);
+            let fields: Vec<&str> = [
+                Some(item.recording_id.as_str()),
+                item.caller(),
+                item.call.and_then(|c| c.caller_name.as_deref()),
+                campaign.as_deref(),
+                item.agent(),
+                Some(item.status().0),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            screen.filter.matches(&fields)
+        })
+        .collect();
+    sort_items(&mut items, screen.sort, |item, col| {
+        recording_sort_value(board, item, col, now)
+    });
+    let keys = items.iter().map(|i| i.recording_id.clone()).collect();
+    TableData {
+        columns: &RECORDING_COLUMNS,
+        keys,
+        footer_row: None,
+        empty: "no recordings yet: calls that are recorded appear here, and what you fetch is kept in the local store",
+        build: Box::new(move |i, theme| recording_row(board, &items[i], theme, now)),
+    }
+}
+
+fn recording_row(
+    board: &Board,
+    item: &RecordingItem,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) -> DrawRow<'static> {
+    let tz = board.config().time_zone;
+    let (status, role) = item.status();
+    let dash = || "—".to_string();
+    let cells = vec![
+        Line::from(item.started_at().map_or_else(dash, |t| {
+            // Today's recordings by time; older ones by date, so yesterday's 12:03 is not today's.
+            let local = t.with_timezone(&tz);
+            if local.date_naive() == now.with_timezone(&tz).date_naive() {
+                local.format("%H:%M:%S").to_string()
+            } else {
+                local.format("%b %d").to_string()
+            }
+        })),
+        Line::from(item.recording_id.clone()),
+        Line::styled(status, theme.style(role)),
+        Line::from(item.caller().map_or_else(dash, str::to_string)),
+        Line::from(item.campaign(board).unwrap_or_else(dash)),
+        Line::from(item.agent().map_or_else(dash, str::to_string)),
+        Line::from(item.length_seconds(now).map_or_else(dash, clock_duration)),
+    ];
+    DrawRow {
+        cells,
+        style: Style::new(),
+    }
+}
+
+/// The call of a recording row, for Enter and `y`.
+pub fn recording_session(board: &Board, ui: &UiState, recording_id: &str) -> Option<String> {
+    board
+        .calls()
+        .find(|c| c.recording.as_ref().is_some_and(|r| r.id == recording_id))
+        .map(|c| c.id.clone())
+        .or_else(|| {
+            ui.stored_recordings
+                .iter()
+                .find(|m| m.recording_id == recording_id)
+                .and_then(|m| m.call.telephony_session_id.clone())
+        })
+}
