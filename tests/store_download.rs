@@ -968,6 +968,7 @@ async fn a_recording_from_the_simulator_is_stored_byte_identical() {
     sim_config.world.outbound_calls_per_minute = 0.0;
     sim_config.world.internal_calls_per_minute = 0.0;
     let sim = Simulator::start(sim_config).await.unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let created: serde_json::Value = http
         .post(format!("{}/_sim/recording", sim.base_url()))
@@ -1013,7 +1014,18 @@ async fn a_recording_from_the_simulator_is_stored_byte_identical() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open_store(tmp.path(), u64::MAX);
     let source = ReqwestSource::new(sim.base_url(), auth).unwrap();
-    let downloader = Downloader::new(store.clone(), source, fast_config());
+    let (events, mut updates) = mpsc::channel(1024);
+    let downloader = Downloader::with_events(store.clone(), source, fast_config(), events);
+
+    // The Heavy group (recording content) is over its limit for a second: 429 + Retry-After.
+    let fault = http
+        .post(format!("{}/_sim/fault", sim.base_url()))
+        .json(&serde_json::json!({"kind": "rate_limit", "group": "heavy", "seconds": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success(), "{}", fault.status());
+
     let report = downloader
         .fetch(request(&recording_id), CancelToken::new())
         .await
@@ -1022,6 +1034,14 @@ async fn a_recording_from_the_simulator_is_stored_byte_identical() {
         report.meta.sha256.as_deref(),
         Some(sha256_hex(&expected).as_str())
     );
+    assert!(report.requests >= 2, "the 429 was retried");
+    assert!(drain(&mut updates).iter().any(|u| matches!(
+        u,
+        DownloadUpdate::Waiting {
+            reason: WaitReason::RateLimited,
+            ..
+        }
+    )));
     let out = tmp.path().join("sim-recording");
     store.export_recording(&recording_id, &out).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), expected);
