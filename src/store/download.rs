@@ -1163,19 +1163,9 @@ pub fn eta(remaining: u64, bytes_per_second: f64) -> Option<Duration> {
 // The HTTP source
 // ---------------------------------------------------------------------------------------------
 
-/// Supplies the `Authorization` for platform requests. The REST client's auth implements it
-/// (its token type carries the header value and what it needs to recognise a rejected token):
-///
-/// ```ignore
-/// impl TokenProvider for Arc<rc::auth::Auth> {
-///     type Token = rc::auth::AccessToken;
-///     async fn token(&self) -> Result<Self::Token, String> {
-///         self.access_token().await.map_err(|e| e.to_string())
-///     }
-///     fn authorization(token: &Self::Token) -> &str { token.authorization() }
-///     async fn rejected(&self, token: &Self::Token) { self.reject(token).await }
-/// }
-/// ```
+/// Supplies the `Authorization` for platform requests. The platform client's
+/// [`crate::rc::auth::Auth`] implements it (below), so a download shares the monitor's sign-in,
+/// refresh and 401 handling; tests plug in their own.
 pub trait TokenProvider: Send + Sync + 'static {
     type Token: Send + Sync;
 
