@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use ui_support::{
-    SALES, ScriptedCall, ZILLOW_CTN, directory_board, now, press, screen, scripted_app,
+    SALES, ScriptedCall, ZILLOW_CTN, directory_board, notification, now, press, screen,
+    scripted_app,
 };
 
 use callboard::app::{App, Msg};
@@ -200,7 +201,7 @@ fn the_bell_rings_once_per_new_breach_until_acknowledged() {
     };
     for (at, frame) in call.frames() {
         assert!(
-            !app.handle(Msg::Frame(frame), at).contains(&Effect::Bell),
+            !app.handle(notification(frame), at).contains(&Effect::Bell),
             "no breach yet"
         );
     }
@@ -238,4 +239,18 @@ fn tab_and_shift_tab_cycle_the_views() {
     assert_eq!(app.ui.tab, Tab::Calls);
     press(&mut app, "<backtab><backtab><backtab>");
     assert_eq!(app.ui.tab, Tab::Recordings);
+}
+
+#[test]
+fn ctrl_c_cancels_the_input_line_instead_of_quitting() {
+    let mut app = scripted_app();
+    press(&mut app, "3/zill<c-c>");
+    assert!(app.ui.input.is_none());
+    assert!(!app.ui.quit);
+    assert!(
+        !app.ui.screen().filter.is_active(),
+        "the filter is back as it was"
+    );
+    press(&mut app, "<c-c>");
+    assert!(app.ui.quit, "outside the input line ctrl-c quits");
 }

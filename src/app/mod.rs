@@ -22,7 +22,7 @@ pub mod platform;
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
 use crate::ui::render::{self, table_rows_for_height};
-use crate::ui::state::{Connection, UiState};
+use crate::ui::state::UiState;
 use crate::ui::terminal::TerminalGuard;
 use crate::ui::theme::Theme;
 use crate::ui::update::{self, Context, Effect};
@@ -38,6 +38,8 @@ pub enum StopSignal {
     Terminate,
     /// SIGHUP: the terminal (an SSH session) went away.
     HangUp,
+    /// SIGINT sent by another process.
+    Interrupt,
 }
 
 /// The one message type into the loop.
@@ -48,10 +50,6 @@ pub enum Msg {
     /// The terminal reader failed: there is no way to take input any more.
     TerminalClosed(String),
     Signal(StopSignal),
-    /// The platform connection changed state.
-    Connection(Connection),
-    /// One notification frame from the platform's WebSocket, as received.
-    Frame(String),
     /// What the platform session reports: state, notifications, REST snapshots.
     Session(crate::rc::ws::SessionEvent),
     /// A relabel finished: `Ok` holds the label the platform now has.
@@ -161,17 +159,6 @@ impl App {
                 self.ui.quit = true;
                 Vec::new()
             }
-            Msg::Connection(connection) => {
-                tracing::info!(?connection, "connection state");
-                self.ui.connection = connection;
-                Vec::new()
-            }
-            Msg::Frame(text) => {
-                if views::apply_frame(&mut self.board, &text, now) {
-                    self.ui.record_event(now);
-                }
-                self.check_breaches(now)
-            }
             Msg::Session(event) => self.on_session(event, now),
             Msg::RelabelDone {
                 number_id,
@@ -199,7 +186,11 @@ impl App {
         }
     }
 
-    fn on_session(&mut self, event: crate::rc::ws::SessionEvent, now: DateTime<Utc>) -> Vec<Effect> {
+    fn on_session(
+        &mut self,
+        event: crate::rc::ws::SessionEvent,
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
         use crate::rc::ws::SessionEvent;
         match event {
             SessionEvent::State(state) => {
@@ -222,7 +213,8 @@ impl App {
                 let summary = crate::rc::apply::apply_snapshot(&mut self.board, &snapshot, now);
                 tracing::info!(?summary, "synced with the platform");
                 if let Some(warning) = snapshot.warnings.first() {
-                    self.ui.flash(crate::text::sanitize(warning).into_owned(), true, now);
+                    self.ui
+                        .flash(crate::text::sanitize(warning).into_owned(), true, now);
                 }
                 self.check_breaches(now)
             }
@@ -232,7 +224,8 @@ impl App {
             }
             SessionEvent::Warning(text) => {
                 tracing::warn!(%text, "session warning");
-                self.ui.flash(crate::text::sanitize(&text).into_owned(), true, now);
+                self.ui
+                    .flash(crate::text::sanitize(&text).into_owned(), true, now);
                 Vec::new()
             }
         }
@@ -356,17 +349,20 @@ pub fn spawn_terminal_reader(tx: mpsc::Sender<Msg>) -> tokio::task::JoinHandle<(
     })
 }
 
-/// SIGTERM and SIGHUP quit through the loop, so the terminal is restored and the store flushed.
+/// SIGTERM, SIGHUP and SIGINT quit through the loop, so the terminal is restored and the store flushed.
 pub fn spawn_signal_listener(
     tx: mpsc::Sender<Msg>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
+    // Raw mode turns Ctrl-C into a key; a SIGINT from elsewhere (`kill -INT`) quits like it.
+    let mut int = signal(SignalKind::interrupt())?;
     Ok(tokio::spawn(async move {
         let stop = tokio::select! {
             _ = term.recv() => StopSignal::Terminate,
             _ = hup.recv() => StopSignal::HangUp,
+            _ = int.recv() => StopSignal::Interrupt,
         };
         let _ = tx.send(Msg::Signal(stop)).await;
     }))
@@ -666,6 +662,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         config.credentials.as_ref(),
         &config.relabel_path,
         config.time_zone,
+        app.store.clone(),
         tx.clone(),
     )
     .await?;
@@ -686,4 +683,59 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         tracing::warn!(error = %err, "store flush failed");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::board::BoardConfig;
+    use crate::ui::keys::KeyMap;
+    use crate::ui::state::Source;
+
+    fn idle_app() -> App {
+        let ui = UiState::new(KeyMap::defaults(), Source::Demo, 30, false);
+        let theme = Theme::built_in("mono").unwrap();
+        App::new(
+            Board::new(BoardConfig::default(), Vec::<String>::new()),
+            ui,
+            theme,
+            None,
+        )
+    }
+
+    #[test]
+    fn an_idle_board_wakes_once_a_minute_for_the_clock() {
+        let app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap();
+        assert_eq!(app.next_tick(now), Duration::from_secs(45));
+    }
+
+    #[test]
+    fn visible_timers_tick_on_the_second() {
+        let mut app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap()
+            + chrono::Duration::milliseconds(250);
+        app.ui.record_event(now);
+        assert_eq!(app.next_tick(now), Duration::from_millis(750));
+    }
+
+    #[test]
+    fn signals_and_a_closed_terminal_quit_through_the_loop() {
+        let mut app = idle_app();
+        let now = Utc::now();
+        app.handle(Msg::Signal(StopSignal::HangUp), now);
+        assert!(app.ui.quit);
+        let mut app = idle_app();
+        app.handle(Msg::TerminalClosed("stdin closed".into()), now);
+        assert!(app.ui.quit);
+    }
+
+    #[test]
+    fn a_resize_sets_the_page_size() {
+        let mut app = idle_app();
+        app.handle(Msg::Terminal(Event::Resize(80, 24)), Utc::now());
+        assert_eq!(app.ui.page_rows, table_rows_for_height(24));
+    }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use chrono::Utc;
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -15,6 +16,8 @@ use crate::rc::records::PhoneNumber;
 use crate::rc::ws::{self, ConnState, SessionConfig, SessionEvent};
 use crate::rc::{Credentials, RestClient, RestConfig, Secret, sync};
 use crate::sim::{SimConfig, SimHandle, Simulator};
+use crate::store::Store;
+use crate::store::audit::{PendingRelabel, RelabelOutcome};
 use crate::ui::state::Connection;
 
 /// Relabels waiting for the worker; a supervisor types them one at a time.
@@ -34,24 +37,20 @@ pub async fn start(
     credentials: Option<&PlatformCredentials>,
     relabel_path: &str,
     zone: Tz,
+    store: Option<Store>,
     tx: mpsc::Sender<Msg>,
 ) -> anyhow::Result<(Platform, mpsc::Sender<RelabelRequest>)> {
     crate::rc::rest::install_crypto_provider();
     let (credentials, simulator) = match credentials {
-        Some(c) => (
-            Credentials::new(
-                &c.server_url,
-                c.client_id.clone(),
-                Secret::new(c.client_secret.clone()),
-                Secret::new(c.jwt.clone()),
-            )?,
-            None,
-        ),
+        Some(c) => (Credentials::from_config(c)?, None),
         None => {
-            let simulator = Simulator::start(SimConfig::demo())
-                .await
-                .context("no RingCentral credentials are set and the built-in simulator could not start")?;
-            tracing::info!(url = simulator.base_url(), "DEMO: monitoring the built-in simulator");
+            let simulator = Simulator::start(SimConfig::demo()).await.context(
+                "no RingCentral credentials are set and the built-in simulator could not start",
+            )?;
+            tracing::info!(
+                url = simulator.base_url(),
+                "DEMO: monitoring the built-in simulator"
+            );
             let sim = simulator.credentials();
             let credentials = Credentials::new(
                 simulator.base_url(),
@@ -109,7 +108,12 @@ pub async fn start(
     }));
 
     let (relabel_tx, relabel_rx) = mpsc::channel(RELABEL_QUEUE);
-    tasks.push(tokio::spawn(relabel_worker(rest.clone(), relabel_rx, tx)));
+    tasks.push(tokio::spawn(relabel_worker(
+        rest.clone(),
+        store,
+        relabel_rx,
+        tx,
+    )));
 
     Ok((
         Platform {
@@ -122,19 +126,57 @@ pub async fn start(
     ))
 }
 
-/// Writes confirmed relabels one at a time and reports each result to the loop.
+/// Writes confirmed relabels one at a time and reports each result to the loop. With a store,
+/// each write is kept as pending from the moment it is confirmed until the platform answers,
+/// then moved to the audit (when, number, old and new label, result, who).
 async fn relabel_worker(
     rest: Arc<RestClient>,
+    store: Option<Store>,
     mut requests: mpsc::Receiver<RelabelRequest>,
     tx: mpsc::Sender<Msg>,
 ) {
+    // Who asked: the supervisor's login on this machine (often a shared jump host).
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown user".into());
     while let Some(request) = requests.recv().await {
         tracing::info!(number = %request.number, "relabel requested");
+        let pending = store.as_ref().and_then(|store| {
+            let write = PendingRelabel::new(
+                request.number_id.clone(),
+                request.number.clone(),
+                Some(request.old_label.clone()).filter(|l| !l.is_empty()),
+                request.new_label.clone(),
+                who.clone(),
+                Utc::now(),
+            );
+            let queued = store.queue_relabel(write);
+            if let Err(err) = &queued {
+                tracing::warn!(error = %err, "relabel not recorded as pending");
+            }
+            queued.ok()
+        });
         let result = rest
             .relabel(&request.number_id, &request.new_label)
             .await
             .map(|record: PhoneNumber| record.label.unwrap_or_default())
             .map_err(|err| err.to_string());
+        if let (Some(store), Some(pending)) = (&store, &pending) {
+            let outcome = match &result {
+                Ok(_) => RelabelOutcome::Applied,
+                Err(message) => RelabelOutcome::Failed {
+                    code: None,
+                    message: message.clone(),
+                },
+            };
+            if let Err(err) = store.complete_relabel(&pending.idempotency_key, outcome, Utc::now())
+            {
+                tracing::warn!(error = %err, "relabel result not audited");
+            }
+            if let Ok(label) = &result
+                && let Err(err) = store.update_cached_label(&request.number_id, label)
+            {
+                tracing::warn!(error = %err, "cached number list not updated");
+            }
+        }
         if let Err(reason) = &result {
             tracing::warn!(number = %request.number, %reason, "relabel failed");
         }

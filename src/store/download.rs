@@ -1263,24 +1263,6 @@ impl<T: TokenProvider> TokenProvider for Arc<T> {
     }
 }
 
-/// Recording downloads sign in through the platform client: its token refresh and its
-/// "refresh once after a 401" apply to them too.
-impl TokenProvider for crate::rc::auth::Auth {
-    type Token = crate::rc::auth::AccessToken;
-
-    async fn token(&self) -> Result<Self::Token, String> {
-        self.access_token().await.map_err(|e| e.to_string())
-    }
-
-    fn authorization(token: &Self::Token) -> &str {
-        token.authorization()
-    }
-
-    async fn rejected(&self, token: &Self::Token) {
-        self.reject(token).await;
-    }
-}
-
 /// Why a [`ReqwestSource`] could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceSetupError {
