@@ -1194,7 +1194,7 @@ pub fn eta(remaining: u64, bytes_per_second: f64) -> Option<Duration> {
 // ---------------------------------------------------------------------------------------------
 
 /// Supplies the `Authorization` for platform requests. The platform client's
-/// [`crate::rc::auth::Auth`] implements it (below), so a download shares the monitor's sign-in,
+/// [`crate::rc::auth::Auth`] implements it (in `rc::auth`), so a download shares the monitor's sign-in,
 /// refresh and 401 handling; tests plug in their own.
 pub trait TokenProvider: Send + Sync + 'static {
     type Token: Send + Sync;
