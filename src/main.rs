@@ -64,6 +64,8 @@ enum Command {
     Replay(callboard::board::replay::ReplayArgs),
     /// Run the embedded RingCentral platform simulator on loopback (for demos, tests and SDKs).
     Sim(callboard::sim::SimArgs),
+    /// Monitor without the board: one line (or JSON line) per event, then the final board.
+    Watch(callboard::rc::watch::WatchArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -94,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Config(command)) => run_config(command, cli.board.config),
         Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
         Some(Command::Sim(args)) => return args.run(),
+        Some(Command::Watch(args)) => return callboard::rc::watch::run(args, cli.board.config),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,7 +5,7 @@
 //!   queues with their service-level settings and members, today's call log since local
 //!   midnight, who is on a call, and every live call — so a supervisor who opens callboard at
 //!   2 pm sees the whole day;
-//! * **resync**, after a lost session: the live calls only.
+//! * **resync**, after a lost session: the phone numbers and the live calls.
 //!
 //! A live call is found two ways: in the detailed presence of an extension (agents' calls), and
 //! in the board's own list of calls it believes live (a caller waiting in a queue is on no
@@ -172,9 +172,12 @@ pub async fn bootstrap(
     })
 }
 
-/// The read after a lost session: who is on a call, and every live call.
+/// The read after a lost session: the phone numbers (labels may have changed meanwhile, and
+/// it is one request), who is on a call, and every live call.
 pub async fn resync(rest: &RestClient, board_live: Vec<String>) -> Result<Snapshot, RcError> {
     let taken_at = Utc::now();
+    let mut warnings = Vec::new();
+    let numbers = keep(rest.phone_numbers().await, &mut warnings);
     let presence = rest.account_presence().await?;
     let mut candidates = presence_call_ids(&presence);
     candidates.extend(board_live);
@@ -182,13 +185,13 @@ pub async fn resync(rest: &RestClient, board_live: Vec<String>) -> Result<Snapsh
     Ok(Snapshot {
         kind: SyncKind::Resync,
         taken_at,
-        numbers: None,
+        numbers,
         extensions: None,
         queues: None,
         call_log: None,
         presence,
         sessions,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 

@@ -15,7 +15,6 @@ use super::tokens::{SessionId, TokenRejection, TokenStore, new_uuid};
 use super::world::World;
 use super::ws;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -158,6 +157,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route(&route("/presence"), get(rest::account_presence))
         .route(&route("/call-log"), get(rest::account_call_log))
         .route(&route("/call-log/{record_id}"), get(rest::call_log_record))
+        .route(&route("/active-calls"), get(rest::active_calls))
         .route(
             &route("/telephony/sessions/{session_id}"),
             get(rest::telephony_session),
@@ -563,15 +563,6 @@ async fn wrong_method(request: Request) -> Response {
         error_reply(StatusCode::METHOD_NOT_ALLOWED, "CMN-202", &message),
         verdict.as_ref(),
     )
-}
-
-/// A body for streaming responses that keeps the handler signature simple.
-pub(crate) fn stream_body<S>(stream: S) -> Body
-where
-    S: futures_util::TryStream<Ok = bytes::Bytes> + Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    Body::from_stream(stream)
 }
 
 #[cfg(test)]

@@ -225,8 +225,18 @@ async fn tick(state: Arc<SimState>, every: Duration, mut stopped: watch::Receive
             _ = interval.tick() => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        let events = lock(&state.world).advance(chrono::Utc::now());
-        ws::fan_out(&state, &events);
+        // A bug in the world must not silence the simulator for good: log it and keep ticking.
+        let advanced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            lock(&state.world).advance(chrono::Utc::now())
+        }));
+        match advanced {
+            Ok(events) => {
+                ws::fan_out(&state, &events);
+            }
+            Err(_) => {
+                tracing::error!("the simulated world panicked while advancing; skipping this tick")
+            }
+        }
         lock(&state.gateway).expire_sessions(Instant::now());
     }
 }

@@ -211,7 +211,7 @@ pub const ACTIONS: &[ActionInfo] = &[
         Action::ViewRecordings,
         "view_recordings",
         "recordings",
-        "recordings in the local store",
+        "recordings: on the platform and in the local store",
         &["6"],
         "Views",
     ),
@@ -261,7 +261,7 @@ pub const ACTIONS: &[ActionInfo] = &[
             Action::Relabel,
             "relabel",
             "relabel",
-            "change the selected number's label (changes the account)",
+            "change the selected number's label",
             &["e"],
             "Rows",
         )

@@ -322,16 +322,18 @@ fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effec
         return Vec::new();
     };
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Esc => {
-            if input.purpose == InputPurpose::Filter {
-                // Esc restores the filter as it was before editing began.
-                if let Ok(filter) = RowFilter::parse(&input.original) {
-                    ui.screen_mut().filter = filter;
-                }
+    // Ctrl-C in the input line cancels it, like Esc, rather than quitting mid-typing.
+    let cancel = key.code == KeyCode::Esc || (ctrl && key.code == KeyCode::Char('c'));
+    if cancel {
+        if input.purpose == InputPurpose::Filter {
+            // Cancelling restores the filter as it was before editing began.
+            if let Ok(filter) = RowFilter::parse(&input.original) {
+                ui.screen_mut().filter = filter;
             }
-            return Vec::new();
         }
+        return Vec::new();
+    }
+    match key.code {
         KeyCode::Enter => return submit_input(ui, ctx, input),
         KeyCode::Tab if input.purpose == InputPurpose::Command => {
             let options = command::complete(&input.text, ctx.user_themes);

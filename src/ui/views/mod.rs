@@ -320,18 +320,6 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
     actions
 }
 
-/// Applies one WebSocket frame to the board. True when the board changed.
-pub fn apply_frame(board: &mut Board, text: &str, now: DateTime<Utc>) -> bool {
-    match board.apply_frame(text, now) {
-        Ok(applied) => applied == crate::board::Applied::Changed,
-        Err(err) => {
-            // Counted, never fatal; the text is cut so a huge hostile frame cannot flood the log.
-            tracing::warn!(error = %err, frame = %crate::text::sanitize_max(text, 200), "unparseable frame");
-            false
-        }
-    }
-}
-
 /// Records a label the platform confirmed, so attribution follows at once.
 pub fn apply_relabel(board: &mut Board, number_id: &str, label: &str, now: DateTime<Utc>) {
     if !board.set_number_label(number_id, Some(label), now) {

@@ -17,10 +17,12 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::board::Board;
+pub mod platform;
+
+use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
 use crate::ui::render::{self, table_rows_for_height};
-use crate::ui::state::{Connection, UiState};
+use crate::ui::state::UiState;
 use crate::ui::terminal::TerminalGuard;
 use crate::ui::theme::Theme;
 use crate::ui::update::{self, Context, Effect};
@@ -36,6 +38,8 @@ pub enum StopSignal {
     Terminate,
     /// SIGHUP: the terminal (an SSH session) went away.
     HangUp,
+    /// SIGINT sent by another process.
+    Interrupt,
 }
 
 /// The one message type into the loop.
@@ -46,15 +50,15 @@ pub enum Msg {
     /// The terminal reader failed: there is no way to take input any more.
     TerminalClosed(String),
     Signal(StopSignal),
-    /// The platform connection changed state.
-    Connection(Connection),
-    /// One notification frame from the platform's WebSocket, as received.
-    Frame(String),
+    /// What the platform session reports: state, notifications, REST snapshots.
+    Session(crate::rc::ws::SessionEvent),
     /// A relabel finished: `Ok` holds the label the platform now has.
     RelabelDone {
         number_id: String,
         number: String,
         result: Result<String, String>,
+        /// A write confirmed in an earlier run, resumed at start (not one of this run's jobs).
+        resumed: bool,
     },
     /// Something a worker wants the user to see (a failed bootstrap step, a rate-limit wait).
     Notice {
@@ -157,38 +161,87 @@ impl App {
                 self.ui.quit = true;
                 Vec::new()
             }
-            Msg::Connection(connection) => {
-                tracing::info!(?connection, "connection state");
-                self.ui.connection = connection;
-                Vec::new()
-            }
-            Msg::Frame(text) => {
-                if views::apply_frame(&mut self.board, &text, now) {
-                    self.ui.record_event(now);
-                }
-                self.check_breaches(now)
-            }
+            Msg::Session(event) => self.on_session(event, now),
             Msg::RelabelDone {
                 number_id,
                 number,
                 result,
+                resumed,
             } => {
-                self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                if !resumed {
+                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                }
+                let earlier = if resumed {
+                    " (confirmed in an earlier run)"
+                } else {
+                    ""
+                };
                 match result {
                     Ok(label) => {
                         views::apply_relabel(&mut self.board, &number_id, &label, now);
-                        self.ui
-                            .flash(format!("{number} relabelled \"{label}\""), false, now);
+                        self.ui.flash(
+                            format!("{number} relabelled \"{label}\"{earlier}"),
+                            false,
+                            now,
+                        );
                     }
                     Err(reason) => {
-                        self.ui
-                            .flash(format!("relabel of {number} failed: {reason}"), true, now);
+                        self.ui.flash(
+                            format!("relabel of {number}{earlier} failed: {reason}"),
+                            true,
+                            now,
+                        );
                     }
                 }
                 Vec::new()
             }
             Msg::Notice { text, is_error } => {
                 self.ui.flash(text, is_error, now);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_session(
+        &mut self,
+        event: crate::rc::ws::SessionEvent,
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
+        use crate::rc::ws::SessionEvent;
+        match event {
+            SessionEvent::State(state) => {
+                let connection = platform::connection_of(&state);
+                tracing::info!(?connection, "connection state");
+                self.ui.connection = connection;
+                Vec::new()
+            }
+            SessionEvent::Notification(frame) => {
+                match crate::rc::apply::apply_notification(&mut self.board, frame.as_str(), now) {
+                    Ok(event) if event.applied == Applied::Changed => self.ui.record_event(now),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, frame = %crate::text::sanitize_max(frame.as_str(), 200), "unreadable notification");
+                    }
+                }
+                self.check_breaches(now)
+            }
+            SessionEvent::Synced(snapshot) => {
+                let summary = crate::rc::apply::apply_snapshot(&mut self.board, &snapshot, now);
+                tracing::info!(?summary, "synced with the platform");
+                if let Some(warning) = snapshot.warnings.first() {
+                    self.ui
+                        .flash(crate::text::sanitize(warning).into_owned(), true, now);
+                }
+                self.check_breaches(now)
+            }
+            SessionEvent::LiveCallsWanted(reply) => {
+                let _ = reply.send(crate::rc::apply::live_call_ids(&self.board));
+                Vec::new()
+            }
+            SessionEvent::Warning(text) => {
+                tracing::warn!(%text, "session warning");
+                self.ui
+                    .flash(crate::text::sanitize(&text).into_owned(), true, now);
                 Vec::new()
             }
         }
@@ -312,17 +365,20 @@ pub fn spawn_terminal_reader(tx: mpsc::Sender<Msg>) -> tokio::task::JoinHandle<(
     })
 }
 
-/// SIGTERM and SIGHUP quit through the loop, so the terminal is restored and the store flushed.
+/// SIGTERM, SIGHUP and SIGINT quit through the loop, so the terminal is restored and the store flushed.
 pub fn spawn_signal_listener(
     tx: mpsc::Sender<Msg>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
+    // Raw mode turns Ctrl-C into a key; a SIGINT from elsewhere (`kill -INT`) quits like it.
+    let mut int = signal(SignalKind::interrupt())?;
     Ok(tokio::spawn(async move {
         let stop = tokio::select! {
             _ = term.recv() => StopSignal::Terminate,
             _ = hup.recv() => StopSignal::HangUp,
+            _ = int.recv() => StopSignal::Interrupt,
         };
         let _ = tx.send(Msg::Signal(stop)).await;
     }))
@@ -617,6 +673,16 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     );
 
     let (tx, rx) = mpsc::channel::<Msg>(4096);
+    // The platform starts before the terminal is taken, so a failure prints on a normal screen.
+    let (platform, relabel_tx) = platform::start(
+        config.credentials.as_ref(),
+        &config.relabel_path,
+        config.time_zone,
+        app.store.clone(),
+        tx.clone(),
+    )
+    .await?;
+    app.relabel_tx = Some(relabel_tx);
     let mut guard = TerminalGuard::enter(prepared.mouse)?;
     let reader = spawn_terminal_reader(tx.clone());
     let signals = spawn_signal_listener(tx.clone())?;
@@ -624,6 +690,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     reader.abort();
     signals.abort();
     drop(guard);
+    platform.shutdown().await;
     // Whatever the tick had not yet written goes now; sled flushes what it holds.
     app.persist_new_callers(Utc::now());
     if let Some(store) = &app.store
@@ -632,4 +699,59 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         tracing::warn!(error = %err, "store flush failed");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::board::BoardConfig;
+    use crate::ui::keys::KeyMap;
+    use crate::ui::state::Source;
+
+    fn idle_app() -> App {
+        let ui = UiState::new(KeyMap::defaults(), Source::Demo, 30, false);
+        let theme = Theme::built_in("mono").unwrap();
+        App::new(
+            Board::new(BoardConfig::default(), Vec::<String>::new()),
+            ui,
+            theme,
+            None,
+        )
+    }
+
+    #[test]
+    fn an_idle_board_wakes_once_a_minute_for_the_clock() {
+        let app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap();
+        assert_eq!(app.next_tick(now), Duration::from_secs(45));
+    }
+
+    #[test]
+    fn visible_timers_tick_on_the_second() {
+        let mut app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap()
+            + chrono::Duration::milliseconds(250);
+        app.ui.record_event(now);
+        assert_eq!(app.next_tick(now), Duration::from_millis(750));
+    }
+
+    #[test]
+    fn signals_and_a_closed_terminal_quit_through_the_loop() {
+        let mut app = idle_app();
+        let now = Utc::now();
+        app.handle(Msg::Signal(StopSignal::HangUp), now);
+        assert!(app.ui.quit);
+        let mut app = idle_app();
+        app.handle(Msg::TerminalClosed("stdin closed".into()), now);
+        assert!(app.ui.quit);
+    }
+
+    #[test]
+    fn a_resize_sets_the_page_size() {
+        let mut app = idle_app();
+        app.handle(Msg::Terminal(Event::Resize(80, 24)), Utc::now());
+        assert_eq!(app.ui.page_rows, table_rows_for_height(24));
+    }
 }

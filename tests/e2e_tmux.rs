@@ -1,0 +1,397 @@
+//! The real binary in a real terminal: tmux runs `callboard` against its embedded simulator
+//! (no credentials → DEMO), the test types keys and reads the screen, and after the program
+//! ends it checks the terminal was given back (raw mode off, alternate screen left, cursor
+//! shown) — after `q`, after SIGHUP and after tmux's own kill-session.
+//!
+//! Waits poll the screen with generous timeouts; nothing here depends on how fast the machine
+//! is beyond those safety nets.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// One tmux server of our own (its own socket), so the user's tmux is never touched.
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        let status = Command::new("tmux").arg("-V").output();
+        assert!(
+            status.is_ok_and(|o| o.status.success()),
+            "tmux is required for this test (CI installs it: apt-get install tmux)"
+        );
+        Tmux {
+            socket: format!("callboard-e2e-{name}-{}", std::process::id()),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts callboard in a fresh session. The shell around it records the pid, the exit
+    /// status and the terminal settings after it ends, then waits so the pane can be read.
+    fn start(&self, session: &str, width: u16, height: u16) {
+        let bin = env!("CARGO_BIN_EXE_callboard");
+        let home = self.dir.path().display().to_string();
+        let script = format!(
+            // `\$\$`: the pane's own shell must pass `$$` through to the inner one.
+            "echo \\$\\$ > '{pid}'; \
+             exec env -u RC_SERVER_URL -u RC_CLIENT_ID -u RC_CLIENT_SECRET -u RC_JWT -u NO_COLOR \
+                 HOME='{home}' XDG_CONFIG_HOME='{home}/config' CALLBOARD_DATA_DIR='{home}/data' \
+                 TERM=xterm-256color TZ=UTC \
+                 '{bin}'",
+            pid = self.path(&format!("{session}.pid")).display(),
+        );
+        let wrapper = format!(
+            "sh -c \"{}\"; echo \"[exit $?]\"; stty -a > '{stty}'; sleep 600",
+            script.replace('"', "\\\""),
+            stty = self.path(&format!("{session}.stty")).display(),
+        );
+        let out = self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            &wrapper,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn screen(&self, session: &str) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", session]).stdout)
+            .into_owned()
+    }
+
+    fn keys(&self, session: &str, keys: &[&str]) {
+        for key in keys {
+            self.tmux(&["send-keys", "-t", session, key]);
+            // Let an Esc stand alone, so it is not read as the start of an Alt chord.
+            std::thread::sleep(Duration::from_millis(if *key == "Escape" {
+                250
+            } else {
+                60
+            }));
+        }
+    }
+
+    /// Types text literally (no key-name lookup).
+    fn type_text(&self, session: &str, text: &str) {
+        self.tmux(&["send-keys", "-t", session, "-l", text]);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    fn wait_for(&self, session: &str, what: &str, test: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen(session);
+            if test(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_text(&self, session: &str, text: &str) -> String {
+        self.wait_for(session, text, |s| s.contains(text))
+    }
+
+    fn format(&self, session: &str, format: &str) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", session, format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn pid(&self, session: &str) -> i32 {
+        let path = self.path(&format!("{session}.pid"));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(pid) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return pid;
+            }
+            assert!(Instant::now() < deadline, "no pid file");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// After the program ended: the shell printed its status and the terminal is the user's
+    /// again.
+    fn assert_exited_and_restored(&self, session: &str) -> String {
+        let screen = self.wait_for(session, "the exit status line", |s| s.contains("[exit "));
+        assert_eq!(
+            self.format(session, "#{alternate_on}"),
+            "0",
+            "alternate screen left"
+        );
+        assert_eq!(self.format(session, "#{cursor_flag}"), "1", "cursor shown");
+        assert_eq!(
+            self.format(session, "#{mouse_any_flag}"),
+            "0",
+            "mouse capture off"
+        );
+        let stty_path = self.path(&format!("{session}.stty"));
+        let deadline = Instant::now() + WAIT;
+        let stty = loop {
+            if let Ok(text) = std::fs::read_to_string(&stty_path)
+                && !text.is_empty()
+            {
+                break text;
+            }
+            assert!(Instant::now() < deadline, "no stty output");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let words: Vec<&str> = stty.split_whitespace().collect();
+        for setting in ["icanon", "echo", "isig"] {
+            assert!(
+                words.contains(&setting),
+                "raw mode left on ({setting} missing):\n{stty}"
+            );
+        }
+        screen
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("data").join("callboard.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn wait_gone(pid: i32) {
+    let deadline = Instant::now() + WAIT;
+    while pid_alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "callboard (pid {pid}) did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Queues have filled when the roll-up row shows calls offered.
+fn queues_filled(screen: &str) -> bool {
+    screen.lines().any(|line| {
+        let mut words = line.split_whitespace();
+        words.next() == Some("All") && words.nth(1) == Some("queues") && line.contains(':')
+    }) && screen.contains("● live")
+}
+
+#[test]
+fn a_supervisor_session_start_to_quit() {
+    let tmux = Tmux::new("session");
+    tmux.start("board", 120, 32);
+    let screen = tmux.wait_for(
+        "board",
+        "queues to fill over a live connection",
+        queues_filled,
+    );
+    assert!(screen.contains("DEMO"), "{screen}");
+    assert!(
+        screen.contains("Queue") && screen.contains("SL%/goal"),
+        "{screen}"
+    );
+
+    tmux.keys("board", &["3"]);
+    tmux.wait_for("board", "the Calls view", |s| {
+        s.contains("In st.") && s.contains("Caller")
+    });
+
+    tmux.keys("board", &["/"]);
+    tmux.type_text("board", "no-such-caller-anywhere");
+    tmux.keys("board", &["Enter"]);
+    tmux.wait_text("board", "no rows match the filter");
+    tmux.keys("board", &["Escape"]);
+    tmux.wait_for("board", "the filter cleared", |s| {
+        !s.contains("no rows match")
+    });
+
+    tmux.keys("board", &["1", "Enter"]);
+    tmux.wait_for("board", "a queue's calls", |s| {
+        s.contains("Queues ›") && s.contains(" calls")
+    });
+    tmux.keys("board", &["Enter"]);
+    tmux.wait_text("board", "Timeline");
+    tmux.keys("board", &["Escape", "Escape"]);
+    tmux.wait_for("board", "back at the queues", |s| {
+        s.contains("SL%/goal") && !s.contains("Queues ›")
+    });
+
+    tmux.keys("board", &["?"]);
+    tmux.wait_text("board", "Keys — from your key map");
+    tmux.keys("board", &["Escape"]);
+    tmux.wait_for("board", "help closed", |s| {
+        !s.contains("Keys — from your key map")
+    });
+
+    tmux.keys("board", &["q"]);
+    let screen = tmux.assert_exited_and_restored("board");
+    assert!(screen.contains("[exit 0]"), "{screen}");
+}
+
+#[test]
+fn sighup_and_kill_session_quit_cleanly_and_restore_the_terminal() {
+    let tmux = Tmux::new("hup");
+    tmux.start("hup", 100, 30);
+    tmux.wait_for("hup", "the board", queues_filled);
+    let pid = tmux.pid("hup");
+    // SAFETY: sends SIGHUP to the callboard process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let screen = tmux.assert_exited_and_restored("hup");
+    assert!(screen.contains("[exit 0]"), "{screen}");
+    assert!(
+        tmux.log().contains("HangUp"),
+        "the log says why it stopped:\n{}",
+        tmux.log()
+    );
+
+    // tmux's kill-session hangs up the pane: the process must still quit on its own.
+    tmux.start("killed", 100, 30);
+    tmux.wait_for("killed", "the board", queues_filled);
+    let pid = tmux.pid("killed");
+    tmux.tmux(&["kill-session", "-t", "killed"]);
+    wait_gone(pid);
+}
+
+/// POSTs a JSON body to the simulator's control API (plain HTTP/1.1 on loopback).
+fn sim_post(base_url: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let host = base_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+    answer
+}
+
+#[test]
+fn hostile_caller_names_from_the_simulator_stay_inert() {
+    let tmux = Tmux::new("hostile");
+    tmux.start("hostile", 160, 50);
+    tmux.wait_for("hostile", "the board", queues_filled);
+    // The in-process simulator's address is in the log (it listens on a free loopback port).
+    let log = tmux.log();
+    let url = log
+        .split("url=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|u| u.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no simulator url in the log:\n{log}"));
+    sim_post(&url, "/_sim/fault", r#"{"kind":"hostile_strings"}"#);
+    sim_post(&url, "/_sim/burst", r#"{"count":200}"#);
+    tmux.keys("hostile", &["3"]);
+    let screen = tmux.wait_text("hostile", "Mallory Title");
+    // OSC 0 would have set the window title; ESC [2J would have erased the screen.
+    assert!(!tmux.format("hostile", "#{pane_title}").contains("pwned"));
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("1 Queues")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("]0;you have been pwnedMallory Title"),
+        "shown as inert text:\n{screen}"
+    );
+    tmux.keys("hostile", &["q"]);
+    tmux.assert_exited_and_restored("hostile");
+}
+
+#[test]
+fn help_teaches_and_config_init_writes_a_file() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_callboard"));
+    let help = Command::new(bin).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for must in [
+        "Examples:",
+        "RC_JWT",
+        "CALLBOARD_CONFIG",
+        "NO_COLOR",
+        "callboard config init",
+    ] {
+        assert!(text.contains(must), "--help lacks {must}:\n{text}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cb.toml");
+    let run = |force: bool| {
+        let mut cmd = Command::new(bin);
+        cmd.args(["config", "init", "--config"]).arg(&config);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    assert!(run(false).status.success());
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("[display]")
+    );
+    let again = run(false);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert!(run(true).status.success());
+}
+
+#[test]
+fn a_bad_config_is_reported_before_the_terminal_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cb.toml");
+    std::fs::write(&config, "[display]\nmosue = true\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_callboard"))
+        .arg("--config")
+        .arg(&config)
+        .env("CALLBOARD_DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:2:1: unknown field `mosue`", config.display())),
+        "{err}"
+    );
+}
