@@ -66,6 +66,8 @@ enum Command {
     Sim(callboard::sim::SimArgs),
     /// Monitor without the board: one line (or JSON line) per event, then the final board.
     Watch(callboard::rc::watch::WatchArgs),
+    /// Export the event journal that `watch --journal` records, for `callboard replay`.
+    Journal(callboard::store::journal_cli::JournalArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -97,6 +99,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
         Some(Command::Sim(args)) => return args.run(),
         Some(Command::Watch(args)) => return callboard::rc::watch::run(args, cli.board.config),
+        Some(Command::Journal(args)) => return args.run(cli.board.config),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
