@@ -435,12 +435,63 @@ impl Board {
             if call.parties.is_empty() {
                 call.ended_at = Some(now);
             }
+            call.end_seen = false;
             self.finish_call_update(key, call, old_start, old_end, now);
         }
         if !missing.is_empty() {
             self.revision += 1;
         }
         missing.len()
+    }
+
+    /// The calls a resync closed whose real end is not yet known: the ones to look up in the
+    /// call log.
+    pub fn calls_ended_unseen(&self) -> impl Iterator<Item = &Call> {
+        self.calls.values().filter(|c| !c.end_seen)
+    }
+
+    /// Replaces each call a resync closed (its end unseen) by what its call-log record says:
+    /// when it really ended, whether and when it was answered, by whom, and its outcome. Its
+    /// old tally contribution is swapped for the record's, so every count is corrected exactly
+    /// once. Records of other calls, or of calls already corrected, change nothing. Returns the
+    /// number of calls corrected.
+    pub fn correct_from_call_log(
+        &mut self,
+        records: &[CallLogRecord],
+        now: DateTime<Utc>,
+    ) -> usize {
+        self.roll_day(now);
+        let mut corrected = 0;
+        for record in records {
+            let id = clean(record.telephony_session_id.as_deref().unwrap_or(&record.id));
+            if !self.calls.get(&id).is_some_and(|c| !c.end_seen) {
+                continue;
+            }
+            let Some((key, old)) = self.calls.remove_entry(&id) else {
+                continue;
+            };
+            let Some(mut call) = self.call_from_log(record, now) else {
+                // An unreadable record leaves the call as the resync closed it.
+                self.calls.insert(key, old);
+                continue;
+            };
+            // The same call, corrected: it keeps its place among waiting calls, what the
+            // caller check found when it was first seen, and the counts it added so far (which
+            // the update below takes back).
+            call.serial = old.serial;
+            call.first_time_caller = old.first_time_caller;
+            call.caller_checked = old.caller_checked;
+            call.contribution = old.contribution;
+            if call.recording.is_none() {
+                call.recording = old.recording.map(|r| RecordingRef { active: false, ..r });
+            }
+            self.finish_call_update(key, call, old.started_at, old.ended_at, now);
+            corrected += 1;
+        }
+        if corrected > 0 {
+            self.revision += 1;
+        }
+        corrected
     }
 
     /// Loads today's finished calls from the call log (Detailed view, any order), skipping
@@ -624,6 +675,7 @@ impl Board {
             answered_at,
             voicemail_at: voicemail.then_some(ended_at),
             ended_at: Some(ended_at),
+            end_seen: true,
             recording: record.recording.as_ref().map(|r| RecordingRef {
                 id: clean(&r.id),
                 active: false,
@@ -1615,6 +1667,7 @@ fn new_call(id: String, started_at: DateTime<Utc>, serial: u64, now: DateTime<Ut
         answered_at: None,
         voicemail_at: None,
         ended_at: None,
+        end_seen: true,
         recording: None,
         first_time_caller: false,
         caller_checked: false,

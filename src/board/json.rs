@@ -61,6 +61,9 @@ struct CallJson {
     talk_seconds: Option<f64>,
     hold_seconds: Option<f64>,
     recording: Option<RecordingJson>,
+    /// Present (and false) only while a call closed by a resync waits for its call-log record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_seen: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -208,6 +211,7 @@ impl Board {
                 id: r.id.clone(),
                 active: r.active,
             }),
+            end_seen: (!call.end_seen).then_some(false),
         }
     }
 }

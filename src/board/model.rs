@@ -255,6 +255,10 @@ pub struct Call {
     /// When the call went to voicemail (this ends a queue wait).
     pub voicemail_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// False for a call a resync closed because the platform no longer had it: its end was not
+    /// seen, so `ended_at` is when callboard noticed and the outcome is a guess until the call
+    /// log says how it really ended (`Board::correct_from_call_log`).
+    pub end_seen: bool,
     pub recording: Option<RecordingRef>,
     /// The caller's number had never been seen before this call.
     pub first_time_caller: bool,

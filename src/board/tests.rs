@@ -1284,6 +1284,105 @@ fn bootstrap_from_the_call_log_deduplicates_against_live_calls() {
     assert_eq!(campaign_json(&board, "Yelp", t(600))["firstTimeCallers"], 1);
 }
 
+/// The call-log record of a Sales queue call from CALLER to Zillow 1 that Bob answered 25 s
+/// in and that lasted 100 s.
+fn answered_queue_call_record(session: &str) -> CallLogRecord {
+    serde_json::from_value(json!({
+        "id": format!("log-{session}"),
+        "telephonySessionId": session,
+        "startTime": time_text(t(0)),
+        "duration": 100,
+        "direction": "Inbound",
+        "result": "Accepted",
+        "from": { "phoneNumber": CALLER, "name": "Pat Caller" },
+        "to": { "phoneNumber": CTN_ZILLOW_1 },
+        "legs": [
+            { "master": true, "startTime": time_text(t(0)), "duration": 100,
+              "from": { "phoneNumber": CALLER }, "to": { "phoneNumber": CTN_ZILLOW_1 } },
+            { "startTime": time_text(t(0)), "duration": 100,
+              "to": { "extensionId": QUEUE, "name": "Sales" } },
+            { "startTime": time_text(t(25)), "duration": 75, "result": "Accepted",
+              "extension": { "id": BOB, "name": "Bob Agent" } },
+        ],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_call_log_corrects_a_call_a_resync_closed_exactly_once() {
+    let mut board = board();
+    let s = "s-away";
+    // Waiting in Sales, Bob's phone ringing, when the session is lost.
+    play(
+        &mut board,
+        s,
+        &[
+            (0, caller_leg(s, "Answered")),
+            (0, agent_leg(s, 1, BOB, "Proceeding")),
+        ],
+    );
+    // A finished call whose end was seen: its record must change nothing.
+    let seen = "s-seen";
+    play(&mut board, seen, &ivr_queue_agent(seen));
+
+    // The resync at 300 s finds neither; the waiting call is closed as the board last knew it.
+    assert_eq!(
+        board.end_missing_live_calls(Vec::<String>::new(), t(300)),
+        1
+    );
+    let closed = call_json(&board, s, t(300));
+    assert_eq!(closed["endSeen"], false);
+    assert_eq!(closed["outcome"], "abandoned");
+    assert_eq!(closed["endedAt"], time_text(t(300)));
+    assert_eq!(board.calls_ended_unseen().count(), 1);
+    let queue = queue_json(&board, t(300));
+    assert_eq!(
+        (queue["offered"].clone(), queue["answered"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(queue["abandoned"], 1);
+    let seen_before = call_json(&board, seen, t(300));
+
+    // The call log says Bob answered at 25 s and the call ended at 100 s.
+    let records = vec![
+        answered_queue_call_record(s),
+        answered_queue_call_record(seen),
+    ];
+    let revision = board.revision();
+    assert_eq!(board.correct_from_call_log(&records, t(320)), 1);
+    assert!(board.revision() > revision);
+    let corrected = call_json(&board, s, t(320));
+    assert_eq!(corrected.get("endSeen"), None);
+    assert_eq!(corrected["outcome"], "answered");
+    assert_eq!(corrected["state"], "ended");
+    assert_eq!(corrected["agent"], "Bob Agent");
+    assert_eq!(corrected["answeredAt"], time_text(t(25)));
+    assert_eq!(corrected["endedAt"], time_text(t(100)));
+    assert_eq!(corrected["waitSeconds"], 25.0);
+    assert_eq!(corrected["talkSeconds"], 75.0);
+    assert_eq!(board.calls_ended_unseen().count(), 0);
+    assert_eq!(call_json(&board, seen, t(320)), seen_before);
+
+    // Both calls answered now; nothing abandoned, nothing waiting, no call counted twice.
+    let queue = queue_json(&board, t(320));
+    assert_eq!(queue["offered"], 2);
+    assert_eq!(queue["answered"], 2);
+    assert_eq!(queue["abandoned"], 0);
+    assert_eq!(queue["waiting"], 0);
+    let zillow = campaign_json(&board, "Zillow Spring", t(320));
+    assert_eq!(zillow["offered"], 2);
+    assert_eq!(zillow["answered"], 2);
+    assert_eq!(zillow["missed"], 0);
+    assert_eq!(zillow["live"], 0);
+
+    // The same records again: already corrected, nothing moves.
+    let before = board.to_json(t(330));
+    let revision = board.revision();
+    assert_eq!(board.correct_from_call_log(&records, t(330)), 0);
+    assert_eq!(board.revision(), revision);
+    assert_eq!(board.to_json(t(330)), before);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile strings, revision, JSON shape
 
