@@ -464,7 +464,7 @@ impl Board {
         let mut corrected = 0;
         for record in records {
             let id = clean(record.telephony_session_id.as_deref().unwrap_or(&record.id));
-            if !self.calls.get(&id).is_some_and(|c| !c.end_seen) {
+            if self.calls.get(&id).is_none_or(|c| c.end_seen) {
                 continue;
             }
             let Some((key, old)) = self.calls.remove_entry(&id) else {

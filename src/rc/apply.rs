@@ -114,16 +114,26 @@ pub struct SnapshotSummary {
     pub ended_while_away: usize,
     /// Finished calls of today taken from the call log.
     pub from_call_log: usize,
+    /// Calls that ended while away, corrected by their call-log record.
+    pub corrected_from_call_log: usize,
 }
 
 /// Applies a bootstrap or resync snapshot: numbers and queues first (so calls are attributed),
 /// then presence, then the live calls, then ends the calls the platform no longer has, then
-/// today's call log (which skips calls the board already holds).
+/// today's call log (which skips calls the board already holds). An `EndedWhileAway` snapshot
+/// carries only call-log records: it corrects the calls a resync closed, nothing else.
 pub fn apply_snapshot(
     board: &mut Board,
     snapshot: &Snapshot,
     now: DateTime<Utc>,
 ) -> SnapshotSummary {
+    if snapshot.kind == SyncKind::EndedWhileAway {
+        let records = snapshot.call_log.as_deref().unwrap_or_default();
+        return SnapshotSummary {
+            corrected_from_call_log: board.correct_from_call_log(records, now),
+            ..SnapshotSummary::default()
+        };
+    }
     if let Some(numbers) = &snapshot.numbers {
         board.set_numbers(numbers, now);
     }
@@ -151,6 +161,7 @@ pub fn apply_snapshot(
         live_calls: live.len(),
         ended_while_away,
         from_call_log,
+        corrected_from_call_log: 0,
     }
 }
 
@@ -228,8 +239,38 @@ mod tests {
                 live_calls: 0,
                 ended_while_away: 1,
                 from_call_log: 0,
+                corrected_from_call_log: 0,
             }
         );
         assert!(live_call_ids(&board).is_empty());
+    }
+
+    #[test]
+    fn a_call_log_follow_up_corrects_closed_calls_and_ends_nothing_live() {
+        let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
+        let now = "2026-11-25T14:00:01Z".parse().unwrap();
+        apply_notification(&mut board, &frame(2, "Setup"), now).unwrap();
+        let record: crate::rc::records::CallLogRecord = serde_json::from_value(serde_json::json!({
+            "id": "r-1", "telephonySessionId": "s-1", "startTime": "2026-11-25T14:00:00.000Z",
+            "duration": 42, "direction": "Outbound", "result": "Call connected",
+            "from": {"phoneNumber": "+14155550123"}, "to": {"phoneNumber": "+18005550100"}
+        }))
+        .unwrap();
+        let mut follow_up = snapshot(SyncKind::EndedWhileAway);
+        follow_up.call_log = Some(vec![record]);
+        let later = "2026-11-25T14:05:00Z".parse().unwrap();
+        // While the call is live (its end seen or not yet), the follow-up changes nothing and,
+        // unlike a resync, ends nothing.
+        assert_eq!(
+            apply_snapshot(&mut board, &follow_up, later),
+            SnapshotSummary::default()
+        );
+        assert_eq!(live_call_ids(&board), ["s-1"]);
+        apply_snapshot(&mut board, &snapshot(SyncKind::Resync), later);
+        let summary = apply_snapshot(&mut board, &follow_up, later);
+        assert_eq!(summary.corrected_from_call_log, 1);
+        let call = board.call("s-1").unwrap();
+        assert!(call.end_seen);
+        assert_eq!(call.ended_at, Some("2026-11-25T14:00:42Z".parse().unwrap()));
     }
 }

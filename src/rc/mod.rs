@@ -52,6 +52,7 @@ pub mod records;
 pub mod rest;
 pub mod sync;
 pub mod transport;
+pub mod unseen_ends;
 pub mod watch;
 pub mod ws;
 

@@ -202,7 +202,10 @@ pub fn platform_sync(rest: Arc<RestClient>, zone: Tz) -> crate::rc::ws::SyncHook
         Box::pin(async move {
             match kind {
                 SyncKind::Bootstrap => bootstrap(&rest, zone, board_live).await,
-                SyncKind::Resync => resync(&rest, board_live).await,
+                // The session asks only for these two; the call-log follow-up of a resync
+                // (`EndedWhileAway`) is read by `rc::unseen_ends`, so a request for it is
+                // answered like a resync.
+                SyncKind::Resync | SyncKind::EndedWhileAway => resync(&rest, board_live).await,
             }
         })
     })

@@ -104,6 +104,9 @@ pub enum SyncKind {
     Bootstrap,
     /// After a lost session: the live calls only.
     Resync,
+    /// Not a read the session asks the hook for: the call-log records of calls a resync
+    /// closed without seeing their end, delivered later by [`crate::rc::unseen_ends`].
+    EndedWhileAway,
 }
 
 /// What the session sends into the app loop.
@@ -148,6 +151,8 @@ pub struct SessionConfig {
     /// Notifications held during a sync; past this they are released unsynced rather than
     /// growing without bound.
     pub sync_buffer_limit: usize,
+    /// When to look up in the call log the calls a resync closed.
+    pub unseen_ends: crate::rc::unseen_ends::LookupSchedule,
 }
 
 impl Default for SessionConfig {
@@ -164,6 +169,7 @@ impl Default for SessionConfig {
             reconnect_base: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(30),
             sync_buffer_limit: 50_000,
+            unseen_ends: crate::rc::unseen_ends::LookupSchedule::default(),
         }
     }
 }
@@ -239,6 +245,7 @@ pub fn spawn(
         held: Vec::new(),
         failures: 0,
         offline_since: None,
+        resync_candidates: Vec::new(),
     };
     let task = tokio::spawn(session.run());
     SessionHandle {
@@ -454,6 +461,9 @@ struct Session {
     held: Vec<RawFrame>,
     failures: u32,
     offline_since: Option<DateTime<Utc>>,
+    /// The calls the board held as live when the running resync started: those the platform
+    /// no longer has are closed by it, to be looked up in the call log.
+    resync_candidates: Vec<String>,
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
@@ -684,8 +694,38 @@ impl Session {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
+        if kind == SyncKind::Resync {
+            self.resync_candidates.clone_from(&board_live);
+        }
         conn.sync = Some((kind, (self.sync)(kind, board_live)));
         true
+    }
+
+    /// The board closes the calls it held live that the resync did not find (their end unseen):
+    /// starts looking them up in the call log, to correct how they ended.
+    fn look_up_unseen_ends(&mut self, snapshot: &Snapshot) {
+        let live: std::collections::HashSet<&str> =
+            snapshot.sessions.iter().map(|s| s.id.as_str()).collect();
+        let ended: Vec<String> = std::mem::take(&mut self.resync_candidates)
+            .into_iter()
+            .filter(|id| !live.contains(id.as_str()))
+            .collect();
+        if ended.is_empty() {
+            return;
+        }
+        tracing::info!(
+            target: "callboard::rc",
+            "{} call(s) ended while offline; looking them up in the call log",
+            ended.len()
+        );
+        tokio::spawn(crate::rc::unseen_ends::look_up(
+            self.rest.clone(),
+            ended,
+            self.offline_since.unwrap_or(snapshot.taken_at),
+            self.config.unseen_ends,
+            self.events.clone(),
+            self.shutdown.clone(),
+        ));
     }
 
     /// Sends the held notifications on, oldest first. False when the app has gone.
@@ -866,6 +906,9 @@ impl Session {
         match result {
             Ok(snapshot) => {
                 conn.sync_failures = 0;
+                if kind == SyncKind::Resync {
+                    self.look_up_unseen_ends(&snapshot);
+                }
                 if !self.emit(SessionEvent::Synced(Box::new(snapshot))).await {
                     return Some(Ended::EventsClosed);
                 }
@@ -889,6 +932,7 @@ impl Session {
                 let what = match kind {
                     SyncKind::Bootstrap => "load today's calls",
                     SyncKind::Resync => "resync the live calls",
+                    SyncKind::EndedWhileAway => "read how calls ended while offline",
                 };
                 let warning = format!(
                     "could not {what}: {error} — trying again in {}",
