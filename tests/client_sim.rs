@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use callboard::board::{Applied, Board, BoardConfig};
 use callboard::rc::apply;
 use callboard::rc::sync::platform_sync;
+use callboard::rc::unseen_ends::LookupSchedule;
 use callboard::rc::ws::{self, ConnState, SessionConfig, SessionEvent};
 use callboard::rc::{Credentials, RestClient, RestConfig, RetryPolicy, Secret};
 use callboard::sim::{SimConfig, SimHandle, Simulator};
@@ -25,6 +26,9 @@ struct Client {
     state: Arc<Mutex<ConnState>>,
     applied: Arc<AtomicU64>,
     syncs: Arc<AtomicU64>,
+    /// Calls resyncs closed without seeing their end, and calls the call log corrected since.
+    ended_unseen: Arc<AtomicU64>,
+    corrected: Arc<AtomicU64>,
     session: ws::SessionHandle,
     rest: Arc<RestClient>,
 }
@@ -50,6 +54,12 @@ async fn start_client(sim: &SimHandle) -> Client {
     let session_config = SessionConfig {
         reconnect_base: Duration::from_millis(100),
         reconnect_max: Duration::from_secs(1),
+        // The simulator writes a call's log record a second after it ends.
+        unseen_ends: LookupSchedule {
+            first_wait: Duration::from_millis(500),
+            longest_wait: Duration::from_secs(2),
+            give_up_after: Duration::from_secs(60),
+        },
         ..SessionConfig::default()
     };
     let (tx, mut events) = mpsc::channel(4096);
@@ -66,9 +76,12 @@ async fn start_client(sim: &SimHandle) -> Client {
     let state = Arc::new(Mutex::new(ConnState::Connecting));
     let applied = Arc::new(AtomicU64::new(0));
     let syncs = Arc::new(AtomicU64::new(0));
+    let ended_unseen = Arc::new(AtomicU64::new(0));
+    let corrected = Arc::new(AtomicU64::new(0));
     {
         let (board, state, applied, syncs) =
             (board.clone(), state.clone(), applied.clone(), syncs.clone());
+        let (ended_unseen, corrected) = (ended_unseen.clone(), corrected.clone());
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 let now = Utc::now();
@@ -80,7 +93,10 @@ async fn start_client(sim: &SimHandle) -> Client {
                         let _ = reply.send(apply::live_call_ids(&board));
                     }
                     SessionEvent::Synced(snapshot) => {
-                        apply::apply_snapshot(&mut board, &snapshot, now);
+                        let summary = apply::apply_snapshot(&mut board, &snapshot, now);
+                        ended_unseen.fetch_add(summary.ended_while_away as u64, Ordering::SeqCst);
+                        corrected
+                            .fetch_add(summary.corrected_from_call_log as u64, Ordering::SeqCst);
                         syncs.fetch_add(1, Ordering::SeqCst);
                     }
                     SessionEvent::Notification(frame) => {
@@ -99,6 +115,8 @@ async fn start_client(sim: &SimHandle) -> Client {
         state,
         applied,
         syncs,
+        ended_unseen,
+        corrected,
         session,
         rest,
     }
@@ -301,6 +319,39 @@ async fn forgotten_sessions_resubscribe_and_resync_leaving_no_call_stuck() {
         ws::SessionStats::get(&client.session.stats().failed_recoveries),
         1
     );
+    assert_matches_truth(&sim, &client).await;
+    finish(sim, client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_end_while_offline_are_corrected_from_the_call_log() {
+    let (sim, client) = running(20).await;
+    // The resync's presence read hangs long enough for the calls live at the drop to end (they
+    // last seconds in the test world): the resync then closes them without seeing their end,
+    // and their end events, held during the resync, arrive too late to count.
+    fault(
+        &sim,
+        json!({"kind": "stall", "path_prefix": "/restapi/v1.0/account/~/presence", "seconds": 8}),
+    )
+    .await;
+    fault(&sim, json!({"kind": "forget_sessions"})).await;
+    more_traffic(&client, 20).await;
+    assert!(
+        client.ended_unseen.load(Ordering::SeqCst) > 0,
+        "no call ended during the outage; the test proves nothing"
+    );
+    control(&sim, "/_sim/pause", Some(json!({}))).await;
+    client
+        .wait_for("the call-log corrections", Duration::from_secs(60), |c| {
+            c.board
+                .lock()
+                .unwrap()
+                .calls_ended_unseen()
+                .next()
+                .is_none()
+        })
+        .await;
+    assert!(client.corrected.load(Ordering::SeqCst) > 0);
     assert_matches_truth(&sim, &client).await;
     finish(sim, client).await;
 }
