@@ -22,7 +22,7 @@ use crate::rc::apply::{self, AppliedEvent, EventDetail};
 use crate::rc::auth::{Credentials, Secret};
 use crate::rc::rest::{RestClient, RestConfig};
 use crate::rc::sync;
-use crate::rc::ws::{self, ConnState, SessionConfig, SessionEvent};
+use crate::rc::ws::{self, ConnState, SessionConfig, SessionEvent, SyncKind};
 use crate::store::{Store, StoreConfig};
 
 /// Arguments of `callboard watch`.
@@ -362,10 +362,17 @@ async fn watch(args: WatchArgs, config_file: Option<std::path::PathBuf>) -> anyh
                         for warning in &snapshot.warnings {
                             log(warning.clone());
                         }
-                        log(format!(
-                            "synced: {} live calls, {} ended while away, {} earlier calls today",
-                            result.live_calls, result.ended_while_away, result.from_call_log
-                        ));
+                        if snapshot.kind == SyncKind::EndedWhileAway {
+                            log(format!(
+                                "call log: {} call(s) that ended while away corrected",
+                                result.corrected_from_call_log
+                            ));
+                        } else {
+                            log(format!(
+                                "synced: {} live calls, {} ended while away, {} earlier calls today",
+                                result.live_calls, result.ended_while_away, result.from_call_log
+                            ));
+                        }
                     }
                     SessionEvent::Notification(frame) => {
                         if let Some(store) = &journal
