@@ -17,7 +17,9 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+pub mod numbers;
 pub mod platform;
+pub mod relabel;
 
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
