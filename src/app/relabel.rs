@@ -402,6 +402,124 @@ pub fn plan_undo(audit_newest_first: &[AuditEntry]) -> Option<Vec<PlannedRelabel
     )
 }
 
+/// What the board asks of the relabel worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelabelRequest {
+    /// Confirmed writes: one number, or a bulk (a batch, undone together).
+    Write(Vec<PlannedRelabel>),
+    /// Put back what the last relabel or bulk changed.
+    UndoLast,
+}
+
+/// What the worker tells the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelabelEvent {
+    /// These writes are confirmed and kept as pending (also sent for writes resumed at start).
+    Pending(Vec<PendingRelabel>),
+    /// One write ended (or was deferred).
+    Done(WriteReport),
+    /// Something about relabelling the user must read (nothing to undo, the store failed…).
+    Problem(String),
+}
+
+/// The TUI's relabel worker: resumes what an earlier run left pending, then writes confirmed
+/// relabels in order, retrying deferred ones every [`RETRY_DEFERRED_AFTER`]. Ends when the
+/// board drops its request sender or stops listening.
+pub async fn run_worker(
+    writer: RelabelWriter,
+    mut requests: tokio::sync::mpsc::Receiver<RelabelRequest>,
+    events: impl Fn(RelabelEvent) -> bool,
+) {
+    match writer.store().pending_relabels() {
+        Ok(resumed) if !resumed.is_empty() => {
+            tracing::info!(count = resumed.len(), "resuming pending relabels");
+            if !events(RelabelEvent::Pending(resumed)) {
+                return;
+            }
+        }
+        Ok(_) => {}
+        Err(err) => {
+            let _ = events(RelabelEvent::Problem(format!(
+                "cannot read pending relabels: {err}"
+            )));
+        }
+    }
+    let mut retry_at: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    loop {
+        let request = match retry_at {
+            Some(at) => tokio::select! {
+                request = requests.recv() => match request {
+                    Some(request) => Some(request),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(at) => None,
+            },
+            None => match requests.recv().await {
+                Some(request) => Some(request),
+                None => return,
+            },
+        };
+        if let Some(request) = request {
+            let plans = match request {
+                RelabelRequest::Write(plans) => plans,
+                RelabelRequest::UndoLast => match undo_plans(writer.store()) {
+                    Ok(Some(plans)) => plans,
+                    Ok(None) => {
+                        let _ = events(RelabelEvent::Problem(
+                            "nothing to undo: no relabel has landed yet".into(),
+                        ));
+                        continue;
+                    }
+                    Err(err) => {
+                        let _ = events(RelabelEvent::Problem(format!("cannot undo: {err}")));
+                        continue;
+                    }
+                },
+            };
+            match writer.confirm(&plans, Utc::now()) {
+                Ok(confirmed) => {
+                    if !events(RelabelEvent::Pending(confirmed)) {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    // Not kept means not sent: a write the store cannot hold could be lost.
+                    let _ = events(RelabelEvent::Problem(format!(
+                        "relabel not sent: the store cannot keep it ({err})"
+                    )));
+                    continue;
+                }
+            }
+        }
+        let mut open = true;
+        let drained = writer
+            .drain(|report| open &= events(RelabelEvent::Done(report.clone())))
+            .await;
+        if !open {
+            return;
+        }
+        retry_at = match drained {
+            Ok(summary) if summary.still_pending > 0 => {
+                Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER)
+            }
+            Ok(_) => None,
+            Err(err) => {
+                let _ = events(RelabelEvent::Problem(format!(
+                    "relabel store error: {err}; will retry"
+                )));
+                Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER)
+            }
+        };
+    }
+}
+
+/// The undo of the last relabel or bulk, from the store's audit.
+pub fn undo_plans(store: &Store) -> Result<Option<Vec<PlannedRelabel>>, StoreError> {
+    // A bulk is at most a few hundred numbers; this reaches back past any realistic one.
+    const UNDO_LOOKBACK: usize = 2_000;
+    Ok(plan_undo(&store.audit_recent(UNDO_LOOKBACK)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

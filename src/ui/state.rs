@@ -305,6 +305,9 @@ pub struct UiState {
     pub bell_enabled: bool,
     /// Relabels and downloads in flight: quitting asks first while this is not zero.
     pub jobs_in_flight: usize,
+    /// Relabels confirmed but not yet confirmed by the platform: number id → the label being
+    /// written. The row shows it beside the old label until the outcome arrives.
+    pub pending_relabels: std::collections::BTreeMap<String, String>,
     pub quit: bool,
     /// Rows one page moves (the table's visible height), kept current by the app on resize.
     pub page_rows: usize,
@@ -340,6 +343,7 @@ impl UiState {
             breached: BTreeSet::new(),
             bell_enabled,
             jobs_in_flight: 0,
+            pending_relabels: std::collections::BTreeMap::new(),
             quit: false,
             page_rows: 10,
             time_zone: chrono_tz::Tz::UTC,

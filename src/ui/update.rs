@@ -23,13 +23,8 @@ pub enum Effect {
     Bell,
     /// Ctrl-Z: give the terminal back and stop until resumed.
     Suspend,
-    /// Write a phone number's label to the platform (confirmed by the user).
-    Relabel {
-        number_id: String,
-        number: String,
-        old_label: String,
-        new_label: String,
-    },
+    /// Hand confirmed relabels (or an undo) to the relabel worker.
+    Relabel(crate::app::relabel::RelabelRequest),
 }
 
 /// Everything the key handling needs besides the UI state.
@@ -301,14 +296,14 @@ fn on_overlay_key(
         } => {
             ui.overlay = None;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                ui.jobs_in_flight += 1;
-                ui.flash(format!("relabelling {number}…"), false, ctx.now);
-                vec![Effect::Relabel {
-                    number_id,
-                    number,
-                    old_label,
-                    new_label,
-                }]
+                vec![Effect::Relabel(crate::app::relabel::RelabelRequest::Write(
+                    vec![crate::app::relabel::PlannedRelabel {
+                        number_id,
+                        phone_number: number,
+                        old_label: Some(old_label).filter(|l| !l.is_empty()),
+                        new_label,
+                    }],
+                ))]
             } else {
                 ui.flash("relabel cancelled", false, ctx.now);
                 Vec::new()
