@@ -141,7 +141,7 @@ fn pending(number_id: &str, number: &str, old: &str, new: &str) -> PendingRelabe
 }
 
 fn done(write: PendingRelabel, outcome: WriteOutcome) -> Msg {
-    Msg::Relabel(RelabelEvent::Done(WriteReport { write, outcome }))
+    Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport { write, outcome })))
 }
 
 #[test]

@@ -417,7 +417,7 @@ pub enum RelabelEvent {
     /// These writes are confirmed and kept as pending (also sent for writes resumed at start).
     Pending(Vec<PendingRelabel>),
     /// One write ended (or was deferred).
-    Done(WriteReport),
+    Done(Box<WriteReport>),
     /// Something about relabelling the user must read (nothing to undo, the store failed…).
     Problem(String),
 }
@@ -493,7 +493,7 @@ pub async fn run_worker(
         }
         let mut open = true;
         let drained = writer
-            .drain(|report| open &= events(RelabelEvent::Done(report.clone())))
+            .drain(|report| open &= events(RelabelEvent::Done(Box::new(report.clone()))))
             .await;
         if !open {
             return;
