@@ -155,6 +155,11 @@ pub enum Overlay {
     ConfirmQuit {
         what: String,
     },
+    /// A bulk "set campaign" worked out and waiting for a yes.
+    ConfirmBulk {
+        campaign: String,
+        plans: Vec<crate::app::relabel::PlannedRelabel>,
+    },
     /// A relabel typed and waiting for a yes.
     ConfirmRelabel {
         number_id: String,
@@ -173,6 +178,10 @@ pub enum InputPurpose {
         number_id: String,
         number: String,
         old_label: String,
+    },
+    /// The campaign for a bulk relabel of these numbers (by id).
+    BulkCampaign {
+        number_ids: Vec<String>,
     },
 }
 
@@ -308,6 +317,10 @@ pub struct UiState {
     /// Relabels confirmed but not yet confirmed by the platform: number id → the label being
     /// written. The row shows it beside the old label until the outcome arrives.
     pub pending_relabels: std::collections::BTreeMap<String, String>,
+    /// Numbers marked (by id) for a bulk relabel.
+    pub marked_numbers: std::collections::BTreeSet<String>,
+    /// Which numbers the Numbers view lists.
+    pub number_kind: crate::ui::relabel::NumberKind,
     pub quit: bool,
     /// Rows one page moves (the table's visible height), kept current by the app on resize.
     pub page_rows: usize,
@@ -344,6 +357,8 @@ impl UiState {
             bell_enabled,
             jobs_in_flight: 0,
             pending_relabels: std::collections::BTreeMap::new(),
+            marked_numbers: std::collections::BTreeSet::new(),
+            number_kind: crate::ui::relabel::NumberKind::All,
             quit: false,
             page_rows: 10,
             time_zone: chrono_tz::Tz::UTC,
