@@ -614,3 +614,179 @@ async fn the_cli_lists_dry_runs_relabels_and_respects_read_only() {
     assert!(store.pending_relabels().unwrap().is_empty());
     sim.shutdown().await;
 }
+
+// -- the TUI: whole-screen snapshots driven by real keys (see tests/ui_support) ---------------
+
+mod ui_support;
+
+mod tui {
+    use callboard::app::Msg;
+    use callboard::app::relabel::{
+        PlannedRelabel, RelabelEvent, RelabelRequest, WriteOutcome, WriteReport,
+    };
+    use callboard::store::PendingRelabel;
+    use callboard::ui::keys::KeyMap;
+    use callboard::ui::state::Overlay;
+    use callboard::ui::update::Effect;
+
+    use super::ui_support::{ZILLOW_CTN, now, press, screen, scripted_app};
+
+    fn pending_write(number_id: &str, number: &str, old: &str, new: &str) -> PendingRelabel {
+        PendingRelabel::new(number_id, number, Some(old.into()), new, "Ann", now())
+    }
+
+    #[test]
+    fn numbers_view_shows_a_pending_write_and_marked_rows() {
+        let mut app = scripted_app();
+        press(&mut app, "5m");
+        let write = pending_write(
+            "9002",
+            "+14155550102",
+            "Google Ads +14155550100",
+            "Yelp +14155550100",
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
+            now(),
+        );
+        let text = screen(&app, 160, 30);
+        assert!(
+            text.contains("⧗ Yelp +14155550100 ← Google Ads"),
+            "{text}"
+        );
+        assert!(text.contains("● +14155550101"), "{text}");
+        insta::assert_snapshot!("numbers_pending_and_marked_160x30", text);
+
+        // A refusal puts the row back to its old label and says why, with the code.
+        app.handle(
+            Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
+                write,
+                outcome: WriteOutcome::Failed {
+                    code: Some("CMN-109".into()),
+                    message: "this account's API does not allow label changes (HTTP 403) [CMN-109]"
+                        .into(),
+                },
+            }))),
+            now(),
+        );
+        let text = screen(&app, 160, 30);
+        assert!(!text.contains('⧗'), "{text}");
+        assert!(text.contains("Google Ads +14155550100"), "{text}");
+        assert!(text.contains("[CMN-109]"), "{text}");
+    }
+
+    #[test]
+    fn the_kind_toggle_shows_ctns_then_unlabelled_then_all() {
+        let mut app = scripted_app();
+        press(&mut app, "5t");
+        let ctns = screen(&app, 120, 30);
+        assert!(
+            ctns.contains("+14155550101") && !ctns.contains("+18005550199"),
+            "{ctns}"
+        );
+        insta::assert_snapshot!("numbers_ctns_only_120x30", ctns);
+        press(&mut app, "t");
+        let unlabelled = screen(&app, 120, 30);
+        assert!(
+            unlabelled.contains("+14155550103") && !unlabelled.contains("+14155550101"),
+            "{unlabelled}"
+        );
+        press(&mut app, "t");
+        assert!(screen(&app, 120, 30).contains("+18005550199"));
+    }
+
+    #[test]
+    fn the_editor_completes_campaigns_keeps_the_dn_and_refuses_bad_labels() {
+        let mut app = scripted_app();
+        press(&mut app, "5e<c-u>Goo<tab>");
+        let editing = screen(&app, 120, 30);
+        assert!(
+            editing.contains("label for +14155550101 (tab completes): Google Ads +14155550100"),
+            "{editing}"
+        );
+        insta::assert_snapshot!("editor_completed_120x30", editing);
+
+        press(&mut app, &format!("<c-u>{}<enter>", "x".repeat(70)));
+        let error = app.ui.input.as_ref().and_then(|i| i.error.clone());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("at most 64")),
+            "{error:?}"
+        );
+        assert!(app.ui.overlay.is_none(), "nothing to confirm yet");
+
+        press(&mut app, "<c-u>Google Ads +14155550100<enter>");
+        let confirm = screen(&app, 120, 30);
+        assert!(
+            confirm.contains("from    \"Zillow Spring +14155550100\""),
+            "{confirm}"
+        );
+        assert!(
+            confirm.contains("to      \"Google Ads +14155550100\""),
+            "{confirm}"
+        );
+        insta::assert_snapshot!("editor_confirm_120x30", confirm);
+        let effects = press(&mut app, "y");
+        assert_eq!(
+            effects,
+            vec![Effect::Relabel(RelabelRequest::Write(vec![
+                PlannedRelabel {
+                    number_id: "9001".into(),
+                    phone_number: ZILLOW_CTN.into(),
+                    old_label: Some("Zillow Spring +14155550100".into()),
+                    new_label: "Google Ads +14155550100".into(),
+                }
+            ]))]
+        );
+    }
+
+    #[test]
+    fn bulk_sets_the_campaign_of_marked_numbers_after_a_confirm_with_examples() {
+        let mut app = scripted_app();
+        press(&mut app, "5mjmjmE");
+        assert!(screen(&app, 120, 30).contains("campaign for 3 numbers"));
+        press(&mut app, "Radio Spring<enter>");
+        assert!(matches!(app.ui.overlay, Some(Overlay::ConfirmBulk { .. })));
+        let confirm = screen(&app, 120, 30);
+        assert!(
+            confirm.contains("3 numbers → campaign \"Radio Spring\""),
+            "{confirm}"
+        );
+        insta::assert_snapshot!("bulk_confirm_120x30", confirm);
+        let effects = press(&mut app, "y");
+        let [Effect::Relabel(RelabelRequest::Write(plans))] = effects.as_slice() else {
+            panic!("one bulk write expected, got {effects:?}");
+        };
+        let labels: Vec<&str> = plans.iter().map(|p| p.new_label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "Radio Spring +14155550100",
+                "Radio Spring +14155550100",
+                "Radio Spring"
+            ],
+            "each number keeps its own DN"
+        );
+        assert!(app.ui.marked_numbers.is_empty());
+    }
+
+    #[test]
+    fn undo_is_one_key_and_read_only_mode_offers_no_relabel_at_all() {
+        let mut app = scripted_app();
+        assert_eq!(
+            press(&mut app, "5u"),
+            vec![Effect::Relabel(RelabelRequest::UndoLast)]
+        );
+        let mut app = scripted_app();
+        app.ui.keymap = KeyMap::build(&Default::default(), true).unwrap();
+        assert!(press(&mut app, "5e").is_empty());
+        assert!(app.ui.input.is_none());
+        assert!(press(&mut app, "mE").is_empty());
+        assert!(app.ui.input.is_none());
+        assert!(press(&mut app, "u").is_empty());
+        let text = screen(&app, 160, 30);
+        assert!(
+            !text.contains("relabel") && !text.contains("undo"),
+            "{text}"
+        );
+    }
+}

@@ -138,9 +138,10 @@ pub fn numbers_table<'a>(
 fn number_row(line: &NumberLine, theme: &Theme) -> DrawRow<'static> {
     let row = &line.row;
     let old = row.label.as_deref().unwrap_or("(no label)");
-    // A write in flight shows both labels and says so in words, not colour alone.
+    // A write in flight shows the label being written first (the column may be narrow), then
+    // the one still in place, and says so with a glyph, not by colour alone.
     let (label, label_style) = match (&line.pending, &row.label) {
-        (Some(new), _) => (format!("⧗ {old} → {new}"), theme.style(Role::RowChanged)),
+        (Some(new), _) => (format!("⧗ {new} ← {old}"), theme.style(Role::RowChanged)),
         (None, Some(label)) => (label.clone(), Style::new()),
         (None, None) => ("(no label)".to_string(), theme.style(Role::Muted)),
     };
