@@ -650,10 +650,7 @@ mod tui {
             now(),
         );
         let text = screen(&app, 160, 30);
-        assert!(
-            text.contains("⧗ Yelp +14155550100 ← Google Ads"),
-            "{text}"
-        );
+        assert!(text.contains("⧗ Yelp +14155550100 ← Google Ads"), "{text}");
         assert!(text.contains("● +14155550101"), "{text}");
         insta::assert_snapshot!("numbers_pending_and_marked_160x30", text);
 
@@ -788,5 +785,57 @@ mod tui {
             !text.contains("relabel") && !text.contains("undo"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_audit_overlay_lists_every_relabel_with_result_and_who() {
+        use callboard::store::{RelabelOutcome, Store, StoreConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let ok = store
+            .queue_relabel(pending_write(
+                "9001",
+                ZILLOW_CTN,
+                "Zillow Spring +14155550100",
+                "Zillow Fall +14155550100",
+            ))
+            .unwrap();
+        store
+            .complete_relabel(&ok.idempotency_key, RelabelOutcome::Applied, now())
+            .unwrap();
+        let refused = store
+            .queue_relabel(pending_write("9002", "+14155550102", "Google Ads", "Nope"))
+            .unwrap();
+        store
+            .complete_relabel(
+                &refused.idempotency_key,
+                RelabelOutcome::Failed {
+                    code: Some("CMN-109".into()),
+                    message: "this account's API does not allow label changes (HTTP 403)".into(),
+                },
+                now(),
+            )
+            .unwrap();
+        let mut app = scripted_app();
+        app.ui.time_zone = chrono_tz::UTC;
+        app.store = Some(store);
+        press(&mut app, "A");
+        let text = screen(&app, 160, 30);
+        assert!(
+            text.contains("11-25 14:03:00  +14155550101  \"Zillow Spring +14155550100\" → \"Zillow Fall +14155550100\"  applied  by Ann"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAILED [CMN-109]: this account's API"),
+            "{text}"
+        );
+        let newest = text.find("+14155550102").unwrap();
+        assert!(
+            newest < text.find("+14155550101  \"Zillow").unwrap(),
+            "newest first"
+        );
+        insta::assert_snapshot!("audit_160x30", text);
+        press(&mut app, "<esc>");
+        assert!(app.ui.overlay.is_none());
     }
 }

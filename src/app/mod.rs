@@ -110,6 +110,7 @@ impl App {
                 };
                 let effects = update::on_key(&mut self.ui, &ctx, key);
                 self.refresh_stored_recordings(now);
+                self.refresh_relabel_audit(now);
                 effects
             }
             Msg::Terminal(Event::Paste(text)) => {
@@ -159,6 +160,30 @@ impl App {
                 self.ui.flash(text, is_error, now);
                 Vec::new()
             }
+        }
+    }
+
+    /// While the audit overlay is open, keep its copy of the store's audit current.
+    fn refresh_relabel_audit(&mut self, now: DateTime<Utc>) {
+        if !matches!(
+            self.ui.overlay,
+            Some(crate::ui::state::Overlay::Audit { .. })
+        ) {
+            return;
+        }
+        let Some(store) = &self.store else {
+            self.ui.flash(
+                "no relabel audit: the local store is unavailable",
+                true,
+                now,
+            );
+            return;
+        };
+        match store.audit_recent(crate::ui::relabel::AUDIT_ROWS) {
+            Ok(entries) => self.ui.relabel_audit = entries,
+            Err(err) => self
+                .ui
+                .flash(format!("cannot read the relabel audit: {err}"), true, now),
         }
     }
 
@@ -212,6 +237,7 @@ impl App {
             }
             RelabelEvent::Problem(text) => self.ui.flash(text, true, now),
         }
+        self.refresh_relabel_audit(now);
     }
 
     fn on_session(

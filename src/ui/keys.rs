@@ -43,6 +43,7 @@ pub enum Action {
     BulkRelabel,
     UndoRelabel,
     NumberKind,
+    RelabelAudit,
 }
 
 /// The static facts about one action.
@@ -306,6 +307,14 @@ pub const ACTIONS: &[ActionInfo] = &[
         "kind",
         "Numbers: show CTNs only, unlabelled only, or all",
         &["t"],
+        "Rows",
+    ),
+    info(
+        Action::RelabelAudit,
+        "relabel_audit",
+        "audit",
+        "relabel audit: when, number, old and new label, result, who",
+        &["A"],
         "Rows",
     ),
     info(

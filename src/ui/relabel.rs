@@ -4,8 +4,18 @@
 //! can be confirmed. Pure state changes; the writes go out as [`Effect::Relabel`].
 
 use crate::app::relabel::{LabelSpec, PlannedRelabel, RelabelRequest, build_label, with_campaign};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
 use crate::board::Board;
+use crate::store::{AuditEntry, RelabelOutcome};
+use crate::text::sanitize;
+use crate::ui::keys::Action;
 use crate::ui::state::{InputLine, InputPurpose, Overlay, ScreenKind, UiState};
+use crate::ui::theme::{Role, Theme};
 use crate::ui::update::{Context, Effect};
 use crate::ui::views;
 
@@ -313,6 +323,85 @@ pub fn undo(ui: &mut UiState, ctx: &Context<'_>) -> Vec<Effect> {
     }
     ui.flash("undoing the last relabel…", false, ctx.now);
     vec![Effect::Relabel(RelabelRequest::UndoLast)]
+}
+
+/// How many audit entries the overlay reads from the store (newest first).
+pub const AUDIT_ROWS: usize = 500;
+
+/// Keys in the audit overlay: up/down/page scroll, anything else closes it.
+pub fn audit_scrolled(scroll: u16, action: Option<Action>) -> Option<Overlay> {
+    let scroll = match action {
+        Some(Action::Down) => scroll.saturating_add(1),
+        Some(Action::Up) => scroll.saturating_sub(1),
+        Some(Action::PageDown) => scroll.saturating_add(10),
+        Some(Action::PageUp) => scroll.saturating_sub(10),
+        Some(Action::Top) => 0,
+        _ => return None,
+    };
+    Some(Overlay::Audit { scroll })
+}
+
+/// One audit line: when (local time), number, old → new, result in words, who. Labels came
+/// from the platform, so they are sanitised here, where they reach the screen.
+pub fn audit_line(entry: &AuditEntry, zone: chrono_tz::Tz) -> String {
+    let when = entry.at.with_timezone(&zone).format("%m-%d %H:%M:%S");
+    let label = |l: Option<&str>| match l.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => format!("\"{}\"", sanitize(l)),
+        None => "(no label)".to_owned(),
+    };
+    let result = match &entry.outcome {
+        RelabelOutcome::Applied => "applied".to_owned(),
+        RelabelOutcome::AlreadyApplied => "applied (found after restart)".to_owned(),
+        RelabelOutcome::Failed { code, message } => match code {
+            Some(code) if !message.contains(code.as_str()) => {
+                format!("FAILED [{}]: {}", sanitize(code), sanitize(message))
+            }
+            _ => format!("FAILED: {}", sanitize(message)),
+        },
+        RelabelOutcome::Abandoned { reason } => format!("abandoned: {}", sanitize(reason)),
+    };
+    format!(
+        "{when}  {}  {} → {}  {result}  by {}",
+        sanitize(&entry.phone_number),
+        label(entry.old_label.as_deref()),
+        label(Some(&entry.new_label)),
+        sanitize(&entry.who)
+    )
+}
+
+/// The audit overlay: every relabel, newest first.
+pub fn draw_audit(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll: u16) {
+    let mut lines: Vec<Line> = if ui.relabel_audit.is_empty() {
+        vec![Line::styled(
+            "no relabels yet: e relabels the selected number in the Numbers view (5)",
+            theme.style(Role::Muted),
+        )]
+    } else {
+        ui.relabel_audit
+            .iter()
+            .map(|entry| {
+                let style = if entry.outcome.is_success() {
+                    Style::new()
+                } else {
+                    theme.style(Role::Error)
+                };
+                Line::styled(audit_line(entry, ui.time_zone), style)
+            })
+            .collect()
+    };
+    lines.push(Line::styled(
+        "↑↓ scroll · any other key closes",
+        theme.style(Role::Muted),
+    ));
+    frame.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(Span::styled(
+            " Relabel audit (newest first) ",
+            theme.style(Role::Title),
+        ));
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
 }
 
 #[cfg(test)]

@@ -57,6 +57,9 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
     }
     match &ui.overlay {
         Some(Overlay::Help { scroll }) => draw_help(frame, body, ui, theme, *scroll),
+        Some(Overlay::Audit { scroll }) => {
+            crate::ui::relabel::draw_audit(frame, body, ui, theme, *scroll)
+        }
         Some(Overlay::ConfirmQuit { what }) => draw_confirm(
             frame,
             body,

@@ -155,6 +155,10 @@ pub enum Overlay {
     ConfirmQuit {
         what: String,
     },
+    /// The relabel audit, newest first ([`UiState::relabel_audit`]).
+    Audit {
+        scroll: u16,
+    },
     /// A bulk "set campaign" worked out and waiting for a yes.
     ConfirmBulk {
         campaign: String,
@@ -317,6 +321,9 @@ pub struct UiState {
     /// Relabels confirmed but not yet confirmed by the platform: number id → the label being
     /// written. The row shows it beside the old label until the outcome arrives.
     pub pending_relabels: std::collections::BTreeMap<String, String>,
+    /// The newest relabel audit entries, newest first, read from the store while the audit
+    /// overlay is open.
+    pub relabel_audit: Vec<crate::store::AuditEntry>,
     /// Numbers marked (by id) for a bulk relabel.
     pub marked_numbers: std::collections::BTreeSet<String>,
     /// Which numbers the Numbers view lists.
@@ -358,6 +365,7 @@ impl UiState {
             jobs_in_flight: 0,
             pending_relabels: std::collections::BTreeMap::new(),
             marked_numbers: std::collections::BTreeSet::new(),
+            relabel_audit: Vec::new(),
             number_kind: crate::ui::relabel::NumberKind::All,
             quit: false,
             page_rows: 10,

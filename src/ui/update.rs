@@ -192,6 +192,10 @@ pub fn apply(ui: &mut UiState, ctx: &Context<'_>, action: Action) -> Vec<Effect>
         Action::BulkRelabel => crate::ui::relabel::start_bulk(ui, ctx),
         Action::UndoRelabel => crate::ui::relabel::undo(ui, ctx),
         Action::NumberKind => crate::ui::relabel::toggle_kind(ui, ctx),
+        Action::RelabelAudit => {
+            ui.overlay = Some(Overlay::Audit { scroll: 0 });
+            Vec::new()
+        }
         Action::Relabel => {
             if ui.keymap.read_only() {
                 return Vec::new();
@@ -293,6 +297,10 @@ fn on_overlay_key(
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
                 ui.quit = true;
             }
+            Vec::new()
+        }
+        Overlay::Audit { scroll } => {
+            ui.overlay = crate::ui::relabel::audit_scrolled(scroll, action);
             Vec::new()
         }
         Overlay::ConfirmBulk { plans, .. } => {
