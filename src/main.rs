@@ -67,6 +67,8 @@ enum Command {
     Sim(callboard::sim::SimArgs),
     /// Monitor without the board: one line (or JSON line) per event, then the final board.
     Watch(callboard::rc::watch::WatchArgs),
+    /// Export the event journal that `watch --journal` records, for `callboard replay`.
+    Journal(callboard::store::journal_cli::JournalArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -104,6 +106,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Numbers(command)) => {
             return callboard::app::numbers::run(command, cli.board.config, cli.board.read_only);
         }
+        Some(Command::Journal(args)) => return args.run(cli.board.config),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
