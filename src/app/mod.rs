@@ -370,6 +370,27 @@ impl App {
     }
 }
 
+/// Read-only mode sends nothing, so relabels an earlier run left pending are reported instead.
+fn report_pending_in_read_only(app: &mut App, now: DateTime<Utc>) {
+    let Some(store) = &app.store else {
+        return;
+    };
+    match store.pending_relabels() {
+        Ok(pending) if !pending.is_empty() => app.ui.flash(
+            format!(
+                "{} relabel(s) confirmed earlier are still pending; read-only mode does not send them — run callboard without --read-only to finish them",
+                pending.len()
+            ),
+            true,
+            now,
+        ),
+        Ok(_) => {}
+        Err(err) => app
+            .ui
+            .flash(format!("cannot read pending relabels: {err}"), true, now),
+    }
+}
+
 /// Theme file names (without `.toml`) in the user's themes dir.
 fn list_user_themes(dir: &std::path::Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -706,9 +727,13 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         &config.relabel_path,
         config.time_zone,
         app.store.clone(),
+        prepared.read_only,
         tx.clone(),
     )
     .await?;
+    if prepared.read_only {
+        report_pending_in_read_only(&mut app, Utc::now());
+    }
     app.relabel_tx = Some(relabel_tx);
     let mut guard = TerminalGuard::enter(prepared.mouse)?;
     let reader = spawn_terminal_reader(tx.clone());

@@ -31,11 +31,13 @@ pub struct Platform {
 
 /// Starts the session against `credentials`, or against an in-process simulator when there are
 /// none. Returns the running platform and the sender the app hands confirmed relabels to.
+/// In `read_only` mode nothing is ever written, not even writes left pending by an earlier run.
 pub async fn start(
     credentials: Option<&PlatformCredentials>,
     relabel_path: &str,
     zone: Tz,
     store: Option<Store>,
+    read_only: bool,
     tx: mpsc::Sender<Msg>,
 ) -> anyhow::Result<(Platform, mpsc::Sender<RelabelRequest>)> {
     crate::rc::rest::install_crypto_provider();
@@ -108,7 +110,8 @@ pub async fn start(
     let (relabel_tx, relabel_rx) = mpsc::channel(RELABEL_QUEUE);
     tasks.push(tokio::spawn(relabel_worker(
         rest.clone(),
-        store,
+        store.filter(|_| !read_only),
+        read_only,
         relabel_rx,
         tx,
     )));
@@ -127,18 +130,23 @@ pub async fn start(
 /// Runs [`relabel::run_worker`] with the writer for this platform, forwarding its events to the
 /// loop in order (through an unbounded hop, so a busy loop delays an event but never drops one:
 /// a dropped result would leave a row marked pending for ever). Without a store nothing is
-/// written: a write that cannot be kept until the platform confirms it could be lost.
+/// written: a write that cannot be kept until the platform confirms it could be lost. In
+/// read-only mode nothing is written either.
 async fn relabel_worker(
     rest: Arc<RestClient>,
     store: Option<Store>,
+    read_only: bool,
     mut requests: mpsc::Receiver<RelabelRequest>,
     tx: mpsc::Sender<Msg>,
 ) {
     let Some(store) = store else {
+        let refusal = if read_only {
+            crate::app::numbers::READ_ONLY_REFUSAL
+        } else {
+            "relabelling is off: the local store is unavailable, and it keeps each write safe until the platform confirms it"
+        };
         while requests.recv().await.is_some() {
-            let problem = RelabelEvent::Problem(
-                "relabelling is off: the local store is unavailable, and it keeps each write safe until the platform confirms it".into(),
-            );
+            let problem = RelabelEvent::Problem(refusal.into());
             if tx.send(Msg::Relabel(problem)).await.is_err() {
                 break;
             }
