@@ -468,6 +468,91 @@ async fn undo_puts_back_every_label_of_the_last_bulk() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_worker_resumes_writes_then_writes_and_undoes_on_request() {
+    use callboard::app::relabel::{RelabelEvent, RelabelRequest, run_worker};
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let numbers: Vec<PhoneNumber> = ctns(&rest).await.into_iter().take(3).collect();
+    // An earlier run confirmed a write and stopped before sending it.
+    let earlier = RelabelWriter::new(rest.clone(), open_store(dir.path()), "Ann");
+    earlier
+        .confirm(&move_to("Left Over", &numbers[..1]), Utc::now())
+        .unwrap();
+    drop(earlier);
+
+    let writer = RelabelWriter::new(rest.clone(), open_store(dir.path()), "Ann");
+    let (requests, requests_rx) = tokio::sync::mpsc::channel(4);
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(run_worker(writer, requests_rx, move |event| {
+        events_tx.send(event).is_ok()
+    }));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("the worker answers")
+            .expect("the worker is running")
+    };
+    match next().await {
+        RelabelEvent::Pending(resumed) => assert_eq!(resumed.len(), 1),
+        other => panic!("resumed writes are announced first, got {other:?}"),
+    }
+    match next().await {
+        RelabelEvent::Done(report) => assert!(report.outcome.landed(), "{report:?}"),
+        other => panic!("the resumed write is sent, got {other:?}"),
+    }
+
+    requests
+        .send(RelabelRequest::Write(move_to("Board Bulk", &numbers[1..])))
+        .await
+        .unwrap();
+    match next().await {
+        RelabelEvent::Pending(writes) => {
+            assert_eq!(writes.len(), 2);
+            assert!(writes[0].batch_id.is_some() && writes[0].batch_id == writes[1].batch_id);
+        }
+        other => panic!("the bulk is kept as pending first, got {other:?}"),
+    }
+    for _ in 0..2 {
+        let RelabelEvent::Done(report) = next().await else {
+            panic!("each write reports")
+        };
+        assert!(report.outcome.landed());
+    }
+
+    requests.send(RelabelRequest::UndoLast).await.unwrap();
+    let RelabelEvent::Pending(undo) = next().await else {
+        panic!("the undo is kept as pending first")
+    };
+    assert_eq!(undo.len(), 2, "undo puts back the whole last bulk");
+    for _ in 0..2 {
+        let RelabelEvent::Done(report) = next().await else {
+            panic!("each undo write reports")
+        };
+        assert!(report.outcome.landed());
+    }
+    for number in &numbers[1..] {
+        assert_eq!(label_of(&rest, &number.id).await, number.label);
+    }
+    assert_eq!(
+        label_of(&rest, &numbers[0].id).await.as_deref(),
+        Some(
+            with_campaign(
+                &LabelGrammar::default(),
+                numbers[0].label.as_deref(),
+                "Left Over"
+            )
+            .unwrap()
+            .as_str()
+        ),
+        "the resumed write is not part of the undone bulk"
+    );
+    drop(requests);
+    worker.await.unwrap();
+    sim.shutdown().await;
+}
+
 /// The `callboard` binary pointed at `sim`, with its own home and data dir.
 fn cli(sim: &SimHandle, home: &Path) -> std::process::Command {
     let creds = sim.credentials();
