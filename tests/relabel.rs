@@ -242,15 +242,9 @@ async fn server_errors_keep_the_write_pending_until_it_lands() {
     }
     let pending = writer.store().pending_relabels().unwrap();
     assert_eq!(pending.len(), 1);
-    assert!(
-        pending[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("HTTP 500"))
-    );
+    assert_eq!(pending[0].attempts, 1, "one try so far");
 
-    let summary = drain_until_done(&writer).await;
-    assert_eq!(summary.landed, 1);
+    drain_until_done(&writer).await;
     assert_eq!(
         label_of(&rest, &number.id).await.as_deref(),
         Some(plan[0].new_label.as_str())

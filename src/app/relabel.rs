@@ -166,6 +166,9 @@ pub struct RelabelWriter {
     rest: Arc<RestClient>,
     store: Store,
     who: String,
+    /// Idempotency key → why the last try of that pending write failed, until the next try
+    /// records it in the store.
+    last_errors: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 /// Whether a failure is worth another try later rather than a final "no".
@@ -183,6 +186,7 @@ impl RelabelWriter {
             rest,
             store,
             who: who.into(),
+            last_errors: Arc::default(),
         }
     }
 
@@ -233,6 +237,9 @@ impl RelabelWriter {
     /// Sends one pending write (unless it is found already in place) and records the outcome.
     pub async fn write(&self, write: &PendingRelabel) -> Result<WriteReport, StoreError> {
         let outcome = self.try_write(write).await?;
+        if !matches!(outcome, WriteOutcome::Deferred { .. }) {
+            self.remember_error(&write.idempotency_key, None);
+        }
         let report = WriteReport {
             write: write.clone(),
             outcome,
@@ -278,9 +285,14 @@ impl RelabelWriter {
                 Err(error) => return Ok(outcome_of_error(error)),
             }
         }
+        // The store's protocol: each try is counted before it is sent, with the failure that
+        // ended the previous one (held here since then; from the record after a restart).
+        let previous_error = self
+            .last_error(&write.idempotency_key)
+            .or_else(|| write.last_error.clone());
         let noted = self
             .store
-            .note_relabel_attempt(&write.idempotency_key, write.last_error.as_deref())?;
+            .note_relabel_attempt(&write.idempotency_key, previous_error.as_deref())?;
         if noted.is_none() {
             // Completed elsewhere (a second worker, or an earlier run): never send it twice.
             return Ok(WriteOutcome::AlreadyApplied {
@@ -294,13 +306,30 @@ impl RelabelWriter {
             Err(error) => {
                 let outcome = outcome_of_error(error);
                 if let WriteOutcome::Deferred { message } = &outcome {
-                    // Remembered for the next try's audit trail.
-                    self.store
-                        .note_relabel_attempt(&write.idempotency_key, Some(message))?;
+                    self.remember_error(&write.idempotency_key, Some(message.clone()));
                 }
                 Ok(outcome)
             }
         }
+    }
+
+    fn last_error(&self, key: &str) -> Option<String> {
+        self.last_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn remember_error(&self, key: &str, error: Option<String>) {
+        let mut errors = self
+            .last_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match error {
+            Some(error) => errors.insert(key.to_owned(), error),
+            None => errors.remove(key),
+        };
     }
 
     async fn current_label(&self, number_id: &str) -> Result<Option<String>, RcError> {
