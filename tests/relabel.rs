@@ -731,6 +731,7 @@ mod tui {
         let text = screen(&app, 160, 30);
         assert!(text.contains("⧗ Yelp +14155550100 ← Google Ads"), "{text}");
         assert!(text.contains("● +14155550101"), "{text}");
+        assert!(text.contains("⧗ 1 relabel pending"), "{text}");
         insta::assert_snapshot!("numbers_pending_and_marked_160x30", text);
 
         // A refusal puts the row back to its old label and says why, with the code.

@@ -255,6 +255,17 @@ fn connection_span<'a>(
 fn draw_status(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, now: DateTime<Utc>) {
     let muted = theme.style(Role::Muted);
     let mut left = connection_span(&ui.connection, theme, now);
+    // Relabels the platform has not confirmed yet stay in view while a bulk is paced.
+    if !ui.pending_relabels.is_empty() {
+        let count = ui.pending_relabels.len();
+        left.push(Span::styled(
+            format!(
+                "  ⧗ {count} relabel{} pending",
+                if count == 1 { "" } else { "s" }
+            ),
+            theme.style(Role::RowChanged),
+        ));
+    }
     let flash = ui
         .flash
         .as_ref()
