@@ -297,7 +297,14 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
             actions.extend([Action::Open, Action::Copy])
         }
         ScreenKind::CallDetail { .. } => actions.push(Action::Copy),
-        ScreenKind::Numbers => actions.extend([Action::Relabel, Action::Open]),
+        ScreenKind::Numbers => actions.extend([
+            Action::Relabel,
+            Action::MarkNumber,
+            Action::BulkRelabel,
+            Action::UndoRelabel,
+            Action::NumberKind,
+            Action::Open,
+        ]),
     }
     if ui.stack.len() > 1 || ui.screen().filter.is_active() {
         actions.push(Action::Back);
