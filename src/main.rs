@@ -103,10 +103,10 @@ fn main() -> std::process::ExitCode {
         Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
         Some(Command::Sim(args)) => return args.run(),
         Some(Command::Watch(args)) => return callboard::rc::watch::run(args, cli.board.config),
+        Some(Command::Journal(args)) => return args.run(cli.board.config),
         Some(Command::Numbers(command)) => {
             return callboard::app::numbers::run(command, cli.board.config, cli.board.read_only);
         }
-        Some(Command::Journal(args)) => return args.run(cli.board.config),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
