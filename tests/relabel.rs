@@ -918,4 +918,35 @@ mod tui {
         press(&mut app, "<esc>");
         assert!(app.ui.overlay.is_none());
     }
+
+    #[test]
+    fn a_deferred_write_stays_pending_and_says_when_it_retries() {
+        let mut app = scripted_app();
+        press(&mut app, "5");
+        let write = pending_write(
+            "9001",
+            ZILLOW_CTN,
+            "Zillow Spring +14155550100",
+            "Zillow Fall +14155550100",
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
+            now(),
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
+                write,
+                outcome: WriteOutcome::Deferred {
+                    message: "rate limited by RingCentral (medium group) — gave up trying to relabel phone number 9001 after 4 tries".into(),
+                },
+            }))),
+            now(),
+        );
+        assert_eq!(app.ui.jobs_in_flight, 1, "still in flight: quitting asks");
+        let text = screen(&app, 200, 30);
+        assert!(text.contains("⧗ Zillow Fall +14155550100 ←"), "{text}");
+        assert!(text.contains("will retry in 30 s"), "{text}");
+        // The table still counts the calls under the label in place until the platform agrees.
+        assert!(text.contains("Zillow Spring"), "{text}");
+    }
 }
