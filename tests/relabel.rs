@@ -781,7 +781,12 @@ mod tui {
             editing.contains("label for +14155550101 (tab completes): Google Ads +14155550100"),
             "{editing}"
         );
-        insta::assert_snapshot!("editor_completed_120x30", editing);
+        let wide = screen(&app, 200, 30);
+        assert!(
+            wide.contains("→ \"Google Ads +14155550100\" (was \"Zillow Spring +14155550100\") · campaign \"Google Ads\", DN +14155550100"),
+            "{wide}"
+        );
+        insta::assert_snapshot!("editor_completed_200x30", wide);
 
         press(&mut app, &format!("<c-u>{}<enter>", "x".repeat(70)));
         let error = app.ui.input.as_ref().and_then(|i| i.error.clone());

@@ -208,6 +208,31 @@ fn cycle(current: &str, options: &[String]) -> Option<String> {
     }
 }
 
+/// The single-number editor's live preview: the exact label Enter would offer to write, beside
+/// the one in place, and how the grammar reads it — or why it cannot be written. The flag says
+/// whether it can.
+pub fn preview(board: &Board, typed: &str, old_label: &str) -> (String, bool) {
+    let grammar = &board.config().label_grammar;
+    match build_label(grammar, &LabelSpec::Raw(typed.to_owned())) {
+        Ok(label) => {
+            let reads = match grammar.parse(Some(&label)) {
+                Some(parsed) => match parsed.dn {
+                    Some(dn) => format!("campaign \"{}\", DN {dn}", parsed.campaign),
+                    None => format!("campaign \"{}\", no DN", parsed.campaign),
+                },
+                None => crate::board::UNLABELLED.to_owned(),
+            };
+            let was = if old_label.trim().is_empty() {
+                "(no label)".to_owned()
+            } else {
+                format!("\"{}\"", sanitize(old_label))
+            };
+            (format!("→ \"{label}\" (was {was}) · {reads}"), true)
+        }
+        Err(err) => (err.to_string(), false),
+    }
+}
+
 /// Enter on the single-number line: the label passes every rule or the line says why.
 pub fn submit_single(
     ui: &mut UiState,

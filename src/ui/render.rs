@@ -52,7 +52,7 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
     views::draw(frame, body, board, ui, theme, now);
     draw_status(frame, status, ui, theme, now);
     match &ui.input {
-        Some(_) => draw_input(frame, footer, ui, theme),
+        Some(_) => draw_input(frame, footer, board, ui, theme),
         None => draw_footer(frame, footer, ui, theme),
     }
     match &ui.overlay {
@@ -332,7 +332,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
-fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
+fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme: &Theme) {
     let Some(input) = &ui.input else {
         return;
     };
@@ -365,6 +365,10 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     ];
     if let Some(error) = &input.error {
         spans.push(Span::styled(format!("  {error}"), theme.style(Role::Error)));
+    } else if let InputPurpose::Relabel { old_label, .. } = &input.purpose {
+        let (text, ok) = crate::ui::relabel::preview(board, &input.text, old_label);
+        let role = if ok { Role::Muted } else { Role::Error };
+        spans.push(Span::styled(format!("  {text}"), theme.style(role)));
     } else if input.purpose == InputPurpose::Filter {
         spans.push(Span::styled(
             "  text · re:REGEX · !TEXT excludes · enter keeps · esc undoes",
