@@ -685,6 +685,23 @@ async fn the_cli_lists_dry_runs_relabels_and_respects_read_only() {
         Some(expected.as_str())
     );
 
+    let mut audit = cli(&sim, home.path());
+    audit.args(["numbers", "audit"]);
+    let audit = run(audit).await;
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    let printed = String::from_utf8(audit.stdout).unwrap();
+    assert!(
+        printed.contains(&format!(
+            "{}  \"{old}\" → \"{expected}\"  applied  by ",
+            number.phone_number
+        )),
+        "{printed}"
+    );
+
     let store = open_store(&home.path().join("data"));
     let audit = store.audit_log().unwrap();
     assert_eq!(audit.len(), 1);

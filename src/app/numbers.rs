@@ -27,6 +27,15 @@ pub enum NumbersCommand {
     List(ListArgs),
     /// Change one number's label (checked first; kept as pending until the platform confirms).
     Relabel(RelabelArgs),
+    /// Every relabel, newest first: when, number, old → new, result, who; and writes still pending.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The audit as a JSON array (newest first), each entry as the store keeps it.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +86,10 @@ pub fn run(command: NumbersCommand, config_file: Option<PathBuf>, read_only: boo
             NumbersCommand::Relabel(args) => {
                 let data_dir = crate::config::data_dir()?;
                 relabel(&config, &args, read_only, &data_dir).await
+            }
+            NumbersCommand::Audit(args) => {
+                let data_dir = crate::config::data_dir()?;
+                audit(&config, &args, &data_dir)
             }
         }
     });
@@ -289,6 +302,42 @@ fn describe_plan(plan: &PlannedRelabel) -> String {
         sanitize(plan.old_label.as_deref().unwrap_or("")),
         plan.new_label
     )
+}
+
+fn audit(config: &Config, args: &AuditArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let store = Store::open(data_dir, StoreConfig::default())?;
+    let mut entries = store.audit_log()?;
+    entries.reverse();
+    let pending = store.pending_relabels()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for write in &pending {
+        println!(
+            "pending  {}  \"{}\" → \"{}\"  {} tr{} so far{}",
+            sanitize(&write.phone_number),
+            sanitize(write.old_label.as_deref().unwrap_or("")),
+            sanitize(&write.new_label),
+            write.attempts,
+            if write.attempts == 1 { "y" } else { "ies" },
+            write
+                .last_error
+                .as_deref()
+                .map(|e| format!("; last: {}", sanitize(e)))
+                .unwrap_or_default()
+        );
+    }
+    for entry in &entries {
+        println!(
+            "{}",
+            crate::app::relabel::audit_line(entry, config.time_zone)
+        );
+    }
+    if entries.is_empty() && pending.is_empty() {
+        println!("no relabels yet");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The message `--read-only` (or `read_only = true`) gives every relabel path.

@@ -549,6 +549,40 @@ pub fn undo_plans(store: &Store) -> Result<Option<Vec<PlannedRelabel>>, StoreErr
     Ok(plan_undo(&store.audit_recent(UNDO_LOOKBACK)?))
 }
 
+/// One audit line: when (local time), number, old → new, result in words, who. Labels came
+/// from the platform, so they are sanitised here, where they reach the screen.
+pub fn audit_line(entry: &AuditEntry, zone: chrono_tz::Tz) -> String {
+    let when = entry.at.with_timezone(&zone).format("%m-%d %H:%M:%S");
+    let label = |l: Option<&str>| match l.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => format!("\"{}\"", crate::text::sanitize(l)),
+        None => "(no label)".to_owned(),
+    };
+    let result = match &entry.outcome {
+        RelabelOutcome::Applied => "applied".to_owned(),
+        RelabelOutcome::AlreadyApplied => "applied (found after restart)".to_owned(),
+        RelabelOutcome::Failed { code, message } => match code {
+            Some(code) if !message.contains(code.as_str()) => {
+                format!(
+                    "FAILED [{}]: {}",
+                    crate::text::sanitize(code),
+                    crate::text::sanitize(message)
+                )
+            }
+            _ => format!("FAILED: {}", crate::text::sanitize(message)),
+        },
+        RelabelOutcome::Abandoned { reason } => {
+            format!("abandoned: {}", crate::text::sanitize(reason))
+        }
+    };
+    format!(
+        "{when}  {}  {} → {}  {result}  by {}",
+        crate::text::sanitize(&entry.phone_number),
+        label(entry.old_label.as_deref()),
+        label(Some(&entry.new_label)),
+        crate::text::sanitize(&entry.who)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

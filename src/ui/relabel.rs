@@ -11,7 +11,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use crate::board::Board;
-use crate::store::{AuditEntry, RelabelOutcome};
 use crate::text::sanitize;
 use crate::ui::keys::Action;
 use crate::ui::state::{InputLine, InputPurpose, Overlay, ScreenKind, UiState};
@@ -366,34 +365,6 @@ pub fn audit_scrolled(scroll: u16, action: Option<Action>) -> Option<Overlay> {
     Some(Overlay::Audit { scroll })
 }
 
-/// One audit line: when (local time), number, old → new, result in words, who. Labels came
-/// from the platform, so they are sanitised here, where they reach the screen.
-pub fn audit_line(entry: &AuditEntry, zone: chrono_tz::Tz) -> String {
-    let when = entry.at.with_timezone(&zone).format("%m-%d %H:%M:%S");
-    let label = |l: Option<&str>| match l.map(str::trim).filter(|l| !l.is_empty()) {
-        Some(l) => format!("\"{}\"", sanitize(l)),
-        None => "(no label)".to_owned(),
-    };
-    let result = match &entry.outcome {
-        RelabelOutcome::Applied => "applied".to_owned(),
-        RelabelOutcome::AlreadyApplied => "applied (found after restart)".to_owned(),
-        RelabelOutcome::Failed { code, message } => match code {
-            Some(code) if !message.contains(code.as_str()) => {
-                format!("FAILED [{}]: {}", sanitize(code), sanitize(message))
-            }
-            _ => format!("FAILED: {}", sanitize(message)),
-        },
-        RelabelOutcome::Abandoned { reason } => format!("abandoned: {}", sanitize(reason)),
-    };
-    format!(
-        "{when}  {}  {} → {}  {result}  by {}",
-        sanitize(&entry.phone_number),
-        label(entry.old_label.as_deref()),
-        label(Some(&entry.new_label)),
-        sanitize(&entry.who)
-    )
-}
-
 /// The audit overlay: every relabel, newest first.
 pub fn draw_audit(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll: u16) {
     let mut lines: Vec<Line> = if ui.relabel_audit.is_empty() {
@@ -410,7 +381,7 @@ pub fn draw_audit(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, sc
                 } else {
                     theme.style(Role::Error)
                 };
-                Line::styled(audit_line(entry, ui.time_zone), style)
+                Line::styled(crate::app::relabel::audit_line(entry, ui.time_zone), style)
             })
             .collect()
     };
