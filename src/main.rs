@@ -66,6 +66,8 @@ enum Command {
     Sim(callboard::sim::SimArgs),
     /// Monitor without the board: one line (or JSON line) per event, then the final board.
     Watch(callboard::rc::watch::WatchArgs),
+    /// Call recordings in the local store: fetch, list, export, delete.
+    Recordings(callboard::app::recordings_cli::RecordingsArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -97,6 +99,9 @@ fn main() -> std::process::ExitCode {
         Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
         Some(Command::Sim(args)) => return args.run(),
         Some(Command::Watch(args)) => return callboard::rc::watch::run(args, cli.board.config),
+        Some(Command::Recordings(args)) => {
+            return callboard::app::recordings_cli::run(args, cli.board.config);
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

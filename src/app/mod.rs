@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 pub mod platform;
+pub mod recordings;
+pub mod recordings_cli;
 
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
