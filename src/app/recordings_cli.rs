@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -74,10 +74,27 @@ pub fn run(args: RecordingsArgs, config_file: Option<PathBuf>) -> ExitCode {
     match runtime.block_on(execute(args, config_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("callboard recordings: {e:#}");
+            eprintln!("callboard recordings: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, joined with `: `, leaving out a cause whose text the message
+/// already carries (the store and download errors embed their source in their own text).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 async fn execute(args: RecordingsArgs, config_file: Option<PathBuf>) -> anyhow::Result<()> {
@@ -167,42 +184,42 @@ async fn fetch(config: &Config, store: Store, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints one progress line to stderr once a fetch has run for a second (a quick fetch stays
-/// silent): rewritten in place on a terminal, one line a second otherwise.
+/// Prints the latest progress to stderr once a fetch has run for a second (a quick fetch stays
+/// silent), then at most once a second: rewritten in place on a terminal, one line each
+/// otherwise. Final outcomes are the command's own output (stdout or the error), not progress.
 async fn print_progress(mut events: mpsc::Receiver<DownloadEvent>) {
-    const QUIET_FOR: Duration = Duration::from_secs(1);
-    let started = Instant::now();
+    const EVERY: Duration = Duration::from_secs(1);
     let in_place = std::io::stderr().is_terminal();
-    let mut last_printed: Option<Instant> = None;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
+    let mut pending: Option<String> = None;
     let mut line_open = false;
-    while let Some(event) = events.recv().await {
-        let terminal = matches!(
-            event.update,
-            DownloadUpdate::Finished { .. }
-                | DownloadUpdate::Failed { .. }
-                | DownloadUpdate::Cancelled
-        );
-        let now = Instant::now();
-        let due = now.duration_since(started) >= QUIET_FOR
-            && last_printed.is_none_or(|at| in_place || now.duration_since(at) >= QUIET_FOR);
-        // Final outcomes are the command's own output (stdout or the error), not progress.
-        if terminal || !due {
-            continue;
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                pending = match event.update {
+                    DownloadUpdate::Finished { .. }
+                    | DownloadUpdate::Failed { .. }
+                    | DownloadUpdate::Cancelled => None,
+                    update => Some(format!(
+                        "recording {}: {}",
+                        sanitize(&event.recording_id),
+                        describe_update(&update)
+                    )),
+                };
+            }
+            _ = ticks.tick() => {
+                let Some(line) = pending.take() else { continue };
+                let mut err = std::io::stderr().lock();
+                let _ = if in_place {
+                    write!(err, "\r\x1b[2K{line}")
+                } else {
+                    writeln!(err, "{line}")
+                };
+                let _ = err.flush();
+                line_open = in_place;
+            }
         }
-        let line = format!(
-            "recording {}: {}",
-            sanitize(&event.recording_id),
-            describe_update(&event.update)
-        );
-        let mut err = std::io::stderr().lock();
-        let _ = if in_place {
-            write!(err, "\r\x1b[2K{line}")
-        } else {
-            writeln!(err, "{line}")
-        };
-        let _ = err.flush();
-        line_open = in_place;
-        last_printed = Some(now);
     }
     if line_open {
         eprintln!();
@@ -227,8 +244,8 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:<14} {:<10} {:>10} {:<20} {:<18} {:<16} {}",
-        "RECORDING", "STATUS", "SIZE", "FETCHED", "CALLER", "QUEUE", "AGENT"
+        "{:<14} {:<10} {:>10} {:<20} {:<18} {:<16} AGENT",
+        "RECORDING", "STATUS", "SIZE", "FETCHED", "CALLER", "QUEUE"
     )?;
     for meta in &recordings {
         writeln!(out, "{}", list_line(meta))?;
