@@ -415,9 +415,10 @@ async fn a_clean_download_is_chunked_verified_and_exported_byte_identical() {
     assert_eq!(meta.call.campaign.as_deref(), Some("Zillow Spring"));
     assert!(meta.fetched_at.is_some());
 
-    // Memory stays flat: never more than one chunk held, content stored in chunk-sized pieces.
+    // Memory stays flat: at most two chunks held (one filling, one being written), content
+    // stored in chunk-sized pieces.
     assert!(
-        report.peak_buffered_bytes <= CHUNK,
+        report.peak_buffered_bytes <= 2 * CHUNK,
         "{}",
         report.peak_buffered_bytes
     );
@@ -567,7 +568,7 @@ async fn a_cut_socket_resumes_with_range_where_it_stopped() {
         vec![None, Some(format!("bytes={cut_at}-"))],
         "the resume asks for exactly the missing bytes"
     );
-    assert!(report.peak_buffered_bytes <= CHUNK);
+    assert!(report.peak_buffered_bytes <= 2 * CHUNK);
     assert_eq!(
         report.meta.sha256.as_deref(),
         Some(sha256_hex(&bytes).as_str())

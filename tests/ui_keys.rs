@@ -151,6 +151,7 @@ fn relabel_confirm_then_result_reattributes_the_calls() {
             number_id: "9001".into(),
             number: ZILLOW_CTN.into(),
             result: Ok("Zillow Fall +14155550100".into()),
+            resumed: false,
         },
         now(),
     );
@@ -169,6 +170,7 @@ fn a_failed_relabel_is_shown() {
             number_id: "9001".into(),
             number: ZILLOW_CTN.into(),
             result: Err("this account's API does not allow label changes [CMN-102]".into()),
+            resumed: false,
         },
         now(),
     );
@@ -253,4 +255,28 @@ fn ctrl_c_cancels_the_input_line_instead_of_quitting() {
     );
     press(&mut app, "<c-c>");
     assert!(app.ui.quit, "outside the input line ctrl-c quits");
+}
+
+#[test]
+fn a_relabel_resumed_from_an_earlier_run_is_shown_but_not_counted_as_this_runs_job() {
+    let mut app = scripted_app();
+    app.ui.jobs_in_flight = 1;
+    app.handle(
+        Msg::RelabelDone {
+            number_id: "9002".into(),
+            number: "+14155550102".into(),
+            result: Ok("Google Ads Fall +14155550100".into()),
+            resumed: true,
+        },
+        now(),
+    );
+    assert_eq!(
+        app.ui.jobs_in_flight, 1,
+        "this run's relabel is still in flight"
+    );
+    let text = screen(&app, 160, 30);
+    assert!(
+        text.contains("relabelled \"Google Ads Fall +14155550100\" (confirmed in an earlier run)"),
+        "{text}"
+    );
 }

@@ -59,6 +59,8 @@ pub enum Msg {
         number_id: String,
         number: String,
         result: Result<String, String>,
+        /// A write confirmed in an earlier run, resumed at start (not one of this run's jobs).
+        resumed: bool,
     },
     /// Something a worker wants the user to see (a failed bootstrap step, a rate-limit wait).
     Notice {
@@ -166,17 +168,31 @@ impl App {
                 number_id,
                 number,
                 result,
+                resumed,
             } => {
-                self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                if !resumed {
+                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                }
+                let earlier = if resumed {
+                    " (confirmed in an earlier run)"
+                } else {
+                    ""
+                };
                 match result {
                     Ok(label) => {
                         views::apply_relabel(&mut self.board, &number_id, &label, now);
-                        self.ui
-                            .flash(format!("{number} relabelled \"{label}\""), false, now);
+                        self.ui.flash(
+                            format!("{number} relabelled \"{label}\"{earlier}"),
+                            false,
+                            now,
+                        );
                     }
                     Err(reason) => {
-                        self.ui
-                            .flash(format!("relabel of {number} failed: {reason}"), true, now);
+                        self.ui.flash(
+                            format!("relabel of {number}{earlier} failed: {reason}"),
+                            true,
+                            now,
+                        );
                     }
                 }
                 Vec::new()

@@ -128,13 +128,35 @@ pub async fn start(
 
 /// Writes confirmed relabels one at a time and reports each result to the loop. With a store,
 /// each write is kept as pending from the moment it is confirmed until the platform answers,
-/// then moved to the audit (when, number, old and new label, result, who).
+/// then moved to the audit (when, number, old and new label, result, who). Writes left pending
+/// by a previous run (a crash, a lost connection) are sent first, in the order they were
+/// confirmed: setting a label is idempotent, so a write that had in fact landed lands again
+/// harmlessly, and none the user confirmed is lost.
 async fn relabel_worker(
     rest: Arc<RestClient>,
     store: Option<Store>,
     mut requests: mpsc::Receiver<RelabelRequest>,
     tx: mpsc::Sender<Msg>,
 ) {
+    let left_over = match store.as_ref().map(Store::pending_relabels).transpose() {
+        Ok(pending) => pending.unwrap_or_default(),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read pending relabels");
+            Vec::new()
+        }
+    };
+    for write in left_over {
+        tracing::info!(number = %write.phone_number, "resuming a relabel confirmed earlier");
+        let request = RelabelRequest {
+            number_id: write.number_id.clone(),
+            number: write.phone_number.clone(),
+            old_label: write.old_label.clone().unwrap_or_default(),
+            new_label: write.new_label.clone(),
+        };
+        if !write_label(&rest, store.as_ref(), Some(write), request, true, &tx).await {
+            return;
+        }
+    }
     // Who asked: the supervisor's login on this machine (often a shared jump host).
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown user".into());
     while let Some(request) = requests.recv().await {
@@ -154,41 +176,53 @@ async fn relabel_worker(
             }
             queued.ok()
         });
-        let result = rest
-            .relabel(&request.number_id, &request.new_label)
-            .await
-            .map(|record: PhoneNumber| record.label.unwrap_or_default())
-            .map_err(|err| err.to_string());
-        if let (Some(store), Some(pending)) = (&store, &pending) {
-            let outcome = match &result {
-                Ok(_) => RelabelOutcome::Applied,
-                Err(message) => RelabelOutcome::Failed {
-                    code: None,
-                    message: message.clone(),
-                },
-            };
-            if let Err(err) = store.complete_relabel(&pending.idempotency_key, outcome, Utc::now())
-            {
-                tracing::warn!(error = %err, "relabel result not audited");
-            }
-            if let Ok(label) = &result
-                && let Err(err) = store.update_cached_label(&request.number_id, label)
-            {
-                tracing::warn!(error = %err, "cached number list not updated");
-            }
-        }
-        if let Err(reason) = &result {
-            tracing::warn!(number = %request.number, %reason, "relabel failed");
-        }
-        let done = Msg::RelabelDone {
-            number_id: request.number_id,
-            number: request.number,
-            result,
-        };
-        if tx.send(done).await.is_err() {
+        if !write_label(&rest, store.as_ref(), pending, request, false, &tx).await {
             break;
         }
     }
+}
+
+/// Sends one label write, records its outcome, and tells the loop. False once the loop is gone.
+async fn write_label(
+    rest: &RestClient,
+    store: Option<&Store>,
+    pending: Option<PendingRelabel>,
+    request: RelabelRequest,
+    resumed: bool,
+    tx: &mpsc::Sender<Msg>,
+) -> bool {
+    let result = rest
+        .relabel(&request.number_id, &request.new_label)
+        .await
+        .map(|record: PhoneNumber| record.label.unwrap_or_default())
+        .map_err(|err| err.to_string());
+    if let (Some(store), Some(pending)) = (store, &pending) {
+        let outcome = match &result {
+            Ok(_) => RelabelOutcome::Applied,
+            Err(message) => RelabelOutcome::Failed {
+                code: None,
+                message: message.clone(),
+            },
+        };
+        if let Err(err) = store.complete_relabel(&pending.idempotency_key, outcome, Utc::now()) {
+            tracing::warn!(error = %err, "relabel result not audited");
+        }
+        if let Ok(label) = &result
+            && let Err(err) = store.update_cached_label(&request.number_id, label)
+        {
+            tracing::warn!(error = %err, "cached number list not updated");
+        }
+    }
+    if let Err(reason) = &result {
+        tracing::warn!(number = %request.number, %reason, "relabel failed");
+    }
+    let done = Msg::RelabelDone {
+        number_id: request.number_id,
+        number: request.number,
+        result,
+        resumed,
+    };
+    tx.send(done).await.is_ok()
 }
 
 impl Platform {

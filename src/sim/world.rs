@@ -756,9 +756,14 @@ impl World {
         &self.account_id
     }
 
-    /// The token owner's extension: the account's admin (main) extension.
+    /// The token owner's extension: the supervisor who signed in. They are also the first agent,
+    /// taking queue calls like the others, so a client that subscribes to its own extension
+    /// (`…/extension/~/presence`, `…/extension/~/telephony/sessions`, as SDK quick starts do)
+    /// sees real traffic. An account without agents falls back to the main (admin) extension.
     pub fn owner_extension_id(&self) -> &str {
-        &self.admin_id
+        self.agents
+            .first()
+            .map_or(&self.admin_id, |agent| &agent.id)
     }
 
     /// The instant the world was last moved to.

@@ -453,7 +453,8 @@ impl Store {
         self.put_recording(&meta)
     }
 
-    /// Deletes a recording and its content. Returns false if there was none.
+    /// Deletes a recording and its content. Returns false if there was none. Cancel a running
+    /// download of it first ([`crate::store::download::Downloader::cancel`]).
     ///
     /// The record is first demoted to `Partial`, then the chunks go, then the record: a crash in
     /// between leaves a visible partial download (deletable, resumable), never invisible bytes
