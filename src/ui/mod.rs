@@ -7,6 +7,7 @@
 
 pub mod clipboard;
 pub mod command;
+pub mod downloads;
 pub mod filter;
 pub mod keys;
 pub mod render;
