@@ -20,6 +20,7 @@ use tokio::time::Instant;
 pub mod platform;
 pub mod recordings;
 pub mod recordings_cli;
+pub mod recordings_tui;
 
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
@@ -67,6 +68,8 @@ pub enum Msg {
         text: String,
         is_error: bool,
     },
+    /// A recording download moved on.
+    Download(crate::store::download::DownloadEvent),
 }
 
 /// Board, UI state and theme, with the logic that turns messages into state. No IO here: the
@@ -84,6 +87,8 @@ pub struct App {
     pub relabel_tx: Option<mpsc::Sender<RelabelRequest>>,
     /// The local store, when it could be opened (another callboard may hold it).
     pub store: Option<Store>,
+    /// Recording fetch, export, play and delete; `None` without a store.
+    pub recordings: Option<recordings_tui::RecordingJobs>,
 }
 
 /// A confirmed relabel for the worker that writes it.
@@ -109,6 +114,7 @@ impl App {
             user_themes,
             relabel_tx: None,
             store: None,
+            recordings: None,
         }
     }
 
@@ -199,6 +205,13 @@ impl App {
             }
             Msg::Notice { text, is_error } => {
                 self.ui.flash(text, is_error, now);
+                self.refresh_stored_recordings(now);
+                Vec::new()
+            }
+            Msg::Download(event) => {
+                if self.ui.downloads.apply(event, now) {
+                    self.refresh_stored_recordings(now);
+                }
                 Vec::new()
             }
         }
@@ -255,6 +268,7 @@ impl App {
         self.board.tick(now);
         self.persist_new_callers(now);
         self.refresh_stored_recordings(now);
+        self.ui.downloads.expire(now);
         self.check_breaches(now)
     }
 
@@ -312,7 +326,8 @@ impl App {
     /// How long until the screen's content changes by itself: one second while a timer is on
     /// screen, else the next minute (the status clock). Idle costs one wake-up a minute.
     pub fn next_tick(&self, now: DateTime<Utc>) -> Duration {
-        if views::timers_visible(&self.board, &self.ui, now) {
+        // Download gauges and the outcomes that linger after them count seconds too.
+        if views::timers_visible(&self.board, &self.ui, now) || !self.ui.downloads.is_empty() {
             let into_second = Duration::from_nanos(u64::from(now.nanosecond() % 1_000_000_000));
             Duration::from_secs(1)
                 .saturating_sub(into_second)
@@ -469,6 +484,11 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         Effect::Suspend => {
             guard.suspend()?;
         }
+        Effect::FetchRecording { .. }
+        | Effect::CancelDownload(_)
+        | Effect::ExportRecording(_)
+        | Effect::PlayRecording(_)
+        | Effect::DeleteRecording(_) => carry_out_recording(app, effect, now),
         Effect::Relabel {
             number_id,
             number,
@@ -496,6 +516,28 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         }
     }
     Ok(())
+}
+
+fn carry_out_recording(app: &mut App, effect: Effect, now: DateTime<Utc>) {
+    let Some(jobs) = app.recordings.as_mut() else {
+        app.ui.flash(
+            "recordings need the local store, which could not be opened (see the notice at start)",
+            true,
+            now,
+        );
+        return;
+    };
+    match effect {
+        Effect::FetchRecording { from, call } => jobs.fetch(from, call),
+        Effect::CancelDownload(id) if !jobs.cancel(&id) => {
+            app.ui
+                .flash(format!("no download of {id} is running"), true, now);
+        }
+        Effect::ExportRecording(id) => jobs.export(id),
+        Effect::PlayRecording(id) => jobs.play(id),
+        Effect::DeleteRecording(id) => jobs.delete(id),
+        _ => {}
+    }
 }
 
 /// What the command line adds to the config for the live board.
@@ -685,6 +727,18 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     )
     .await?;
     app.relabel_tx = Some(relabel_tx);
+    if let Some(store) = &app.store {
+        match recordings_tui::RecordingJobs::start(
+            platform.rest().clone(),
+            store.clone(),
+            config.download_concurrency,
+            config.recording_player.clone(),
+            tx.clone(),
+        ) {
+            Ok(jobs) => app.recordings = Some(jobs),
+            Err(err) => tracing::warn!(error = %err, "recording downloads unavailable"),
+        }
+    }
     let mut guard = TerminalGuard::enter(prepared.mouse)?;
     let reader = spawn_terminal_reader(tx.clone());
     let signals = spawn_signal_listener(tx.clone())?;

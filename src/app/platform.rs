@@ -226,6 +226,11 @@ async fn write_label(
 }
 
 impl Platform {
+    /// The REST client of this session (recording downloads sign in through it).
+    pub fn rest(&self) -> &Arc<RestClient> {
+        &self.rest
+    }
+
     /// Whether this is the in-process simulator.
     pub fn is_demo(&self) -> bool {
         self.simulator.is_some()

@@ -39,6 +39,11 @@ pub enum Action {
     ToggleWindow,
     AckBell,
     Relabel,
+    FetchRecording,
+    CancelDownload,
+    ExportRecording,
+    PlayRecording,
+    DeleteRecording,
 }
 
 /// The static facts about one action.
@@ -264,6 +269,49 @@ pub const ACTIONS: &[ActionInfo] = &[
             "change the selected number's label",
             &["e"],
             "Rows",
+        )
+    },
+    info(
+        Action::FetchRecording,
+        "fetch_recording",
+        "fetch",
+        "fetch the selected call's recording into the local store",
+        &["f"],
+        "Recordings",
+    ),
+    info(
+        Action::CancelDownload,
+        "cancel_download",
+        "cancel",
+        "cancel the selected recording's download",
+        &["x"],
+        "Recordings",
+    ),
+    info(
+        Action::ExportRecording,
+        "export_recording",
+        "export",
+        "export the selected stored recording to the current directory (.wav/.mp3, mode 0600)",
+        &["o"],
+        "Recordings",
+    ),
+    info(
+        Action::PlayRecording,
+        "play_recording",
+        "play",
+        "play the selected stored recording with the player from the config",
+        &["p"],
+        "Recordings",
+    ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::DeleteRecording,
+            "delete_recording",
+            "delete",
+            "delete the selected recording from the local store (asks first)",
+            &["D"],
+            "Recordings",
         )
     },
     info(

@@ -10,6 +10,7 @@ pub mod command;
 pub mod downloads;
 pub mod filter;
 pub mod keys;
+pub mod recording_actions;
 pub mod render;
 pub mod state;
 pub mod table;

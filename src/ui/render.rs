@@ -82,6 +82,17 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
                 "Write it? y / n".to_string(),
             ],
         ),
+        Some(Overlay::ConfirmDeleteRecording { recording_id }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Delete recording",
+            &[
+                format!("recording  {recording_id}"),
+                "It is removed from the local store (the platform keeps its copy).".to_string(),
+                "Delete it? y / n".to_string(),
+            ],
+        ),
         None => {}
     }
 }

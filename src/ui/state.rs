@@ -155,6 +155,10 @@ pub enum Overlay {
     ConfirmQuit {
         what: String,
     },
+    /// Deleting a stored recording, waiting for a yes.
+    ConfirmDeleteRecording {
+        recording_id: String,
+    },
     /// A relabel typed and waiting for a yes.
     ConfirmRelabel {
         number_id: String,

@@ -301,9 +301,16 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
     match kind {
         ScreenKind::Queues | ScreenKind::Agents => actions.push(Action::Open),
         ScreenKind::Campaigns => actions.extend([Action::Open, Action::Expand]),
-        ScreenKind::Calls(_) | ScreenKind::Recordings => {
-            actions.extend([Action::Open, Action::Copy])
+        ScreenKind::Calls(_) => {
+            actions.extend([Action::Open, Action::FetchRecording, Action::Copy])
         }
+        ScreenKind::Recordings => actions.extend([
+            Action::FetchRecording,
+            Action::ExportRecording,
+            Action::PlayRecording,
+            Action::DeleteRecording,
+            Action::Open,
+        ]),
         ScreenKind::CallDetail { .. } => actions.push(Action::Copy),
         ScreenKind::Numbers => actions.extend([Action::Relabel, Action::Open]),
     }
