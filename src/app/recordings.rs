@@ -296,88 +296,10 @@ impl MergeCallInfo for CallInfo {
     }
 }
 
-/// `1.5 MiB`-style sizes for progress lines and the Recordings view.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[unit])
-    } else {
-        format!("{value:.0} {}", UNITS[unit])
-    }
-}
-
-/// One line about a download's state, for the CLI's stderr and the TUI's gauge label.
-pub fn describe_update(update: &DownloadUpdate) -> String {
-    match update {
-        DownloadUpdate::Queued => "queued (other downloads are running)".to_owned(),
-        DownloadUpdate::Requesting { from_byte: 0 } => "requesting".to_owned(),
-        DownloadUpdate::Requesting { from_byte } => {
-            format!("resuming at {}", human_bytes(*from_byte))
-        }
-        DownloadUpdate::Waiting { reason, retry_in } => {
-            let why = match reason {
-                WaitReason::NotYetAvailable => "waiting for the recording".to_owned(),
-                WaitReason::RateLimited => "rate-limited by the platform".to_owned(),
-                WaitReason::ConnectionLost { detail } => {
-                    format!("connection lost ({})", sanitize(detail))
-                }
-            };
-            format!("{why}; retrying in {} s", retry_in.as_secs().max(1))
-        }
-        DownloadUpdate::Progress(progress) => {
-            let mut line = match progress.total {
-                Some(total) => format!("{} of {}", human_bytes(progress.bytes), human_bytes(total)),
-                None => human_bytes(progress.bytes),
-            };
-            line.push_str(&format!(
-                ", {}/s",
-                human_bytes(progress.bytes_per_second.max(0.0) as u64)
-            ));
-            if let Some(eta) = progress.eta {
-                line.push_str(&format!(", {} left", short_duration(eta)));
-            }
-            line
-        }
-        DownloadUpdate::Finished {
-            meta,
-            already_stored,
-        } => {
-            let size = human_bytes(meta.length.unwrap_or_default());
-            if *already_stored {
-                format!("already stored ({size})")
-            } else {
-                format!("stored ({size})")
-            }
-        }
-        DownloadUpdate::Failed { error } => format!("failed: {}", sanitize(error)),
-        DownloadUpdate::Cancelled => "cancelled".to_owned(),
-    }
-}
-
-/// `42 s`, `3 min 5 s`, `1 h 2 min`.
-pub fn short_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rc::records::{CallLogParty, CallLogRecording};
-    use crate::store::download::Progress;
 
     #[test]
     fn content_comes_from_the_media_host_of_ringcentral_servers_only() {
@@ -470,22 +392,5 @@ mod tests {
         assert_eq!(merged.queue.as_deref(), Some("Sales"));
         assert_eq!(merged.agent.as_deref(), Some("Bo"));
         assert_eq!(merged.caller.as_deref(), Some("+1555"));
-    }
-
-    #[test]
-    fn progress_reads_as_bytes_rate_and_time_left() {
-        let line = describe_update(&DownloadUpdate::Progress(Progress {
-            bytes: 3 * 1024 * 1024 / 2,
-            total: Some(4 * 1024 * 1024),
-            bytes_per_second: 512.0 * 1024.0,
-            eta: Some(Duration::from_secs(65)),
-        }));
-        assert_eq!(line, "1.5 MiB of 4.0 MiB, 512 KiB/s, 1 min 5 s left");
-        let wait = describe_update(&DownloadUpdate::Waiting {
-            reason: WaitReason::NotYetAvailable,
-            retry_in: Duration::from_secs(6),
-        });
-        assert_eq!(wait, "waiting for the recording; retrying in 6 s");
-        assert_eq!(human_bytes(999), "999 B");
     }
 }

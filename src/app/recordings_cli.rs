@@ -11,13 +11,14 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokio::sync::mpsc;
 
-use crate::app::recordings::{FetchTarget, RecordingFetcher, describe_update, human_bytes};
+use crate::app::recordings::{FetchTarget, RecordingFetcher};
 use crate::config::{self, Config};
 use crate::rc::auth::Credentials;
 use crate::rc::rest::{RestClient, RestConfig};
 use crate::store::download::{CancelToken, DownloadConfig, DownloadEvent, DownloadUpdate};
 use crate::store::{RecordingMeta, Store, StoreConfig};
 use crate::text::sanitize;
+use crate::ui::downloads::{describe_update, human_bytes};
 
 /// Call recordings in the local store.
 #[derive(Debug, Args)]

@@ -7,10 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::recordings::describe_update;
 use crate::store::download::DownloadUpdate;
 use crate::text::sanitize;
 use crate::ui::downloads::DownloadRow;
+use crate::ui::downloads::{describe_update, human_bytes};
 use crate::ui::state::UiState;
 use crate::ui::theme::{Role, Theme};
 
@@ -80,10 +80,7 @@ fn gauge_line<'a>(row: &DownloadRow, width: u16, theme: &Theme) -> Line<'a> {
         && row.is_running()
         && let Some(progress) = row.progress
     {
-        text = format!(
-            "{} · {text}",
-            crate::app::recordings::human_bytes(progress.bytes)
-        );
+        text = format!("{} · {text}", human_bytes(progress.bytes));
     }
     let used = ID_CELLS + 1 + BAR_CELLS + 2 + 5;
     let text = fit(&text, usize::from(width).saturating_sub(used));
