@@ -618,3 +618,149 @@ fn flip_a_byte(path: &Path, at: usize) {
     bytes[at] ^= 0xff;
     std::fs::write(path, bytes).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The Recordings view and its download gauges (TestBackend snapshots, keys through the app)
+// ---------------------------------------------------------------------------------------------
+
+mod ui_support;
+
+mod view {
+    use std::time::Duration;
+
+    use callboard::app::{App, Msg};
+    use callboard::store::download::{DownloadEvent, DownloadUpdate, Progress, WaitReason};
+    use callboard::store::recordings::{CallInfo, RecordingMeta, RecordingStatus};
+    use callboard::ui::recording_actions::FetchFrom;
+    use callboard::ui::update::Effect;
+
+    use super::ui_support::{now, press, screen, scripted_app};
+
+    fn download(app: &mut App, id: &str, update: DownloadUpdate) {
+        app.handle(
+            Msg::Download(DownloadEvent {
+                recording_id: id.to_owned(),
+                update,
+            }),
+            now(),
+        );
+    }
+
+    fn stored(id: &str, session: &str) -> RecordingMeta {
+        RecordingMeta {
+            recording_id: id.to_owned(),
+            call: CallInfo {
+                telephony_session_id: Some(session.to_owned()),
+                caller: Some("+19175550177".into()),
+                campaign: Some("Billboard I-80".into()),
+                queue: Some("Sales".into()),
+                agent: Some("Chloe Park".into()),
+                duration_seconds: Some(95),
+            },
+            content_type: Some("audio/mpeg".into()),
+            length: Some(2_411_520),
+            sha256: Some("ab".repeat(32)),
+            started_at: now() - chrono::Duration::hours(26),
+            fetched_at: Some(now() - chrono::Duration::hours(25)),
+            status: RecordingStatus::Complete,
+            refetch_reason: None,
+        }
+    }
+
+    /// Three downloads: one flowing, one waiting for the platform, one just finished.
+    fn app_with_downloads() -> App {
+        let mut app = scripted_app();
+        app.ui.stored_recordings = vec![stored("rec-6900", "s-yesterday")];
+        download(
+            &mut app,
+            "rec-7002",
+            DownloadUpdate::Progress(Progress {
+                bytes: 1_572_864,
+                total: Some(3_932_160),
+                bytes_per_second: 524_288.0,
+                eta: Some(Duration::from_secs(5)),
+            }),
+        );
+        download(
+            &mut app,
+            "s-ended-unrecorded",
+            DownloadUpdate::Waiting {
+                reason: WaitReason::NotYetAvailable,
+                retry_in: Duration::from_secs(12),
+            },
+        );
+        download(
+            &mut app,
+            "rec-6900",
+            DownloadUpdate::Finished {
+                meta: Box::new(stored("rec-6900", "s-yesterday")),
+                already_stored: false,
+            },
+        );
+        app
+    }
+
+    #[test]
+    fn recordings_view_with_download_gauges() {
+        for (width, height) in [(80, 24), (160, 48)] {
+            let mut app = app_with_downloads();
+            press(&mut app, "6");
+            insta::assert_snapshot!(
+                format!("recordings_downloads_{width}x{height}"),
+                screen(&app, width, height)
+            );
+        }
+    }
+
+    #[test]
+    fn fetch_on_a_recorded_call_asks_for_its_recording_with_what_the_board_knows() {
+        let mut app = scripted_app();
+        // The Calls view lists live calls first: a caller still waiting (not recorded), then the
+        // talking call whose recording is rec-7002.
+        assert!(
+            press(&mut app, "3f").is_empty(),
+            "fetched an unrecorded call"
+        );
+        let effects = press(&mut app, "jf");
+        let [Effect::FetchRecording { from, call }] = effects.as_slice() else {
+            panic!("expected one fetch, got {effects:?}");
+        };
+        assert_eq!(from, &FetchFrom::Recording("rec-7002".into()));
+        assert!(call.telephony_session_id.is_some());
+        assert!(call.agent.is_some(), "{call:?}");
+        // A second press while it runs does not start it twice.
+        assert!(press(&mut app, "f").is_empty());
+    }
+
+    #[test]
+    fn delete_asks_first_and_read_only_has_no_delete() {
+        let mut app = scripted_app();
+        app.ui.stored_recordings = vec![stored("rec-6900", "s-yesterday")];
+        press(&mut app, "6G");
+        assert!(press(&mut app, "D").is_empty(), "deleted without asking");
+        insta::assert_snapshot!("recordings_delete_confirm_80x24", screen(&app, 80, 24));
+        let effects = press(&mut app, "y");
+        assert!(
+            matches!(effects.as_slice(), [Effect::DeleteRecording(id)] if id == "rec-6900"),
+            "{effects:?}"
+        );
+        press(&mut app, "D");
+        assert!(press(&mut app, "n").is_empty());
+
+        let mut read_only = scripted_app();
+        read_only.ui.keymap =
+            callboard::ui::keys::KeyMap::build(&Default::default(), true).unwrap();
+        read_only.ui.stored_recordings = vec![stored("rec-6900", "s-yesterday")];
+        press(&mut read_only, "6G");
+        assert!(press(&mut read_only, "D").is_empty());
+        assert!(
+            read_only.ui.overlay.is_none(),
+            "read-only mode asked to delete"
+        );
+        assert!(
+            !press(&mut read_only, "y")
+                .iter()
+                .any(|e| matches!(e, Effect::DeleteRecording(_)))
+        );
+    }
+}

@@ -96,10 +96,10 @@ fn gauge_line<'a>(row: &DownloadRow, width: u16, theme: &Theme) -> Line<'a> {
     ])
 }
 
-/// A bar of `cells` cells, filled in eighths: `█████▍              `. Unknown totals draw an
-/// empty track.
+/// A bar of `cells` cells, filled in eighths on a dotted track: `█████▍··············`.
+/// Unknown totals draw the empty track.
 pub fn gauge_bar(ratio: Option<f64>, cells: usize) -> String {
-    const PARTIAL: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    const PARTIAL: [char; 8] = ['·', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
     let eighths = ratio.map_or(0, |r| {
         (r.clamp(0.0, 1.0) * (cells * 8) as f64).round() as usize
     });
@@ -134,9 +134,9 @@ mod tests {
 
     #[test]
     fn the_bar_fills_in_eighths_of_a_cell() {
-        assert_eq!(gauge_bar(None, 4), " ···");
-        assert_eq!(gauge_bar(Some(0.0), 4), " ···");
-        assert_eq!(gauge_bar(Some(0.5), 4), "██ ·");
+        assert_eq!(gauge_bar(None, 4), "····");
+        assert_eq!(gauge_bar(Some(0.0), 4), "····");
+        assert_eq!(gauge_bar(Some(0.5), 4), "██··");
         assert_eq!(gauge_bar(Some(0.5 + 1.0 / 32.0), 4), "██▏·");
         assert_eq!(gauge_bar(Some(1.0), 4), "████");
         assert_eq!(gauge_bar(Some(7.0), 4), "████");
