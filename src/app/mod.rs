@@ -70,6 +70,12 @@ pub enum Msg {
     },
     /// A recording download moved on.
     Download(crate::store::download::DownloadEvent),
+    /// An ended call's recording was found in the call log; its download now reports under
+    /// `recording_id`.
+    RecordingFound {
+        session_id: String,
+        recording_id: String,
+    },
 }
 
 /// Board, UI state and theme, with the logic that turns messages into state. No IO here: the
@@ -206,6 +212,14 @@ impl App {
             Msg::Notice { text, is_error } => {
                 self.ui.flash(text, is_error, now);
                 self.refresh_stored_recordings(now);
+                Vec::new()
+            }
+            Msg::RecordingFound {
+                session_id,
+                recording_id,
+            } => {
+                self.ui.downloads.forget(&session_id);
+                tracing::info!(session_id, recording_id, "recording found in the call log");
                 Vec::new()
             }
             Msg::Download(event) => {

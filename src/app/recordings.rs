@@ -219,12 +219,14 @@ impl RecordingFetcher {
     }
 
     /// Starts, in its own task, the lookup of an ended call's recording followed by its download.
-    /// The lookup's waits and failure are reported under the session id.
+    /// The lookup's waits and failure are reported under the session id; `found` hears
+    /// `(session id, recording id)` when the download proper takes over under the recording id.
     pub fn start_for_session(
         &self,
         session_id: String,
         call: CallInfo,
         events: mpsc::Sender<DownloadEvent>,
+        found: impl FnOnce(String, String) + Send + 'static,
     ) -> CancelToken {
         let cancel = CancelToken::new();
         let fetcher = self.clone();
@@ -245,15 +247,12 @@ impl RecordingFetcher {
             let update = match looked_up {
                 Ok(mut request) => {
                     request.call = call.merged_into(request.call);
-                    // The lookup's row gives way to the download's own events.
-                    let _ = events
-                        .send(DownloadEvent {
-                            recording_id: session_id.clone(),
-                            update: DownloadUpdate::Cancelled,
-                        })
-                        .await;
+                    let recording_id = request.recording_id.clone();
                     match fetcher.downloader.start(request) {
-                        Ok(_) => return,
+                        Ok(_) => {
+                            found(session_id, recording_id);
+                            return;
+                        }
                         Err(error) => DownloadUpdate::Failed {
                             error: error.to_string(),
                         },

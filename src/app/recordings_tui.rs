@@ -79,9 +79,18 @@ impl RecordingJobs {
                 }
             }
             FetchFrom::Session(session_id) => {
-                let cancel =
-                    self.fetcher
-                        .start_for_session(session_id.clone(), call, self.events.clone());
+                let tx = self.tx.clone();
+                let cancel = self.fetcher.start_for_session(
+                    session_id.clone(),
+                    call,
+                    self.events.clone(),
+                    move |session_id, recording_id| {
+                        let _ = tx.try_send(Msg::RecordingFound {
+                            session_id,
+                            recording_id,
+                        });
+                    },
+                );
                 self.lookups.insert(session_id, cancel);
             }
         }

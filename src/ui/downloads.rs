@@ -95,6 +95,11 @@ impl Downloads {
         });
     }
 
+    /// Stops showing `id` (a call-log lookup whose download now shows under its recording id).
+    pub fn forget(&mut self, id: &str) {
+        self.rows.remove(id);
+    }
+
     pub fn row(&self, id: &str) -> Option<&DownloadRow> {
         self.rows.get(id)
     }
