@@ -68,6 +68,8 @@ enum Command {
     Watch(callboard::rc::watch::WatchArgs),
     /// Call recordings in the local store: fetch, list, export, delete.
     Recordings(callboard::app::recordings_cli::RecordingsArgs),
+    /// Export the event journal that `watch --journal` records, for `callboard replay`.
+    Journal(callboard::store::journal_cli::JournalArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -102,6 +104,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Recordings(args)) => {
             return callboard::app::recordings_cli::run(args, cli.board.config);
         }
+        Some(Command::Journal(args)) => return args.run(cli.board.config),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

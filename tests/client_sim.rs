@@ -478,4 +478,41 @@ fn watch_journal_keeps_every_frame_for_replay() {
         let frame: Value = serde_json::from_slice(&entry.frame).unwrap();
         assert_eq!(frame[0]["type"], "ServerNotification", "{frame}");
     }
+    drop(store);
+
+    // `journal export` writes the same frames as JSON lines, and `replay` reads them back.
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_callboard"))
+        .args(["journal", "export", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let lines: Vec<&[u8]> = export
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), frames.len());
+    for (line, entry) in lines.iter().zip(&frames) {
+        assert_eq!(*line, &entry.frame[..]);
+    }
+    let shift = data.path().join("shift.jsonl");
+    std::fs::write(&shift, &export.stdout).unwrap();
+    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_callboard"))
+        .args(["replay", "--json"])
+        .arg(&shift)
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let board: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(board["schema"], 1);
+    assert!(!board["calls"].as_array().unwrap().is_empty(), "{board}");
 }

@@ -14,8 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::board::metrics::{SlaSettings, Tally};
 use crate::board::model::{
     Agent, AgentState, Applied, Board, Call, CallDirection, CallSource, CallState, Contribution,
-    Endpoint, NumberEntry, Outcome, PartyState, Queue, RecordingRef, local_midnight, minute_index,
-    normalize_number,
+    Endpoint, NumberEntry, NumberStats, Outcome, PartyState, Queue, RecordingRef, local_midnight,
+    minute_index, normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -1490,12 +1490,12 @@ impl Board {
             queue.changed_at = now;
         }
         if let Some((number, bucket, tally)) = &new.number {
-            let stats = self.number_stats.entry(number.clone()).or_default();
+            let stats = number_stats_entry(&mut self.number_stats, number);
             stats.series.add(*bucket, tally, 1);
             stats.changed_at = Some(now);
         }
         if let Some(number) = &new.live_number {
-            let stats = self.number_stats.entry(number.clone()).or_default();
+            let stats = number_stats_entry(&mut self.number_stats, number);
             stats.live += 1;
             stats.changed_at = Some(now);
         }
@@ -1503,16 +1503,33 @@ impl Board {
 }
 
 /// The queue with this id, created (as discovered from events) if the board has not seen it.
+/// Looks up before inserting, so the common case allocates no key.
 fn ensure_queue<'q>(
     queues: &'q mut std::collections::HashMap<String, Queue>,
     id: &str,
     now: DateTime<Utc>,
 ) -> &'q mut Queue {
-    queues.entry(id.to_owned()).or_insert_with(|| {
+    if !queues.contains_key(id) {
         let mut queue = new_queue(id, None, now);
         queue.discovered = true;
-        queue
-    })
+        queues.insert(id.to_owned(), queue);
+    }
+    queues
+        .get_mut(id)
+        .unwrap_or_else(|| unreachable!("the queue was inserted above"))
+}
+
+/// The running figures of a dialled number, created empty if new; allocates no key otherwise.
+fn number_stats_entry<'n>(
+    stats: &'n mut std::collections::HashMap<String, NumberStats>,
+    number: &str,
+) -> &'n mut NumberStats {
+    if !stats.contains_key(number) {
+        stats.insert(number.to_owned(), NumberStats::default());
+    }
+    stats
+        .get_mut(number)
+        .unwrap_or_else(|| unreachable!("the entry was inserted above"))
 }
 
 struct PresenceInput<'x> {

@@ -41,6 +41,7 @@ pub mod audit;
 pub mod callers;
 pub mod download;
 pub mod journal;
+pub mod journal_cli;
 pub mod numbers;
 pub mod recordings;
 
