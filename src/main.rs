@@ -25,6 +25,7 @@ Examples:
   callboard --theme light --read-only
   callboard config init              write a commented config file to edit
   callboard config path              show where config, themes, data and logs live
+  callboard recordings fetch ID      store a call's recording (telephonySessionId or recording id)
 
 In the board: ? lists every key (from your key map), : opens the command line
 (:calls, :theme mono, :window rolling, :quit), / filters (re:REGEX, !TEXT), q quits.
