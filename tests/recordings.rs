@@ -314,26 +314,7 @@ async fn a_call_recording_that_appears_late_is_waited_for_then_fetched() {
         config.world.calls_per_minute = 60.0;
     })
     .await;
-    let deadline = Instant::now() + SAFETY_NET;
-    let session_id = loop {
-        assert!(Instant::now() < deadline, "no recorded call appeared");
-        let truth: Value = reqwest::get(format!("{}/_sim/truth", sim.base_url()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let live_recorded = truth["calls"].as_array().and_then(|calls| {
-            calls
-                .iter()
-                .find(|c| c["recording"]["active"] == true)
-                .and_then(|c| c["telephonySessionId"].as_str().map(str::to_owned))
-        });
-        if let Some(id) = live_recorded {
-            break id;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let session_id = live_recorded_call(&sim).await;
     let scratch = Scratch::new("");
 
     let output = scratch
@@ -604,6 +585,119 @@ async fn a_corrupted_chunk_is_reported_on_export_marked_and_refetched() {
         std::fs::read(&path).unwrap(),
         platform_content(&sim, &recording_id).await
     );
+}
+
+/// The TUI's way for an ended call: look the recording up in the call log (waiting while the
+/// platform has not written it), then download it under its own id, keeping what the board knew.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_board_fetches_an_ended_call_by_its_session_and_keeps_what_it_knew() {
+    use callboard::app::recordings::RecordingFetcher;
+    use callboard::store::download::{Backoff, DownloadConfig, DownloadUpdate, WaitReason};
+    use callboard::store::{CallInfo, Store, StoreConfig};
+
+    let sim = start_sim(|config| {
+        config.world.recording_probability = 1.0;
+        config.world.recording_delay_seconds = 2.0;
+        config.world.calls_per_minute = 60.0;
+    })
+    .await;
+    let session_id = live_recorded_call(&sim).await;
+    let creds = sim.credentials();
+    let credentials = Credentials::new(
+        sim.base_url(),
+        creds.client_id.clone(),
+        Secret::new(creds.client_secret.clone()),
+        Secret::new(creds.jwt.clone()),
+    )
+    .unwrap();
+    let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    // Quicker than the default, yet under the client's own Heavy-group pacing (10 a minute),
+    // which would otherwise hold the lookups back.
+    let quick = Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(3),
+    };
+    let config = DownloadConfig {
+        availability_backoff: quick,
+        ..DownloadConfig::default()
+    };
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
+    let fetcher = RecordingFetcher::new(rest, store.clone(), config, events_tx.clone()).unwrap();
+    let (found_tx, found_rx) = tokio::sync::oneshot::channel();
+    let board_knew = CallInfo {
+        queue: Some("Sales".into()),
+        campaign: Some("Billboard I-80".into()),
+        ..CallInfo::default()
+    };
+    fetcher.start_for_session(
+        session_id.clone(),
+        board_knew,
+        events_tx,
+        move |session, recording| {
+            let _ = found_tx.send((session, recording));
+        },
+    );
+
+    let mut waited_under_session = false;
+    let meta = tokio::time::timeout(SAFETY_NET, async {
+        while let Some(event) = events.recv().await {
+            match event.update {
+                DownloadUpdate::Waiting {
+                    reason: WaitReason::NotYetAvailable,
+                    ..
+                } if event.recording_id == session_id => waited_under_session = true,
+                DownloadUpdate::Finished { meta, .. } => return meta,
+                DownloadUpdate::Failed { error } => panic!("fetch failed: {error}"),
+                _ => {}
+            }
+        }
+        panic!("the events ended without a finished download");
+    })
+    .await
+    .unwrap();
+
+    assert!(waited_under_session, "the call-log wait was not reported");
+    let (session, recording_id) = found_rx.await.unwrap();
+    assert_eq!(session, session_id);
+    assert_eq!(meta.recording_id, recording_id);
+    assert_eq!(
+        meta.call.telephony_session_id.as_deref(),
+        Some(session_id.as_str())
+    );
+    assert_eq!(meta.call.queue.as_deref(), Some("Sales"));
+    assert_eq!(meta.call.campaign.as_deref(), Some("Billboard I-80"));
+    assert!(
+        meta.call.caller.is_some(),
+        "the call log's caller was not kept"
+    );
+    let stored = store.recording(&recording_id).unwrap().unwrap();
+    assert!(stored.is_complete());
+}
+
+/// A call that is live and being recorded now (its recording is not published until it ends).
+async fn live_recorded_call(sim: &SimHandle) -> String {
+    let deadline = Instant::now() + SAFETY_NET;
+    loop {
+        assert!(Instant::now() < deadline, "no recorded call appeared");
+        let truth: Value = reqwest::get(format!("{}/_sim/truth", sim.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let live_recorded = truth["calls"].as_array().and_then(|calls| {
+            calls
+                .iter()
+                .find(|c| c["recording"]["active"] == true)
+                .and_then(|c| c["telephonySessionId"].as_str().map(str::to_owned))
+        });
+        if let Some(id) = live_recorded {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Where the store keeps a recording's bytes (store::recordings module docs).
