@@ -219,11 +219,19 @@ impl App {
                 recording_id,
             } => {
                 self.ui.downloads.forget(&session_id);
+                if let Some(jobs) = &mut self.recordings {
+                    jobs.lookup_finished(&session_id);
+                }
                 tracing::info!(session_id, recording_id, "recording found in the call log");
                 Vec::new()
             }
             Msg::Download(event) => {
+                let id = event.recording_id.clone();
                 if self.ui.downloads.apply(event, now) {
+                    // A lookup that failed or was cancelled ends under its session id.
+                    if let Some(jobs) = &mut self.recordings {
+                        jobs.lookup_finished(&id);
+                    }
                     self.refresh_stored_recordings(now);
                 }
                 Vec::new()

@@ -246,7 +246,9 @@ impl RecordingFetcher {
                 .await;
             let update = match looked_up {
                 Ok(mut request) => {
-                    request.call = call.merged_into(request.call);
+                    // What the board knew (queue, campaign, agent as it showed them) wins; the call
+                    // log fills the gaps.
+                    request.call = call.merged_over(&request.call);
                     let recording_id = request.recording_id.clone();
                     match fetcher.downloader.start(request) {
                         Ok(_) => {
@@ -271,27 +273,6 @@ impl RecordingFetcher {
                 .await;
         });
         cancel
-    }
-}
-
-trait MergeCallInfo {
-    fn merged_into(self, from_call_log: CallInfo) -> CallInfo;
-}
-
-impl MergeCallInfo for CallInfo {
-    /// What the board knew (queue, campaign, agent as it showed them) wins; the call log fills
-    /// the gaps.
-    fn merged_into(self, from_call_log: CallInfo) -> CallInfo {
-        CallInfo {
-            telephony_session_id: self
-                .telephony_session_id
-                .or(from_call_log.telephony_session_id),
-            caller: self.caller.or(from_call_log.caller),
-            campaign: self.campaign.or(from_call_log.campaign),
-            queue: self.queue.or(from_call_log.queue),
-            agent: self.agent.or(from_call_log.agent),
-            duration_seconds: self.duration_seconds.or(from_call_log.duration_seconds),
-        }
     }
 }
 
@@ -373,23 +354,5 @@ mod tests {
         );
         assert_eq!(request.call.agent.as_deref(), Some("+15550002222"));
         assert_eq!(request.call.duration_seconds, Some(62));
-    }
-
-    #[test]
-    fn what_the_board_knew_wins_over_the_call_log() {
-        let board = CallInfo {
-            queue: Some("Sales".into()),
-            agent: Some("Bo".into()),
-            ..CallInfo::default()
-        };
-        let log = CallInfo {
-            caller: Some("+1555".into()),
-            agent: Some("+1666".into()),
-            ..CallInfo::default()
-        };
-        let merged = board.merged_into(log);
-        assert_eq!(merged.queue.as_deref(), Some("Sales"));
-        assert_eq!(merged.agent.as_deref(), Some("Bo"));
-        assert_eq!(merged.caller.as_deref(), Some("+1555"));
     }
 }

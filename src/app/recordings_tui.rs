@@ -67,7 +67,6 @@ impl RecordingJobs {
 
     /// Starts fetching; a refusal comes back as a failed download row.
     pub fn fetch(&mut self, from: FetchFrom, call: CallInfo) {
-        self.lookups.retain(|_, cancel| !cancel.is_cancelled());
         match from {
             FetchFrom::Recording(recording_id) => {
                 let request = DownloadRequest {
@@ -94,6 +93,11 @@ impl RecordingJobs {
                 self.lookups.insert(session_id, cancel);
             }
         }
+    }
+
+    /// Forgets the call-log lookup under `id` once it handed over or ended.
+    pub fn lookup_finished(&mut self, id: &str) {
+        self.lookups.remove(id);
     }
 
     /// Cancels the download or lookup shown under `id`; false when none runs.
