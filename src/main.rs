@@ -48,8 +48,9 @@ struct BoardArgs {
     /// Theme: default, light, high-contrast, mono, or NAME for <config dir>/themes/NAME.toml.
     #[arg(long, env = "CALLBOARD_THEME", value_name = "NAME")]
     theme: Option<String>,
-    /// Remove every action that changes the account (relabelling) from the keys and help.
-    #[arg(long)]
+    /// Remove every action that changes the account (relabelling) from the keys and help, and
+    /// refuse `numbers relabel`.
+    #[arg(long, global = true)]
     read_only: bool,
     /// Capture the mouse (off by default: it steals your terminal's text selection).
     #[arg(long)]
@@ -74,6 +75,9 @@ enum Command {
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List the account's numbers, or relabel one (the same rules and audit as the board).
+    #[command(subcommand)]
+    Numbers(callboard::app::numbers::NumbersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +110,9 @@ fn main() -> std::process::ExitCode {
             return callboard::app::recordings_cli::run(args, cli.board.config);
         }
         Some(Command::Journal(args)) => return args.run(cli.board.config),
+        Some(Command::Numbers(command)) => {
+            return callboard::app::numbers::run(command, cli.board.config, cli.board.read_only);
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -17,10 +17,12 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+pub mod numbers;
 pub mod platform;
 pub mod recordings;
 pub mod recordings_cli;
 pub mod recordings_tui;
+pub mod relabel;
 
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
@@ -55,14 +57,8 @@ pub enum Msg {
     Signal(StopSignal),
     /// What the platform session reports: state, notifications, REST snapshots.
     Session(crate::rc::ws::SessionEvent),
-    /// A relabel finished: `Ok` holds the label the platform now has.
-    RelabelDone {
-        number_id: String,
-        number: String,
-        result: Result<String, String>,
-        /// A write confirmed in an earlier run, resumed at start (not one of this run's jobs).
-        resumed: bool,
-    },
+    /// The relabel worker: writes kept as pending, a write's outcome, a problem to show.
+    Relabel(relabel::RelabelEvent),
     /// Something a worker wants the user to see (a failed bootstrap step, a rate-limit wait).
     Notice {
         text: String,
@@ -97,14 +93,7 @@ pub struct App {
     pub recordings: Option<recordings_tui::RecordingJobs>,
 }
 
-/// A confirmed relabel for the worker that writes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelabelRequest {
-    pub number_id: String,
-    pub number: String,
-    pub old_label: String,
-    pub new_label: String,
-}
+pub use relabel::RelabelRequest;
 
 impl App {
     pub fn new(board: Board, ui: UiState, theme: Theme, themes_dir: Option<PathBuf>) -> App {
@@ -135,6 +124,7 @@ impl App {
                 };
                 let effects = update::on_key(&mut self.ui, &ctx, key);
                 self.refresh_stored_recordings(now);
+                self.refresh_relabel_audit(now);
                 effects
             }
             Msg::Terminal(Event::Paste(text)) => {
@@ -176,37 +166,8 @@ impl App {
                 Vec::new()
             }
             Msg::Session(event) => self.on_session(event, now),
-            Msg::RelabelDone {
-                number_id,
-                number,
-                result,
-                resumed,
-            } => {
-                if !resumed {
-                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
-                }
-                let earlier = if resumed {
-                    " (confirmed in an earlier run)"
-                } else {
-                    ""
-                };
-                match result {
-                    Ok(label) => {
-                        views::apply_relabel(&mut self.board, &number_id, &label, now);
-                        self.ui.flash(
-                            format!("{number} relabelled \"{label}\"{earlier}"),
-                            false,
-                            now,
-                        );
-                    }
-                    Err(reason) => {
-                        self.ui.flash(
-                            format!("relabel of {number}{earlier} failed: {reason}"),
-                            true,
-                            now,
-                        );
-                    }
-                }
+            Msg::Relabel(event) => {
+                self.on_relabel(event, now);
                 Vec::new()
             }
             Msg::Notice { text, is_error } => {
@@ -237,6 +198,83 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// While the audit overlay is open, keep its copy of the store's audit current.
+    fn refresh_relabel_audit(&mut self, now: DateTime<Utc>) {
+        if !matches!(
+            self.ui.overlay,
+            Some(crate::ui::state::Overlay::Audit { .. })
+        ) {
+            return;
+        }
+        let Some(store) = &self.store else {
+            self.ui.flash(
+                "no relabel audit: the local store is unavailable",
+                true,
+                now,
+            );
+            return;
+        };
+        match store.audit_recent(crate::ui::relabel::AUDIT_ROWS) {
+            Ok(entries) => self.ui.relabel_audit = entries,
+            Err(err) => self
+                .ui
+                .flash(format!("cannot read the relabel audit: {err}"), true, now),
+        }
+    }
+
+    /// Pending rows, live re-attribution on success, the old label back on failure.
+    fn on_relabel(&mut self, event: relabel::RelabelEvent, now: DateTime<Utc>) {
+        use relabel::{RelabelEvent, WriteOutcome};
+        match event {
+            RelabelEvent::Pending(writes) => {
+                for write in &writes {
+                    let fresh = self
+                        .ui
+                        .pending_relabels
+                        .insert(write.number_id.clone(), write.new_label.clone())
+                        .is_none();
+                    if fresh {
+                        self.ui.jobs_in_flight += 1;
+                    }
+                }
+                let text = match writes.as_slice() {
+                    [one] => format!("relabelling {}…", crate::text::sanitize(&one.phone_number)),
+                    many => format!("relabelling {} numbers…", many.len()),
+                };
+                self.ui.flash(text, false, now);
+            }
+            RelabelEvent::Done(report) => {
+                let number = crate::text::sanitize(&report.write.phone_number).into_owned();
+                let text = format!("{number}: {}", report.outcome.describe());
+                let is_error = !report.outcome.landed();
+                if let WriteOutcome::Applied { label } | WriteOutcome::AlreadyApplied { label } =
+                    &report.outcome
+                {
+                    // The board re-reads the label: live and today's calls move campaign now.
+                    views::apply_relabel(&mut self.board, &report.write.number_id, label, now);
+                }
+                if !matches!(report.outcome, WriteOutcome::Deferred { .. })
+                    && self
+                        .ui
+                        .pending_relabels
+                        .remove(&report.write.number_id)
+                        .is_some()
+                {
+                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                }
+                let still = self.ui.pending_relabels.len();
+                let text = if still > 0 {
+                    format!("{text} ({still} still to write)")
+                } else {
+                    text
+                };
+                self.ui.flash(text, is_error, now);
+            }
+            RelabelEvent::Problem(text) => self.ui.flash(text, true, now),
+        }
+        self.refresh_relabel_audit(now);
     }
 
     fn on_session(
@@ -511,26 +549,14 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         | Effect::ExportRecording(_)
         | Effect::PlayRecording(_)
         | Effect::DeleteRecording(_) => carry_out_recording(app, effect, now),
-        Effect::Relabel {
-            number_id,
-            number,
-            old_label,
-            new_label,
-        } => {
-            let request = RelabelRequest {
-                number_id,
-                number: number.clone(),
-                old_label,
-                new_label,
-            };
+        Effect::Relabel(request) => {
             let sent = app
                 .relabel_tx
                 .as_ref()
                 .is_some_and(|tx| tx.try_send(request).is_ok());
             if !sent {
-                app.ui.jobs_in_flight = app.ui.jobs_in_flight.saturating_sub(1);
                 app.ui.flash(
-                    format!("cannot relabel {number}: the platform connection is not ready; try again in a moment"),
+                    "cannot relabel now: the platform connection is not ready; try again in a moment",
                     true,
                     now,
                 );
@@ -737,6 +763,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         prepared.theme.clone(),
         prepared.themes_dir.clone(),
     );
+    app.store = store;
 
     let (tx, rx) = mpsc::channel::<Msg>(4096);
     // The platform starts before the terminal is taken, so a failure prints on a normal screen.

@@ -11,6 +11,7 @@ pub mod downloads;
 pub mod filter;
 pub mod keys;
 pub mod recording_actions;
+pub mod relabel;
 pub mod render;
 pub mod state;
 pub mod table;

@@ -57,12 +57,22 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
     }
     match &ui.overlay {
         Some(Overlay::Help { scroll }) => draw_help(frame, body, ui, theme, *scroll),
+        Some(Overlay::Audit { scroll }) => {
+            crate::ui::relabel::draw_audit(frame, body, ui, theme, *scroll)
+        }
         Some(Overlay::ConfirmQuit { what }) => draw_confirm(
             frame,
             body,
             theme,
             "Quit?",
             &[format!("{what}."), "Quit anyway? y / n".to_string()],
+        ),
+        Some(Overlay::ConfirmBulk { campaign, plans }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Bulk relabel — this changes the account",
+            &crate::ui::relabel::bulk_confirm_lines(campaign, plans),
         ),
         Some(Overlay::ConfirmRelabel {
             number,
@@ -329,7 +339,12 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     let prompt = match &input.purpose {
         InputPurpose::Filter => "/".to_string(),
         InputPurpose::Command => ":".to_string(),
-        InputPurpose::Relabel { number, .. } => format!("label for {number}: "),
+        InputPurpose::Relabel { number, .. } => format!("label for {number} (tab completes): "),
+        InputPurpose::BulkCampaign { number_ids } => format!(
+            "campaign for {} number{} (tab completes): ",
+            number_ids.len(),
+            if number_ids.len() == 1 { "" } else { "s" }
+        ),
     };
     let style = theme.style(Role::Input);
     let (before, after) = input
@@ -384,7 +399,7 @@ fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll:
         ];
         if info.dangerous {
             spans.push(Span::styled(
-                "  (changes the account)",
+                format!("  ({})", info.action.danger_note()),
                 theme.style(Role::Error),
             ));
         }

@@ -312,7 +312,14 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
             Action::Open,
         ]),
         ScreenKind::CallDetail { .. } => actions.push(Action::Copy),
-        ScreenKind::Numbers => actions.extend([Action::Relabel, Action::Open]),
+        ScreenKind::Numbers => actions.extend([
+            Action::Relabel,
+            Action::MarkNumber,
+            Action::BulkRelabel,
+            Action::UndoRelabel,
+            Action::NumberKind,
+            Action::Open,
+        ]),
     }
     if ui.stack.len() > 1 || ui.screen().filter.is_active() {
         actions.push(Action::Back);
