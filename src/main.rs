@@ -25,6 +25,7 @@ Examples:
   callboard --theme light --read-only
   callboard config init              write a commented config file to edit
   callboard config path              show where config, themes, data and logs live
+  callboard recordings fetch ID      store a call's recording (telephonySessionId or recording id)
 
 In the board: ? lists every key (from your key map), : opens the command line
 (:calls, :theme mono, :window rolling, :quit), / filters (re:REGEX, !TEXT), q quits.
@@ -67,6 +68,8 @@ enum Command {
     Sim(callboard::sim::SimArgs),
     /// Monitor without the board: one line (or JSON line) per event, then the final board.
     Watch(callboard::rc::watch::WatchArgs),
+    /// Call recordings in the local store: fetch, list, export, delete.
+    Recordings(callboard::app::recordings_cli::RecordingsArgs),
     /// Export the event journal that `watch --journal` records, for `callboard replay`.
     Journal(callboard::store::journal_cli::JournalArgs),
     /// Write or locate the config file.
@@ -103,6 +106,9 @@ fn main() -> std::process::ExitCode {
         Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
         Some(Command::Sim(args)) => return args.run(),
         Some(Command::Watch(args)) => return callboard::rc::watch::run(args, cli.board.config),
+        Some(Command::Recordings(args)) => {
+            return callboard::app::recordings_cli::run(args, cli.board.config);
+        }
         Some(Command::Journal(args)) => return args.run(cli.board.config),
         Some(Command::Numbers(command)) => {
             return callboard::app::numbers::run(command, cli.board.config, cli.board.read_only);

@@ -19,6 +19,9 @@ use tokio::time::Instant;
 
 pub mod numbers;
 pub mod platform;
+pub mod recordings;
+pub mod recordings_cli;
+pub mod recordings_tui;
 pub mod relabel;
 
 use crate::board::{Applied, Board};
@@ -61,6 +64,14 @@ pub enum Msg {
         text: String,
         is_error: bool,
     },
+    /// A recording download moved on.
+    Download(crate::store::download::DownloadEvent),
+    /// An ended call's recording was found in the call log; its download now reports under
+    /// `recording_id`.
+    RecordingFound {
+        session_id: String,
+        recording_id: String,
+    },
 }
 
 /// Board, UI state and theme, with the logic that turns messages into state. No IO here: the
@@ -78,6 +89,8 @@ pub struct App {
     pub relabel_tx: Option<mpsc::Sender<RelabelRequest>>,
     /// The local store, when it could be opened (another callboard may hold it).
     pub store: Option<Store>,
+    /// Recording fetch, export, play and delete; `None` without a store.
+    pub recordings: Option<recordings_tui::RecordingJobs>,
 }
 
 pub use relabel::RelabelRequest;
@@ -96,6 +109,7 @@ impl App {
             user_themes,
             relabel_tx: None,
             store: None,
+            recordings: None,
         }
     }
 
@@ -158,6 +172,29 @@ impl App {
             }
             Msg::Notice { text, is_error } => {
                 self.ui.flash(text, is_error, now);
+                self.refresh_stored_recordings(now);
+                Vec::new()
+            }
+            Msg::RecordingFound {
+                session_id,
+                recording_id,
+            } => {
+                self.ui.downloads.forget(&session_id);
+                if let Some(jobs) = &mut self.recordings {
+                    jobs.lookup_finished(&session_id);
+                }
+                tracing::info!(session_id, recording_id, "recording found in the call log");
+                Vec::new()
+            }
+            Msg::Download(event) => {
+                let id = event.recording_id.clone();
+                if self.ui.downloads.apply(event, now) {
+                    // A lookup that failed or was cancelled ends under its session id.
+                    if let Some(jobs) = &mut self.recordings {
+                        jobs.lookup_finished(&id);
+                    }
+                    self.refresh_stored_recordings(now);
+                }
                 Vec::new()
             }
         }
@@ -291,6 +328,7 @@ impl App {
         self.board.tick(now);
         self.persist_new_callers(now);
         self.refresh_stored_recordings(now);
+        self.ui.downloads.expire(now);
         self.check_breaches(now)
     }
 
@@ -348,7 +386,8 @@ impl App {
     /// How long until the screen's content changes by itself: one second while a timer is on
     /// screen, else the next minute (the status clock). Idle costs one wake-up a minute.
     pub fn next_tick(&self, now: DateTime<Utc>) -> Duration {
-        if views::timers_visible(&self.board, &self.ui, now) {
+        // Download gauges and the outcomes that linger after them count seconds too.
+        if views::timers_visible(&self.board, &self.ui, now) || !self.ui.downloads.is_empty() {
             let into_second = Duration::from_nanos(u64::from(now.nanosecond() % 1_000_000_000));
             Duration::from_secs(1)
                 .saturating_sub(into_second)
@@ -526,6 +565,11 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         Effect::Suspend => {
             guard.suspend()?;
         }
+        Effect::FetchRecording { .. }
+        | Effect::CancelDownload(_)
+        | Effect::ExportRecording(_)
+        | Effect::PlayRecording(_)
+        | Effect::DeleteRecording(_) => carry_out_recording(app, effect, now),
         Effect::Relabel(request) => {
             let sent = app
                 .relabel_tx
@@ -541,6 +585,28 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         }
     }
     Ok(())
+}
+
+fn carry_out_recording(app: &mut App, effect: Effect, now: DateTime<Utc>) {
+    let Some(jobs) = app.recordings.as_mut() else {
+        app.ui.flash(
+            "recordings need the local store, which could not be opened (see the notice at start)",
+            true,
+            now,
+        );
+        return;
+    };
+    match effect {
+        Effect::FetchRecording { from, call } => jobs.fetch(from, call),
+        Effect::CancelDownload(id) if !jobs.cancel(&id) => {
+            app.ui
+                .flash(format!("no download of {id} is running"), true, now);
+        }
+        Effect::ExportRecording(id) => jobs.export(id),
+        Effect::PlayRecording(id) => jobs.play(id),
+        Effect::DeleteRecording(id) => jobs.delete(id),
+        _ => {}
+    }
 }
 
 /// What the command line adds to the config for the live board.
@@ -735,6 +801,18 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         report_pending_in_read_only(&mut app, Utc::now());
     }
     app.relabel_tx = Some(relabel_tx);
+    if let Some(store) = &app.store {
+        match recordings_tui::RecordingJobs::start(
+            platform.rest().clone(),
+            store.clone(),
+            config.download_concurrency,
+            config.recording_player.clone(),
+            tx.clone(),
+        ) {
+            Ok(jobs) => app.recordings = Some(jobs),
+            Err(err) => tracing::warn!(error = %err, "recording downloads unavailable"),
+        }
+    }
     let mut guard = TerminalGuard::enter(prepared.mouse)?;
     let reader = spawn_terminal_reader(tx.clone());
     let signals = spawn_signal_listener(tx.clone())?;

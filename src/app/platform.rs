@@ -167,6 +167,11 @@ async fn relabel_worker(
 }
 
 impl Platform {
+    /// The REST client of this session (recording downloads sign in through it).
+    pub fn rest(&self) -> &Arc<RestClient> {
+        &self.rest
+    }
+
     /// Whether this is the in-process simulator.
     pub fn is_demo(&self) -> bool {
         self.simulator.is_some()

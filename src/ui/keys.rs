@@ -44,6 +44,21 @@ pub enum Action {
     UndoRelabel,
     NumberKind,
     RelabelAudit,
+    FetchRecording,
+    CancelDownload,
+    ExportRecording,
+    PlayRecording,
+    DeleteRecording,
+}
+
+impl Action {
+    /// What makes a dangerous action dangerous, for the help overlay.
+    pub fn danger_note(self) -> &'static str {
+        match self {
+            Action::DeleteRecording => "removes stored data",
+            _ => "changes the account",
+        }
+    }
 }
 
 /// The static facts about one action.
@@ -317,6 +332,49 @@ pub const ACTIONS: &[ActionInfo] = &[
         &["A"],
         "Rows",
     ),
+    info(
+        Action::FetchRecording,
+        "fetch_recording",
+        "fetch",
+        "fetch the selected call's recording into the local store",
+        &["f"],
+        "Recordings",
+    ),
+    info(
+        Action::CancelDownload,
+        "cancel_download",
+        "cancel",
+        "cancel the selected recording's download",
+        &["x"],
+        "Recordings",
+    ),
+    info(
+        Action::ExportRecording,
+        "export_recording",
+        "export",
+        "export the stored recording here (.wav/.mp3, mode 0600)",
+        &["o"],
+        "Recordings",
+    ),
+    info(
+        Action::PlayRecording,
+        "play_recording",
+        "play",
+        "play the stored recording with the configured player",
+        &["p"],
+        "Recordings",
+    ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::DeleteRecording,
+            "delete_recording",
+            "delete",
+            "delete the stored recording (asks)",
+            &["D"],
+            "Recordings",
+        )
+    },
     info(
         Action::AckBell,
         "ack_bell",

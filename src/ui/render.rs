@@ -92,6 +92,17 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
                 "Write it? y / n".to_string(),
             ],
         ),
+        Some(Overlay::ConfirmDeleteRecording { recording_id }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Delete recording",
+            &[
+                format!("recording  {recording_id}"),
+                "It is removed from the local store (the platform keeps its copy).".to_string(),
+                "Delete it? y / n".to_string(),
+            ],
+        ),
         None => {}
     }
 }
@@ -403,7 +414,7 @@ fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll:
         ];
         if info.dangerous {
             spans.push(Span::styled(
-                "  (changes the account)",
+                format!("  ({})", info.action.danger_note()),
                 theme.style(Role::Error),
             ));
         }

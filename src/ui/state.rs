@@ -155,6 +155,10 @@ pub enum Overlay {
     ConfirmQuit {
         what: String,
     },
+    /// Deleting a stored recording, waiting for a yes.
+    ConfirmDeleteRecording {
+        recording_id: String,
+    },
     /// The relabel audit, newest first ([`UiState::relabel_audit`]).
     Audit {
         scroll: u16,
@@ -336,6 +340,8 @@ pub struct UiState {
     /// The recordings in the local store, as last read by the app (the Recordings view shows
     /// them beside the board's; rendering never reads the store itself).
     pub stored_recordings: Vec<crate::store::recordings::RecordingMeta>,
+    /// Recording downloads started this run, for the Recordings view's gauges.
+    pub downloads: crate::ui::downloads::Downloads,
 }
 
 impl UiState {
@@ -371,6 +377,7 @@ impl UiState {
             page_rows: 10,
             time_zone: chrono_tz::Tz::UTC,
             stored_recordings: Vec::new(),
+            downloads: crate::ui::downloads::Downloads::default(),
         }
     }
 

@@ -23,6 +23,19 @@ pub enum Effect {
     Bell,
     /// Ctrl-Z: give the terminal back and stop until resumed.
     Suspend,
+    /// Fetch a recording into the local store.
+    FetchRecording {
+        from: crate::ui::recording_actions::FetchFrom,
+        call: crate::store::recordings::CallInfo,
+    },
+    /// Cancel the download shown under this id.
+    CancelDownload(String),
+    /// Export a stored recording to a file in the working directory.
+    ExportRecording(String),
+    /// Play a stored recording with the configured player.
+    PlayRecording(String),
+    /// Delete a stored recording (confirmed by the user).
+    DeleteRecording(String),
     /// Hand confirmed relabels (or an undo) to the relabel worker.
     Relabel(crate::app::relabel::RelabelRequest),
 }
@@ -185,6 +198,20 @@ pub fn apply(ui: &mut UiState, ctx: &Context<'_>, action: Action) -> Vec<Effect>
             ui.flash("breaches acknowledged", false, ctx.now);
             Vec::new()
         }
+        Action::FetchRecording
+        | Action::CancelDownload
+        | Action::ExportRecording
+        | Action::PlayRecording
+        | Action::DeleteRecording => {
+            let selected = selected_key(ui, ctx);
+            crate::ui::recording_actions::on_action(
+                ui,
+                ctx.board,
+                action,
+                selected.as_deref(),
+                ctx.now,
+            )
+        }
         Action::MarkNumber => {
             let selected = selected_key(ui, ctx);
             crate::ui::relabel::toggle_mark(ui, ctx, selected)
@@ -228,13 +255,13 @@ fn switch(ui: &mut UiState, tab: Tab) -> Vec<Effect> {
 }
 
 fn request_quit(ui: &mut UiState) -> Vec<Effect> {
-    if ui.jobs_in_flight > 0 {
+    let in_flight = ui.jobs_in_flight + ui.downloads.running();
+    if in_flight > 0 {
         ui.overlay = Some(Overlay::ConfirmQuit {
             what: format!(
-                "{} change{} or download{} still in flight",
-                ui.jobs_in_flight,
-                if ui.jobs_in_flight == 1 { "" } else { "s" },
-                if ui.jobs_in_flight == 1 { "" } else { "s" },
+                "{in_flight} change{} or download{} still in flight",
+                if in_flight == 1 { "" } else { "s" },
+                if in_flight == 1 { "" } else { "s" },
             ),
         });
     } else {
@@ -291,6 +318,14 @@ fn on_overlay_key(
                 _ => None,
             };
             Vec::new()
+        }
+        Overlay::ConfirmDeleteRecording { recording_id } => {
+            ui.overlay = None;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                vec![Effect::DeleteRecording(recording_id)]
+            } else {
+                Vec::new()
+            }
         }
         Overlay::ConfirmQuit { .. } => {
             ui.overlay = None;

@@ -10,7 +10,9 @@ use ratatui::text::Line;
 
 use crate::board::Board;
 use crate::board::{Call, NumberRow};
+use crate::store::download::DownloadUpdate;
 use crate::store::recordings::{RecordingMeta, RecordingStatus};
+use crate::ui::downloads::{Downloads, human_bytes};
 use crate::ui::relabel::NumberKind;
 use crate::ui::render::clock_duration;
 use crate::ui::state::{CallScope, Screen, ScreenKind, UiState};
@@ -31,14 +33,17 @@ pub const NUMBER_COLUMNS: [Column; 10] = [
     Column::right("Missed", 6, 2),
 ];
 
-pub const RECORDING_COLUMNS: [Column; 7] = [
+pub const RECORDING_COLUMNS: [Column; 10] = [
     Column::left("Started", 8, 0),
     Column::left("Recording", 14, 0),
     Column::left("Status", 13, 0),
     Column::left("Caller", 13, 1),
     Column::left("Campaign", 14, 2).grow(),
+    Column::left("Queue", 12, 3),
     Column::left("Agent", 14, 2),
     Column::right("Length", 7, 1),
+    Column::right("Size", 9, 3),
+    Column::left("Fetched", 12, 4),
 ];
 
 /// One Numbers row: the board's figures plus what the view adds (who it rings, its usage type,
@@ -223,6 +228,47 @@ impl RecordingItem<'_> {
         }
     }
 
+    fn queue(&self) -> Option<&str> {
+        self.call
+            .and_then(|c| c.queue_name.as_deref())
+            .or(self.stored.and_then(|m| m.call.queue.as_deref()))
+    }
+
+    /// Bytes stored (complete), or received so far while downloading; a partial one left from
+    /// an interrupted download shows none (its stored prefix is only known by reading it).
+    fn size_bytes(&self, downloads: &Downloads) -> Option<u64> {
+        downloads
+            .row(&self.recording_id)
+            .filter(|row| row.is_running())
+            .and_then(|row| row.progress.map(|p| p.bytes))
+            .or(self
+                .stored
+                .filter(|m| m.is_complete())
+                .and_then(|m| m.length))
+    }
+
+    fn fetched_at(&self) -> Option<DateTime<Utc>> {
+        self.stored.and_then(|m| m.fetched_at)
+    }
+
+    /// Glyph + word: where the recording is; a running download says how far it got.
+    fn status_text(&self, downloads: &Downloads) -> (String, Role) {
+        if let Some(row) = downloads
+            .row(&self.recording_id)
+            .filter(|row| row.is_running())
+        {
+            return match (&row.last, row.ratio()) {
+                (DownloadUpdate::Waiting { .. } | DownloadUpdate::Queued, _) => {
+                    ("… waiting".to_string(), Role::CallWaiting)
+                }
+                (_, Some(ratio)) => (format!("↓ {:.0}%", ratio * 100.0), Role::CallTalking),
+                (_, None) => ("↓ fetching".to_string(), Role::CallTalking),
+            };
+        }
+        let (text, role) = self.status();
+        (text.to_string(), role)
+    }
+
     /// Glyph + word: where the recording is.
     fn status(&self) -> (&'static str, Role) {
         match (self.stored.map(|m| m.status), self.call) {
@@ -279,6 +325,7 @@ fn recording_items<'a>(board: &'a Board, stored: &'a [RecordingMeta]) -> Vec<Rec
 
 fn recording_sort_value(
     board: &Board,
+    downloads: &Downloads,
     item: &RecordingItem,
     column: usize,
     now: DateTime<Utc>,
@@ -287,13 +334,16 @@ fn recording_sort_value(
     match column {
         0 => SortValue::number(item.started_at().map(|t| t.timestamp_millis() as f64)),
         1 => SortValue::text(&item.recording_id),
-        2 => SortValue::text(item.status().0),
+        2 => SortValue::text(&item.status_text(downloads).0),
         3 => text(item.caller()),
         4 => item
             .campaign(board)
             .map_or(SortValue::Missing, |c| SortValue::text(&c)),
-        5 => text(item.agent()),
-        _ => SortValue::number(item.length_seconds(now)),
+        5 => text(item.queue()),
+        6 => text(item.agent()),
+        7 => SortValue::number(item.length_seconds(now)),
+        8 => SortValue::number(item.size_bytes(downloads).map(|b| b as f64)),
+        _ => SortValue::number(item.fetched_at().map(|t| t.timestamp_millis() as f64)),
     }
 }
 
@@ -312,6 +362,7 @@ pub fn recordings_table<'a>(
                 item.caller(),
                 item.call.and_then(|c| c.caller_name.as_deref()),
                 campaign.as_deref(),
+                item.queue(),
                 item.agent(),
                 Some(item.status().0),
             ]
@@ -322,7 +373,7 @@ pub fn recordings_table<'a>(
         })
         .collect();
     sort_items(&mut items, screen.sort, |item, col| {
-        recording_sort_value(board, item, col, now)
+        recording_sort_value(board, &ui.downloads, item, col, now)
     });
     let keys = items.iter().map(|i| i.recording_id.clone()).collect();
     TableData {
@@ -330,35 +381,46 @@ pub fn recordings_table<'a>(
         keys,
         footer_row: None,
         empty: "no recordings yet: calls that are recorded appear here, and what you fetch is kept in the local store",
-        build: Box::new(move |i, theme| recording_row(board, &items[i], theme, now)),
+        build: Box::new(move |i, theme| recording_row(board, &ui.downloads, &items[i], theme, now)),
     }
 }
 
 fn recording_row(
     board: &Board,
+    downloads: &Downloads,
     item: &RecordingItem,
     theme: &Theme,
     now: DateTime<Utc>,
 ) -> DrawRow<'static> {
     let tz = board.config().time_zone;
-    let (status, role) = item.status();
+    let (status, role) = item.status_text(downloads);
     let dash = || "—".to_string();
+    // Today's times by the clock; older ones by date, so yesterday's 12:03 is not today's.
+    let when = |t: DateTime<Utc>, today_format: &str, older_format: &str| {
+        let local = t.with_timezone(&tz);
+        if local.date_naive() == now.with_timezone(&tz).date_naive() {
+            local.format(today_format).to_string()
+        } else {
+            local.format(older_format).to_string()
+        }
+    };
     let cells = vec![
-        Line::from(item.started_at().map_or_else(dash, |t| {
-            // Today's recordings by time; older ones by date, so yesterday's 12:03 is not today's.
-            let local = t.with_timezone(&tz);
-            if local.date_naive() == now.with_timezone(&tz).date_naive() {
-                local.format("%H:%M:%S").to_string()
-            } else {
-                local.format("%b %d").to_string()
-            }
-        })),
+        Line::from(
+            item.started_at()
+                .map_or_else(dash, |t| when(t, "%H:%M:%S", "%b %d")),
+        ),
         Line::from(item.recording_id.clone()),
         Line::styled(status, theme.style(role)),
         Line::from(item.caller().map_or_else(dash, str::to_string)),
         Line::from(item.campaign(board).unwrap_or_else(dash)),
+        Line::from(item.queue().map_or_else(dash, str::to_string)),
         Line::from(item.agent().map_or_else(dash, str::to_string)),
         Line::from(item.length_seconds(now).map_or_else(dash, clock_duration)),
+        Line::from(item.size_bytes(downloads).map_or_else(dash, human_bytes)),
+        Line::from(
+            item.fetched_at()
+                .map_or_else(dash, |t| when(t, "%H:%M", "%b %d %H:%M")),
+        ),
     ];
     DrawRow {
         cells,
