@@ -25,6 +25,7 @@ Examples:
   callboard --theme light --read-only
   callboard config init              write a commented config file to edit
   callboard config path              show where config, themes, data and logs live
+  callboard recordings fetch ID      store a call's recording (telephonySessionId or recording id)
 
 In the board: ? lists every key (from your key map), : opens the command line
 (:calls, :theme mono, :window rolling, :quit), / filters (re:REGEX, !TEXT), q quits.
@@ -47,8 +48,9 @@ struct BoardArgs {
     /// Theme: default, light, high-contrast, mono, or NAME for <config dir>/themes/NAME.toml.
     #[arg(long, env = "CALLBOARD_THEME", value_name = "NAME")]
     theme: Option<String>,
-    /// Remove every action that changes the account (relabelling) from the keys and help.
-    #[arg(long)]
+    /// Remove every action that changes the account (relabelling) from the keys and help, and
+    /// refuse `numbers relabel`.
+    #[arg(long, global = true)]
     read_only: bool,
     /// Capture the mouse (off by default: it steals your terminal's text selection).
     #[arg(long)]
@@ -66,11 +68,16 @@ enum Command {
     Sim(callboard::sim::SimArgs),
     /// Monitor without the board: one line (or JSON line) per event, then the final board.
     Watch(callboard::rc::watch::WatchArgs),
+    /// Call recordings in the local store: fetch, list, export, delete.
+    Recordings(callboard::app::recordings_cli::RecordingsArgs),
     /// Export the event journal that `watch --journal` records, for `callboard replay`.
     Journal(callboard::store::journal_cli::JournalArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List the account's numbers, or relabel one (the same rules and audit as the board).
+    #[command(subcommand)]
+    Numbers(callboard::app::numbers::NumbersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,7 +106,13 @@ fn main() -> std::process::ExitCode {
         Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
         Some(Command::Sim(args)) => return args.run(),
         Some(Command::Watch(args)) => return callboard::rc::watch::run(args, cli.board.config),
+        Some(Command::Recordings(args)) => {
+            return callboard::app::recordings_cli::run(args, cli.board.config);
+        }
         Some(Command::Journal(args)) => return args.run(cli.board.config),
+        Some(Command::Numbers(command)) => {
+            return callboard::app::numbers::run(command, cli.board.config, cli.board.read_only);
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

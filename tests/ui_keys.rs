@@ -12,7 +12,11 @@ use ui_support::{
     scripted_app,
 };
 
+use callboard::app::relabel::{
+    PlannedRelabel, RelabelEvent, RelabelRequest, WriteOutcome, WriteReport,
+};
 use callboard::app::{App, Msg};
+use callboard::store::PendingRelabel;
 use callboard::ui::keys::KeyMap;
 use callboard::ui::state::{Overlay, ScreenKind, Source, Tab, UiState};
 use callboard::ui::theme::Theme;
@@ -131,6 +135,15 @@ fn a_bad_regex_filter_is_explained_under_the_input() {
     assert!(text.contains("not a valid regex"), "{text}");
 }
 
+/// The write the worker keeps as pending for `number_id`.
+fn pending(number_id: &str, number: &str, old: &str, new: &str) -> PendingRelabel {
+    PendingRelabel::new(number_id, number, Some(old.into()), new, "Ann", now())
+}
+
+fn done(write: PendingRelabel, outcome: WriteOutcome) -> Msg {
+    Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport { write, outcome })))
+}
+
 #[test]
 fn relabel_confirm_then_result_reattributes_the_calls() {
     let mut app = scripted_app();
@@ -138,21 +151,33 @@ fn relabel_confirm_then_result_reattributes_the_calls() {
     let effects = press(&mut app, "y");
     assert_eq!(
         effects,
-        vec![Effect::Relabel {
-            number_id: "9001".into(),
-            number: ZILLOW_CTN.into(),
-            old_label: "Zillow Spring +14155550100".into(),
-            new_label: "Zillow Fall +14155550100".into(),
-        }]
+        vec![Effect::Relabel(RelabelRequest::Write(vec![
+            PlannedRelabel {
+                number_id: "9001".into(),
+                phone_number: ZILLOW_CTN.into(),
+                old_label: Some("Zillow Spring +14155550100".into()),
+                new_label: "Zillow Fall +14155550100".into(),
+            }
+        ]))]
+    );
+    let write = pending(
+        "9001",
+        ZILLOW_CTN,
+        "Zillow Spring +14155550100",
+        "Zillow Fall +14155550100",
+    );
+    app.handle(
+        Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
+        now(),
     );
     assert_eq!(app.ui.jobs_in_flight, 1);
     app.handle(
-        Msg::RelabelDone {
-            number_id: "9001".into(),
-            number: ZILLOW_CTN.into(),
-            result: Ok("Zillow Fall +14155550100".into()),
-            resumed: false,
-        },
+        done(
+            write,
+            WriteOutcome::Applied {
+                label: "Zillow Fall +14155550100".into(),
+            },
+        ),
         now(),
     );
     assert_eq!(app.ui.jobs_in_flight, 0);
@@ -165,17 +190,29 @@ fn relabel_confirm_then_result_reattributes_the_calls() {
 #[test]
 fn a_failed_relabel_is_shown() {
     let mut app = scripted_app();
+    let write = pending("9001", ZILLOW_CTN, "Zillow Spring +14155550100", "Nope");
     app.handle(
-        Msg::RelabelDone {
-            number_id: "9001".into(),
-            number: ZILLOW_CTN.into(),
-            result: Err("this account's API does not allow label changes [CMN-102]".into()),
-            resumed: false,
-        },
+        Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
         now(),
     );
+    app.handle(
+        done(
+            write,
+            WriteOutcome::Failed {
+                code: Some("CMN-102".into()),
+                message: "this account's API does not allow label changes [CMN-102]".into(),
+            },
+        ),
+        now(),
+    );
+    assert_eq!(app.ui.jobs_in_flight, 0);
     let text = screen(&app, 120, 30);
-    assert!(text.contains("relabel of +14155550101 failed: this account's API does not allow label changes [CMN-102]"), "{text}");
+    assert!(
+        text.contains(
+            "+14155550101: relabel failed: this account's API does not allow label changes [CMN-102]"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -258,25 +295,37 @@ fn ctrl_c_cancels_the_input_line_instead_of_quitting() {
 }
 
 #[test]
-fn a_relabel_resumed_from_an_earlier_run_is_shown_but_not_counted_as_this_runs_job() {
+fn a_relabel_resumed_from_an_earlier_run_is_pending_until_it_lands() {
     let mut app = scripted_app();
-    app.ui.jobs_in_flight = 1;
+    let write = pending(
+        "9002",
+        "+14155550102",
+        "Google Ads +14155550100",
+        "Google Ads Fall +14155550100",
+    );
     app.handle(
-        Msg::RelabelDone {
-            number_id: "9002".into(),
-            number: "+14155550102".into(),
-            result: Ok("Google Ads Fall +14155550100".into()),
-            resumed: true,
-        },
+        Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
         now(),
     );
     assert_eq!(
         app.ui.jobs_in_flight, 1,
-        "this run's relabel is still in flight"
+        "quitting asks while it is pending"
     );
+    app.handle(
+        done(
+            write,
+            WriteOutcome::AlreadyApplied {
+                label: "Google Ads Fall +14155550100".into(),
+            },
+        ),
+        now(),
+    );
+    assert_eq!(app.ui.jobs_in_flight, 0);
     let text = screen(&app, 160, 30);
     assert!(
-        text.contains("relabelled \"Google Ads Fall +14155550100\" (confirmed in an earlier run)"),
+        text.contains(
+            "already labelled \"Google Ads Fall +14155550100\" (confirmed after restart)"
+        ),
         "{text}"
     );
 }

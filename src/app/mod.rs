@@ -17,7 +17,12 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+pub mod numbers;
 pub mod platform;
+pub mod recordings;
+pub mod recordings_cli;
+pub mod recordings_tui;
+pub mod relabel;
 
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
@@ -52,18 +57,20 @@ pub enum Msg {
     Signal(StopSignal),
     /// What the platform session reports: state, notifications, REST snapshots.
     Session(crate::rc::ws::SessionEvent),
-    /// A relabel finished: `Ok` holds the label the platform now has.
-    RelabelDone {
-        number_id: String,
-        number: String,
-        result: Result<String, String>,
-        /// A write confirmed in an earlier run, resumed at start (not one of this run's jobs).
-        resumed: bool,
-    },
+    /// The relabel worker: writes kept as pending, a write's outcome, a problem to show.
+    Relabel(relabel::RelabelEvent),
     /// Something a worker wants the user to see (a failed bootstrap step, a rate-limit wait).
     Notice {
         text: String,
         is_error: bool,
+    },
+    /// A recording download moved on.
+    Download(crate::store::download::DownloadEvent),
+    /// An ended call's recording was found in the call log; its download now reports under
+    /// `recording_id`.
+    RecordingFound {
+        session_id: String,
+        recording_id: String,
     },
 }
 
@@ -82,16 +89,11 @@ pub struct App {
     pub relabel_tx: Option<mpsc::Sender<RelabelRequest>>,
     /// The local store, when it could be opened (another callboard may hold it).
     pub store: Option<Store>,
+    /// Recording fetch, export, play and delete; `None` without a store.
+    pub recordings: Option<recordings_tui::RecordingJobs>,
 }
 
-/// A confirmed relabel for the worker that writes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelabelRequest {
-    pub number_id: String,
-    pub number: String,
-    pub old_label: String,
-    pub new_label: String,
-}
+pub use relabel::RelabelRequest;
 
 impl App {
     pub fn new(board: Board, ui: UiState, theme: Theme, themes_dir: Option<PathBuf>) -> App {
@@ -107,6 +109,7 @@ impl App {
             user_themes,
             relabel_tx: None,
             store: None,
+            recordings: None,
         }
     }
 
@@ -121,6 +124,7 @@ impl App {
                 };
                 let effects = update::on_key(&mut self.ui, &ctx, key);
                 self.refresh_stored_recordings(now);
+                self.refresh_relabel_audit(now);
                 effects
             }
             Msg::Terminal(Event::Paste(text)) => {
@@ -162,44 +166,115 @@ impl App {
                 Vec::new()
             }
             Msg::Session(event) => self.on_session(event, now),
-            Msg::RelabelDone {
-                number_id,
-                number,
-                result,
-                resumed,
-            } => {
-                if !resumed {
-                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
-                }
-                let earlier = if resumed {
-                    " (confirmed in an earlier run)"
-                } else {
-                    ""
-                };
-                match result {
-                    Ok(label) => {
-                        views::apply_relabel(&mut self.board, &number_id, &label, now);
-                        self.ui.flash(
-                            format!("{number} relabelled \"{label}\"{earlier}"),
-                            false,
-                            now,
-                        );
-                    }
-                    Err(reason) => {
-                        self.ui.flash(
-                            format!("relabel of {number}{earlier} failed: {reason}"),
-                            true,
-                            now,
-                        );
-                    }
-                }
+            Msg::Relabel(event) => {
+                self.on_relabel(event, now);
                 Vec::new()
             }
             Msg::Notice { text, is_error } => {
                 self.ui.flash(text, is_error, now);
+                self.refresh_stored_recordings(now);
+                Vec::new()
+            }
+            Msg::RecordingFound {
+                session_id,
+                recording_id,
+            } => {
+                self.ui.downloads.forget(&session_id);
+                if let Some(jobs) = &mut self.recordings {
+                    jobs.lookup_finished(&session_id);
+                }
+                tracing::info!(session_id, recording_id, "recording found in the call log");
+                Vec::new()
+            }
+            Msg::Download(event) => {
+                let id = event.recording_id.clone();
+                if self.ui.downloads.apply(event, now) {
+                    // A lookup that failed or was cancelled ends under its session id.
+                    if let Some(jobs) = &mut self.recordings {
+                        jobs.lookup_finished(&id);
+                    }
+                    self.refresh_stored_recordings(now);
+                }
                 Vec::new()
             }
         }
+    }
+
+    /// While the audit overlay is open, keep its copy of the store's audit current.
+    fn refresh_relabel_audit(&mut self, now: DateTime<Utc>) {
+        if !matches!(
+            self.ui.overlay,
+            Some(crate::ui::state::Overlay::Audit { .. })
+        ) {
+            return;
+        }
+        let Some(store) = &self.store else {
+            self.ui.flash(
+                "no relabel audit: the local store is unavailable",
+                true,
+                now,
+            );
+            return;
+        };
+        match store.audit_recent(crate::ui::relabel::AUDIT_ROWS) {
+            Ok(entries) => self.ui.relabel_audit = entries,
+            Err(err) => self
+                .ui
+                .flash(format!("cannot read the relabel audit: {err}"), true, now),
+        }
+    }
+
+    /// Pending rows, live re-attribution on success, the old label back on failure.
+    fn on_relabel(&mut self, event: relabel::RelabelEvent, now: DateTime<Utc>) {
+        use relabel::{RelabelEvent, WriteOutcome};
+        match event {
+            RelabelEvent::Pending(writes) => {
+                for write in &writes {
+                    let fresh = self
+                        .ui
+                        .pending_relabels
+                        .insert(write.number_id.clone(), write.new_label.clone())
+                        .is_none();
+                    if fresh {
+                        self.ui.jobs_in_flight += 1;
+                    }
+                }
+                let text = match writes.as_slice() {
+                    [one] => format!("relabelling {}…", crate::text::sanitize(&one.phone_number)),
+                    many => format!("relabelling {} numbers…", many.len()),
+                };
+                self.ui.flash(text, false, now);
+            }
+            RelabelEvent::Done(report) => {
+                let number = crate::text::sanitize(&report.write.phone_number).into_owned();
+                let text = format!("{number}: {}", report.outcome.describe());
+                let is_error = !report.outcome.landed();
+                if let WriteOutcome::Applied { label } | WriteOutcome::AlreadyApplied { label } =
+                    &report.outcome
+                {
+                    // The board re-reads the label: live and today's calls move campaign now.
+                    views::apply_relabel(&mut self.board, &report.write.number_id, label, now);
+                }
+                if !matches!(report.outcome, WriteOutcome::Deferred { .. })
+                    && self
+                        .ui
+                        .pending_relabels
+                        .remove(&report.write.number_id)
+                        .is_some()
+                {
+                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                }
+                let still = self.ui.pending_relabels.len();
+                let text = if still > 0 {
+                    format!("{text} ({still} still to write)")
+                } else {
+                    text
+                };
+                self.ui.flash(text, is_error, now);
+            }
+            RelabelEvent::Problem(text) => self.ui.flash(text, true, now),
+        }
+        self.refresh_relabel_audit(now);
     }
 
     fn on_session(
@@ -253,6 +328,7 @@ impl App {
         self.board.tick(now);
         self.persist_new_callers(now);
         self.refresh_stored_recordings(now);
+        self.ui.downloads.expire(now);
         self.check_breaches(now)
     }
 
@@ -310,7 +386,8 @@ impl App {
     /// How long until the screen's content changes by itself: one second while a timer is on
     /// screen, else the next minute (the status clock). Idle costs one wake-up a minute.
     pub fn next_tick(&self, now: DateTime<Utc>) -> Duration {
-        if views::timers_visible(&self.board, &self.ui, now) {
+        // Download gauges and the outcomes that linger after them count seconds too.
+        if views::timers_visible(&self.board, &self.ui, now) || !self.ui.downloads.is_empty() {
             let into_second = Duration::from_nanos(u64::from(now.nanosecond() % 1_000_000_000));
             Duration::from_secs(1)
                 .saturating_sub(into_second)
@@ -329,6 +406,27 @@ impl App {
             }
             Err(err) => self.ui.flash(err.to_string(), true, now),
         }
+    }
+}
+
+/// Read-only mode sends nothing, so relabels an earlier run left pending are reported instead.
+fn report_pending_in_read_only(app: &mut App, now: DateTime<Utc>) {
+    let Some(store) = &app.store else {
+        return;
+    };
+    match store.pending_relabels() {
+        Ok(pending) if !pending.is_empty() => app.ui.flash(
+            format!(
+                "{} relabel(s) confirmed earlier are still pending; read-only mode does not send them — run callboard without --read-only to finish them",
+                pending.len()
+            ),
+            true,
+            now,
+        ),
+        Ok(_) => {}
+        Err(err) => app
+            .ui
+            .flash(format!("cannot read pending relabels: {err}"), true, now),
     }
 }
 
@@ -467,26 +565,19 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         Effect::Suspend => {
             guard.suspend()?;
         }
-        Effect::Relabel {
-            number_id,
-            number,
-            old_label,
-            new_label,
-        } => {
-            let request = RelabelRequest {
-                number_id,
-                number: number.clone(),
-                old_label,
-                new_label,
-            };
+        Effect::FetchRecording { .. }
+        | Effect::CancelDownload(_)
+        | Effect::ExportRecording(_)
+        | Effect::PlayRecording(_)
+        | Effect::DeleteRecording(_) => carry_out_recording(app, effect, now),
+        Effect::Relabel(request) => {
             let sent = app
                 .relabel_tx
                 .as_ref()
                 .is_some_and(|tx| tx.try_send(request).is_ok());
             if !sent {
-                app.ui.jobs_in_flight = app.ui.jobs_in_flight.saturating_sub(1);
                 app.ui.flash(
-                    format!("cannot relabel {number}: the platform connection is not ready; try again in a moment"),
+                    "cannot relabel now: the platform connection is not ready; try again in a moment",
                     true,
                     now,
                 );
@@ -494,6 +585,28 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         }
     }
     Ok(())
+}
+
+fn carry_out_recording(app: &mut App, effect: Effect, now: DateTime<Utc>) {
+    let Some(jobs) = app.recordings.as_mut() else {
+        app.ui.flash(
+            "recordings need the local store, which could not be opened (see the notice at start)",
+            true,
+            now,
+        );
+        return;
+    };
+    match effect {
+        Effect::FetchRecording { from, call } => jobs.fetch(from, call),
+        Effect::CancelDownload(id) if !jobs.cancel(&id) => {
+            app.ui
+                .flash(format!("no download of {id} is running"), true, now);
+        }
+        Effect::ExportRecording(id) => jobs.export(id),
+        Effect::PlayRecording(id) => jobs.play(id),
+        Effect::DeleteRecording(id) => jobs.delete(id),
+        _ => {}
+    }
 }
 
 /// What the command line adds to the config for the live board.
@@ -671,6 +784,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         prepared.theme.clone(),
         prepared.themes_dir.clone(),
     );
+    app.store = store;
 
     let (tx, rx) = mpsc::channel::<Msg>(4096);
     // The platform starts before the terminal is taken, so a failure prints on a normal screen.
@@ -679,10 +793,26 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         &config.relabel_path,
         config.time_zone,
         app.store.clone(),
+        prepared.read_only,
         tx.clone(),
     )
     .await?;
+    if prepared.read_only {
+        report_pending_in_read_only(&mut app, Utc::now());
+    }
     app.relabel_tx = Some(relabel_tx);
+    if let Some(store) = &app.store {
+        match recordings_tui::RecordingJobs::start(
+            platform.rest().clone(),
+            store.clone(),
+            config.download_concurrency,
+            config.recording_player.clone(),
+            tx.clone(),
+        ) {
+            Ok(jobs) => app.recordings = Some(jobs),
+            Err(err) => tracing::warn!(error = %err, "recording downloads unavailable"),
+        }
+    }
     let mut guard = TerminalGuard::enter(prepared.mouse)?;
     let reader = spawn_terminal_reader(tx.clone());
     let signals = spawn_signal_listener(tx.clone())?;

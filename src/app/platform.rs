@@ -5,19 +5,17 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use chrono::Utc;
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{Msg, RelabelRequest};
+use crate::app::Msg;
+use crate::app::relabel::{self, RelabelEvent, RelabelRequest};
 use crate::config::PlatformCredentials;
-use crate::rc::records::PhoneNumber;
 use crate::rc::ws::{self, ConnState, SessionConfig, SessionEvent};
 use crate::rc::{Credentials, RestClient, RestConfig, Secret, sync};
 use crate::sim::{SimConfig, SimHandle, Simulator};
 use crate::store::Store;
-use crate::store::audit::{PendingRelabel, RelabelOutcome};
 use crate::ui::state::Connection;
 
 /// Relabels waiting for the worker; a supervisor types them one at a time.
@@ -33,11 +31,13 @@ pub struct Platform {
 
 /// Starts the session against `credentials`, or against an in-process simulator when there are
 /// none. Returns the running platform and the sender the app hands confirmed relabels to.
+/// In `read_only` mode nothing is ever written, not even writes left pending by an earlier run.
 pub async fn start(
     credentials: Option<&PlatformCredentials>,
     relabel_path: &str,
     zone: Tz,
     store: Option<Store>,
+    read_only: bool,
     tx: mpsc::Sender<Msg>,
 ) -> anyhow::Result<(Platform, mpsc::Sender<RelabelRequest>)> {
     crate::rc::rest::install_crypto_provider();
@@ -110,7 +110,8 @@ pub async fn start(
     let (relabel_tx, relabel_rx) = mpsc::channel(RELABEL_QUEUE);
     tasks.push(tokio::spawn(relabel_worker(
         rest.clone(),
-        store,
+        store.filter(|_| !read_only),
+        read_only,
         relabel_rx,
         tx,
     )));
@@ -126,106 +127,51 @@ pub async fn start(
     ))
 }
 
-/// Writes confirmed relabels one at a time and reports each result to the loop. With a store,
-/// each write is kept as pending from the moment it is confirmed until the platform answers,
-/// then moved to the audit (when, number, old and new label, result, who). Writes left pending
-/// by a previous run (a crash, a lost connection) are sent first, in the order they were
-/// confirmed: setting a label is idempotent, so a write that had in fact landed lands again
-/// harmlessly, and none the user confirmed is lost.
+/// Runs [`relabel::run_worker`] with the writer for this platform, forwarding its events to the
+/// loop in order (through an unbounded hop, so a busy loop delays an event but never drops one:
+/// a dropped result would leave a row marked pending for ever). Without a store nothing is
+/// written: a write that cannot be kept until the platform confirms it could be lost. In
+/// read-only mode nothing is written either.
 async fn relabel_worker(
     rest: Arc<RestClient>,
     store: Option<Store>,
+    read_only: bool,
     mut requests: mpsc::Receiver<RelabelRequest>,
     tx: mpsc::Sender<Msg>,
 ) {
-    let left_over = match store.as_ref().map(Store::pending_relabels).transpose() {
-        Ok(pending) => pending.unwrap_or_default(),
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot read pending relabels");
-            Vec::new()
-        }
-    };
-    for write in left_over {
-        tracing::info!(number = %write.phone_number, "resuming a relabel confirmed earlier");
-        let request = RelabelRequest {
-            number_id: write.number_id.clone(),
-            number: write.phone_number.clone(),
-            old_label: write.old_label.clone().unwrap_or_default(),
-            new_label: write.new_label.clone(),
+    let Some(store) = store else {
+        let refusal = if read_only {
+            crate::app::numbers::READ_ONLY_REFUSAL
+        } else {
+            "relabelling is off: the local store is unavailable, and it keeps each write safe until the platform confirms it"
         };
-        if !write_label(&rest, store.as_ref(), Some(write), request, true, &tx).await {
-            return;
-        }
-    }
-    // Who asked: the supervisor's login on this machine (often a shared jump host).
-    let who = std::env::var("USER").unwrap_or_else(|_| "unknown user".into());
-    while let Some(request) = requests.recv().await {
-        tracing::info!(number = %request.number, "relabel requested");
-        let pending = store.as_ref().and_then(|store| {
-            let write = PendingRelabel::new(
-                request.number_id.clone(),
-                request.number.clone(),
-                Some(request.old_label.clone()).filter(|l| !l.is_empty()),
-                request.new_label.clone(),
-                who.clone(),
-                Utc::now(),
-            );
-            let queued = store.queue_relabel(write);
-            if let Err(err) = &queued {
-                tracing::warn!(error = %err, "relabel not recorded as pending");
+        while requests.recv().await.is_some() {
+            let problem = RelabelEvent::Problem(refusal.into());
+            if tx.send(Msg::Relabel(problem)).await.is_err() {
+                break;
             }
-            queued.ok()
-        });
-        if !write_label(&rest, store.as_ref(), pending, request, false, &tx).await {
-            break;
         }
-    }
-}
-
-/// Sends one label write, records its outcome, and tells the loop. False once the loop is gone.
-async fn write_label(
-    rest: &RestClient,
-    store: Option<&Store>,
-    pending: Option<PendingRelabel>,
-    request: RelabelRequest,
-    resumed: bool,
-    tx: &mpsc::Sender<Msg>,
-) -> bool {
-    let result = rest
-        .relabel(&request.number_id, &request.new_label)
-        .await
-        .map(|record: PhoneNumber| record.label.unwrap_or_default())
-        .map_err(|err| err.to_string());
-    if let (Some(store), Some(pending)) = (store, &pending) {
-        let outcome = match &result {
-            Ok(_) => RelabelOutcome::Applied,
-            Err(message) => RelabelOutcome::Failed {
-                code: None,
-                message: message.clone(),
-            },
-        };
-        if let Err(err) = store.complete_relabel(&pending.idempotency_key, outcome, Utc::now()) {
-            tracing::warn!(error = %err, "relabel result not audited");
-        }
-        if let Ok(label) = &result
-            && let Err(err) = store.update_cached_label(&request.number_id, label)
-        {
-            tracing::warn!(error = %err, "cached number list not updated");
-        }
-    }
-    if let Err(reason) = &result {
-        tracing::warn!(number = %request.number, %reason, "relabel failed");
-    }
-    let done = Msg::RelabelDone {
-        number_id: request.number_id,
-        number: request.number,
-        result,
-        resumed,
+        return;
     };
-    tx.send(done).await.is_ok()
+    let writer = relabel::RelabelWriter::for_token_owner(rest, store).await;
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<RelabelEvent>();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = events_rx.recv().await {
+            if tx.send(Msg::Relabel(event)).await.is_err() {
+                break;
+            }
+        }
+    });
+    relabel::run_worker(writer, requests, move |event| events_tx.send(event).is_ok()).await;
+    let _ = forward.await;
 }
 
 impl Platform {
+    /// The REST client of this session (recording downloads sign in through it).
+    pub fn rest(&self) -> &Arc<RestClient> {
+        &self.rest
+    }
+
     /// Whether this is the in-process simulator.
     pub fn is_demo(&self) -> bool {
         self.simulator.is_some()

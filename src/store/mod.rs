@@ -153,7 +153,7 @@ pub enum StoreError {
     DiskFull { dir: PathBuf },
 
     #[error(
-        "the store's size cap is reached: {used} of {cap} bytes used and {wanted} more needed; delete recordings or clear the journal, or raise `store.cap_bytes` in the config"
+        "the store's size cap is reached: {used} of {cap} bytes used and {wanted} more needed; delete recordings (`callboard recordings delete ID`, or D in the Recordings view), or raise `store_cap_mb` under [recordings] in the config"
     )]
     CapReached { used: u64, cap: u64, wanted: u64 },
 
@@ -539,7 +539,7 @@ mod tests {
                 wanted: 10
             }
         ));
-        assert!(err.to_string().contains("raise `store.cap_bytes`"));
+        assert!(err.to_string().contains("raise `store_cap_mb`"));
     }
 
     #[test]

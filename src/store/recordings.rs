@@ -57,7 +57,7 @@ pub struct CallInfo {
 impl CallInfo {
     /// `self` with every field it lacks taken from `older`: a refetch started from the CLI with
     /// only a recording id keeps what the board knew when the download began.
-    fn merged_over(self, older: &CallInfo) -> CallInfo {
+    pub fn merged_over(self, older: &CallInfo) -> CallInfo {
         CallInfo {
             telephony_session_id: self
                 .telephony_session_id

@@ -39,6 +39,26 @@ pub enum Action {
     ToggleWindow,
     AckBell,
     Relabel,
+    MarkNumber,
+    BulkRelabel,
+    UndoRelabel,
+    NumberKind,
+    RelabelAudit,
+    FetchRecording,
+    CancelDownload,
+    ExportRecording,
+    PlayRecording,
+    DeleteRecording,
+}
+
+impl Action {
+    /// What makes a dangerous action dangerous, for the help overlay.
+    pub fn danger_note(self) -> &'static str {
+        match self {
+            Action::DeleteRecording => "removes stored data",
+            _ => "changes the account",
+        }
+    }
 }
 
 /// The static facts about one action.
@@ -264,6 +284,95 @@ pub const ACTIONS: &[ActionInfo] = &[
             "change the selected number's label",
             &["e"],
             "Rows",
+        )
+    },
+    info(
+        Action::MarkNumber,
+        "mark_number",
+        "mark",
+        "mark or unmark the selected number for a bulk relabel",
+        &["m"],
+        "Rows",
+    ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::BulkRelabel,
+            "bulk_relabel",
+            "bulk",
+            "set campaign of marked/shown numbers",
+            &["E"],
+            "Rows",
+        )
+    },
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::UndoRelabel,
+            "undo_relabel",
+            "undo",
+            "undo the last relabel or bulk relabel",
+            &["u"],
+            "Rows",
+        )
+    },
+    info(
+        Action::NumberKind,
+        "number_kind",
+        "kind",
+        "Numbers: show CTNs only, unlabelled only, or all",
+        &["t"],
+        "Rows",
+    ),
+    info(
+        Action::RelabelAudit,
+        "relabel_audit",
+        "audit",
+        "relabel audit: when, number, old and new label, result, who",
+        &["A"],
+        "Rows",
+    ),
+    info(
+        Action::FetchRecording,
+        "fetch_recording",
+        "fetch",
+        "fetch the selected call's recording into the local store",
+        &["f"],
+        "Recordings",
+    ),
+    info(
+        Action::CancelDownload,
+        "cancel_download",
+        "cancel",
+        "cancel the selected recording's download",
+        &["x"],
+        "Recordings",
+    ),
+    info(
+        Action::ExportRecording,
+        "export_recording",
+        "export",
+        "export the stored recording here (.wav/.mp3, mode 0600)",
+        &["o"],
+        "Recordings",
+    ),
+    info(
+        Action::PlayRecording,
+        "play_recording",
+        "play",
+        "play the stored recording with the configured player",
+        &["p"],
+        "Recordings",
+    ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::DeleteRecording,
+            "delete_recording",
+            "delete",
+            "delete the stored recording (asks)",
+            &["D"],
+            "Recordings",
         )
     },
     info(

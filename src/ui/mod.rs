@@ -7,8 +7,11 @@
 
 pub mod clipboard;
 pub mod command;
+pub mod downloads;
 pub mod filter;
 pub mod keys;
+pub mod recording_actions;
+pub mod relabel;
 pub mod render;
 pub mod state;
 pub mod table;

@@ -52,17 +52,27 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
     views::draw(frame, body, board, ui, theme, now);
     draw_status(frame, status, ui, theme, now);
     match &ui.input {
-        Some(_) => draw_input(frame, footer, ui, theme),
+        Some(_) => draw_input(frame, footer, board, ui, theme),
         None => draw_footer(frame, footer, ui, theme),
     }
     match &ui.overlay {
         Some(Overlay::Help { scroll }) => draw_help(frame, body, ui, theme, *scroll),
+        Some(Overlay::Audit { scroll }) => {
+            crate::ui::relabel::draw_audit(frame, body, ui, theme, *scroll)
+        }
         Some(Overlay::ConfirmQuit { what }) => draw_confirm(
             frame,
             body,
             theme,
             "Quit?",
             &[format!("{what}."), "Quit anyway? y / n".to_string()],
+        ),
+        Some(Overlay::ConfirmBulk { campaign, plans }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Bulk relabel — this changes the account",
+            &crate::ui::relabel::bulk_confirm_lines(campaign, plans),
         ),
         Some(Overlay::ConfirmRelabel {
             number,
@@ -80,6 +90,17 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
                 format!("to      {}", show_label(new_label)),
                 reads_as(board, new_label),
                 "Write it? y / n".to_string(),
+            ],
+        ),
+        Some(Overlay::ConfirmDeleteRecording { recording_id }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Delete recording",
+            &[
+                format!("recording  {recording_id}"),
+                "It is removed from the local store (the platform keeps its copy).".to_string(),
+                "Delete it? y / n".to_string(),
             ],
         ),
         None => {}
@@ -245,6 +266,17 @@ fn connection_span<'a>(
 fn draw_status(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, now: DateTime<Utc>) {
     let muted = theme.style(Role::Muted);
     let mut left = connection_span(&ui.connection, theme, now);
+    // Relabels the platform has not confirmed yet stay in view while a bulk is paced.
+    if !ui.pending_relabels.is_empty() {
+        let count = ui.pending_relabels.len();
+        left.push(Span::styled(
+            format!(
+                "  ⧗ {count} relabel{} pending",
+                if count == 1 { "" } else { "s" }
+            ),
+            theme.style(Role::RowChanged),
+        ));
+    }
     let flash = ui
         .flash
         .as_ref()
@@ -311,14 +343,19 @@ fn draw_footer(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
-fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
+fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme: &Theme) {
     let Some(input) = &ui.input else {
         return;
     };
     let prompt = match &input.purpose {
         InputPurpose::Filter => "/".to_string(),
         InputPurpose::Command => ":".to_string(),
-        InputPurpose::Relabel { number, .. } => format!("label for {number}: "),
+        InputPurpose::Relabel { number, .. } => format!("label for {number} (tab completes): "),
+        InputPurpose::BulkCampaign { number_ids } => format!(
+            "campaign for {} number{} (tab completes): ",
+            number_ids.len(),
+            if number_ids.len() == 1 { "" } else { "s" }
+        ),
     };
     let style = theme.style(Role::Input);
     let (before, after) = input
@@ -339,6 +376,10 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     ];
     if let Some(error) = &input.error {
         spans.push(Span::styled(format!("  {error}"), theme.style(Role::Error)));
+    } else if let InputPurpose::Relabel { old_label, .. } = &input.purpose {
+        let (text, ok) = crate::ui::relabel::preview(board, &input.text, old_label);
+        let role = if ok { Role::Muted } else { Role::Error };
+        spans.push(Span::styled(format!("  {text}"), theme.style(role)));
     } else if input.purpose == InputPurpose::Filter {
         spans.push(Span::styled(
             "  text · re:REGEX · !TEXT excludes · enter keeps · esc undoes",
@@ -373,7 +414,7 @@ fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll:
         ];
         if info.dangerous {
             spans.push(Span::styled(
-                "  (changes the account)",
+                format!("  ({})", info.action.danger_note()),
                 theme.style(Role::Error),
             ));
         }

@@ -155,6 +155,19 @@ pub enum Overlay {
     ConfirmQuit {
         what: String,
     },
+    /// Deleting a stored recording, waiting for a yes.
+    ConfirmDeleteRecording {
+        recording_id: String,
+    },
+    /// The relabel audit, newest first ([`UiState::relabel_audit`]).
+    Audit {
+        scroll: u16,
+    },
+    /// A bulk "set campaign" worked out and waiting for a yes.
+    ConfirmBulk {
+        campaign: String,
+        plans: Vec<crate::app::relabel::PlannedRelabel>,
+    },
     /// A relabel typed and waiting for a yes.
     ConfirmRelabel {
         number_id: String,
@@ -173,6 +186,10 @@ pub enum InputPurpose {
         number_id: String,
         number: String,
         old_label: String,
+    },
+    /// The campaign for a bulk relabel of these numbers (by id).
+    BulkCampaign {
+        number_ids: Vec<String>,
     },
 }
 
@@ -305,6 +322,16 @@ pub struct UiState {
     pub bell_enabled: bool,
     /// Relabels and downloads in flight: quitting asks first while this is not zero.
     pub jobs_in_flight: usize,
+    /// Relabels confirmed but not yet confirmed by the platform: number id → the label being
+    /// written. The row shows it beside the old label until the outcome arrives.
+    pub pending_relabels: std::collections::BTreeMap<String, String>,
+    /// The newest relabel audit entries, newest first, read from the store while the audit
+    /// overlay is open.
+    pub relabel_audit: Vec<crate::store::AuditEntry>,
+    /// Numbers marked (by id) for a bulk relabel.
+    pub marked_numbers: std::collections::BTreeSet<String>,
+    /// Which numbers the Numbers view lists.
+    pub number_kind: crate::ui::relabel::NumberKind,
     pub quit: bool,
     /// Rows one page moves (the table's visible height), kept current by the app on resize.
     pub page_rows: usize,
@@ -313,6 +340,8 @@ pub struct UiState {
     /// The recordings in the local store, as last read by the app (the Recordings view shows
     /// them beside the board's; rendering never reads the store itself).
     pub stored_recordings: Vec<crate::store::recordings::RecordingMeta>,
+    /// Recording downloads started this run, for the Recordings view's gauges.
+    pub downloads: crate::ui::downloads::Downloads,
 }
 
 impl UiState {
@@ -340,10 +369,15 @@ impl UiState {
             breached: BTreeSet::new(),
             bell_enabled,
             jobs_in_flight: 0,
+            pending_relabels: std::collections::BTreeMap::new(),
+            marked_numbers: std::collections::BTreeSet::new(),
+            relabel_audit: Vec::new(),
+            number_kind: crate::ui::relabel::NumberKind::All,
             quit: false,
             page_rows: 10,
             time_zone: chrono_tz::Tz::UTC,
             stored_recordings: Vec::new(),
+            downloads: crate::ui::downloads::Downloads::default(),
         }
     }
 

@@ -23,13 +23,21 @@ pub enum Effect {
     Bell,
     /// Ctrl-Z: give the terminal back and stop until resumed.
     Suspend,
-    /// Write a phone number's label to the platform (confirmed by the user).
-    Relabel {
-        number_id: String,
-        number: String,
-        old_label: String,
-        new_label: String,
+    /// Fetch a recording into the local store.
+    FetchRecording {
+        from: crate::ui::recording_actions::FetchFrom,
+        call: crate::store::recordings::CallInfo,
     },
+    /// Cancel the download shown under this id.
+    CancelDownload(String),
+    /// Export a stored recording to a file in the working directory.
+    ExportRecording(String),
+    /// Play a stored recording with the configured player.
+    PlayRecording(String),
+    /// Delete a stored recording (confirmed by the user).
+    DeleteRecording(String),
+    /// Hand confirmed relabels (or an undo) to the relabel worker.
+    Relabel(crate::app::relabel::RelabelRequest),
 }
 
 /// Everything the key handling needs besides the UI state.
@@ -190,6 +198,31 @@ pub fn apply(ui: &mut UiState, ctx: &Context<'_>, action: Action) -> Vec<Effect>
             ui.flash("breaches acknowledged", false, ctx.now);
             Vec::new()
         }
+        Action::FetchRecording
+        | Action::CancelDownload
+        | Action::ExportRecording
+        | Action::PlayRecording
+        | Action::DeleteRecording => {
+            let selected = selected_key(ui, ctx);
+            crate::ui::recording_actions::on_action(
+                ui,
+                ctx.board,
+                action,
+                selected.as_deref(),
+                ctx.now,
+            )
+        }
+        Action::MarkNumber => {
+            let selected = selected_key(ui, ctx);
+            crate::ui::relabel::toggle_mark(ui, ctx, selected)
+        }
+        Action::BulkRelabel => crate::ui::relabel::start_bulk(ui, ctx),
+        Action::UndoRelabel => crate::ui::relabel::undo(ui, ctx),
+        Action::NumberKind => crate::ui::relabel::toggle_kind(ui, ctx),
+        Action::RelabelAudit => {
+            ui.overlay = Some(Overlay::Audit { scroll: 0 });
+            Vec::new()
+        }
         Action::Relabel => {
             if ui.keymap.read_only() {
                 return Vec::new();
@@ -222,13 +255,13 @@ fn switch(ui: &mut UiState, tab: Tab) -> Vec<Effect> {
 }
 
 fn request_quit(ui: &mut UiState) -> Vec<Effect> {
-    if ui.jobs_in_flight > 0 {
+    let in_flight = ui.jobs_in_flight + ui.downloads.running();
+    if in_flight > 0 {
         ui.overlay = Some(Overlay::ConfirmQuit {
             what: format!(
-                "{} change{} or download{} still in flight",
-                ui.jobs_in_flight,
-                if ui.jobs_in_flight == 1 { "" } else { "s" },
-                if ui.jobs_in_flight == 1 { "" } else { "s" },
+                "{in_flight} change{} or download{} still in flight",
+                if in_flight == 1 { "" } else { "s" },
+                if in_flight == 1 { "" } else { "s" },
             ),
         });
     } else {
@@ -286,12 +319,33 @@ fn on_overlay_key(
             };
             Vec::new()
         }
+        Overlay::ConfirmDeleteRecording { recording_id } => {
+            ui.overlay = None;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                vec![Effect::DeleteRecording(recording_id)]
+            } else {
+                Vec::new()
+            }
+        }
         Overlay::ConfirmQuit { .. } => {
             ui.overlay = None;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
                 ui.quit = true;
             }
             Vec::new()
+        }
+        Overlay::Audit { scroll } => {
+            ui.overlay = crate::ui::relabel::audit_scrolled(scroll, action);
+            Vec::new()
+        }
+        Overlay::ConfirmBulk { plans, .. } => {
+            ui.overlay = None;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                crate::ui::relabel::confirm_bulk(ui, plans)
+            } else {
+                ui.flash("bulk relabel cancelled", false, ctx.now);
+                Vec::new()
+            }
         }
         Overlay::ConfirmRelabel {
             number_id,
@@ -301,14 +355,14 @@ fn on_overlay_key(
         } => {
             ui.overlay = None;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                ui.jobs_in_flight += 1;
-                ui.flash(format!("relabelling {number}…"), false, ctx.now);
-                vec![Effect::Relabel {
-                    number_id,
-                    number,
-                    old_label,
-                    new_label,
-                }]
+                vec![Effect::Relabel(crate::app::relabel::RelabelRequest::Write(
+                    vec![crate::app::relabel::PlannedRelabel {
+                        number_id,
+                        phone_number: number,
+                        old_label: Some(old_label).filter(|l| !l.is_empty()),
+                        new_label,
+                    }],
+                ))]
             } else {
                 ui.flash("relabel cancelled", false, ctx.now);
                 Vec::new()
@@ -341,6 +395,15 @@ fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effec
                 input.cursor = next.chars().count();
                 input.text = next;
             }
+            input.error = (options.len() > 1).then(|| options.join("  "));
+        }
+        KeyCode::Tab
+            if matches!(
+                input.purpose,
+                InputPurpose::Relabel { .. } | InputPurpose::BulkCampaign { .. }
+            ) =>
+        {
+            let options = crate::ui::relabel::complete(ctx.board, &mut input);
             input.error = (options.len() > 1).then(|| options.join("  "));
         }
         KeyCode::Backspace => {
@@ -435,19 +498,9 @@ fn submit_input(ui: &mut UiState, ctx: &Context<'_>, input: InputLine) -> Vec<Ef
             number_id,
             number,
             old_label,
-        } => {
-            let new_label = crate::text::sanitize(input.text.trim()).into_owned();
-            if new_label == old_label {
-                ui.flash("label unchanged", false, ctx.now);
-                return Vec::new();
-            }
-            ui.overlay = Some(Overlay::ConfirmRelabel {
-                number_id,
-                number,
-                old_label,
-                new_label,
-            });
-            Vec::new()
+        } => crate::ui::relabel::submit_single(ui, ctx, input, number_id, number, old_label),
+        InputPurpose::BulkCampaign { number_ids } => {
+            crate::ui::relabel::submit_bulk(ui, ctx, input, number_ids)
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod numbers;
 pub mod queues;
+pub mod recordings;
 
 use std::collections::BTreeSet;
 
@@ -91,6 +92,13 @@ pub fn draw(
         calls::draw_detail(frame, area, board, session_id, theme, now);
         return;
     }
+    let area = if screen.kind == ScreenKind::Recordings {
+        let (table, panel) = recordings::split(area, ui);
+        recordings::draw_downloads(frame, panel, ui, theme);
+        table
+    } else {
+        area
+    };
     let Some(data) = table_data(board, ui, now) else {
         return;
     };
@@ -293,11 +301,25 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
     match kind {
         ScreenKind::Queues | ScreenKind::Agents => actions.push(Action::Open),
         ScreenKind::Campaigns => actions.extend([Action::Open, Action::Expand]),
-        ScreenKind::Calls(_) | ScreenKind::Recordings => {
-            actions.extend([Action::Open, Action::Copy])
+        ScreenKind::Calls(_) => {
+            actions.extend([Action::Open, Action::FetchRecording, Action::Copy])
         }
+        ScreenKind::Recordings => actions.extend([
+            Action::FetchRecording,
+            Action::ExportRecording,
+            Action::PlayRecording,
+            Action::DeleteRecording,
+            Action::Open,
+        ]),
         ScreenKind::CallDetail { .. } => actions.push(Action::Copy),
-        ScreenKind::Numbers => actions.extend([Action::Relabel, Action::Open]),
+        ScreenKind::Numbers => actions.extend([
+            Action::Relabel,
+            Action::MarkNumber,
+            Action::BulkRelabel,
+            Action::UndoRelabel,
+            Action::NumberKind,
+            Action::Open,
+        ]),
     }
     if ui.stack.len() > 1 || ui.screen().filter.is_active() {
         actions.push(Action::Back);
