@@ -853,7 +853,6 @@ fn full_redraw_bytes(live: usize) -> u64 {
     });
     backend.draw(cells).expect("draw into memory");
     Backend::flush(&mut backend).expect("flush into memory");
-    drop(backend);
     written.len() as u64
 }
 
@@ -993,6 +992,9 @@ fn start(rows: &mut Vec<Row>) {
 // ---------------------------------------------------------------------------------------------
 // Summary
 
+/// Reads one column's text out of a row.
+type Cell = fn(&Row) -> &str;
+
 fn print_summary(rows: &[Row], elapsed: Duration) {
     let width = |f: fn(&Row) -> &str, title: &str| {
         rows.iter()
@@ -1001,7 +1003,7 @@ fn print_summary(rows: &[Row], elapsed: Duration) {
             .max()
             .unwrap_or(0)
     };
-    let columns: [(&str, fn(&Row) -> &str); 5] = [
+    let columns: [(&str, Cell); 5] = [
         ("budget", |r| &r.what),
         ("figure", |r| &r.figure),
         ("baseline (same run)", |r| &r.baseline),
