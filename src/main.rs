@@ -47,8 +47,9 @@ struct BoardArgs {
     /// Theme: default, light, high-contrast, mono, or NAME for <config dir>/themes/NAME.toml.
     #[arg(long, env = "CALLBOARD_THEME", value_name = "NAME")]
     theme: Option<String>,
-    /// Remove every action that changes the account (relabelling) from the keys and help.
-    #[arg(long)]
+    /// Remove every action that changes the account (relabelling) from the keys and help, and
+    /// refuse `numbers relabel`.
+    #[arg(long, global = true)]
     read_only: bool,
     /// Capture the mouse (off by default: it steals your terminal's text selection).
     #[arg(long)]
@@ -66,9 +67,14 @@ enum Command {
     Sim(callboard::sim::SimArgs),
     /// Monitor without the board: one line (or JSON line) per event, then the final board.
     Watch(callboard::rc::watch::WatchArgs),
+    /// Export the event journal that `watch --journal` records, for `callboard replay`.
+    Journal(callboard::store::journal_cli::JournalArgs),
     /// Write or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List the account's numbers, or relabel one (the same rules and audit as the board).
+    #[command(subcommand)]
+    Numbers(callboard::app::numbers::NumbersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +103,10 @@ fn main() -> std::process::ExitCode {
         Some(Command::Replay(args)) => return callboard::board::replay::run(&args),
         Some(Command::Sim(args)) => return args.run(),
         Some(Command::Watch(args)) => return callboard::rc::watch::run(args, cli.board.config),
+        Some(Command::Journal(args)) => return args.run(cli.board.config),
+        Some(Command::Numbers(command)) => {
+            return callboard::app::numbers::run(command, cli.board.config, cli.board.read_only);
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -31,6 +31,9 @@ struct Platform {
     /// Scripted replies of the extension list: status, Retry-After, consumed front first.
     script: VecDeque<(u16, Option<&'static str>)>,
     extension_requests: u32,
+    /// Every API request is refused with 401, whatever the token.
+    reject_all: bool,
+    queue_requests: u32,
 }
 
 type Shared = Arc<Mutex<Platform>>;
@@ -72,6 +75,9 @@ async fn token(State(p): State<Shared>, headers: HeaderMap, body: String) -> Res
 use axum::Json;
 
 fn authorized(p: &Platform, headers: &HeaderMap) -> bool {
+    if p.reject_all {
+        return false;
+    }
     let given = headers.get("authorization").and_then(|v| v.to_str().ok());
     match (&p.valid_token, given) {
         (Some(valid), Some(given)) => given == format!("Bearer {valid}"),
@@ -158,6 +164,7 @@ async fn extensions(State(p): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn queue(State(p): State<Shared>, headers: HeaderMap) -> Response {
+    p.lock().unwrap().queue_requests += 1;
     if !authorized(&p.lock().unwrap(), &headers) {
         return unauthorized();
     }
@@ -436,4 +443,32 @@ async fn recording_content_streams_and_resumes_with_a_range() {
         err.to_string(),
         "could not download recording 404: RingCentral has no such record [CMN-102]"
     );
+}
+
+#[tokio::test]
+async fn the_recording_downloader_signs_with_the_session_and_refreshes_on_401() {
+    use callboard::store::download::TokenProvider;
+    let (platform, client) = start(3600).await;
+    let auth = client.auth().clone();
+    let token = TokenProvider::token(&auth).await.unwrap();
+    assert_eq!(
+        <std::sync::Arc<callboard::rc::Auth> as TokenProvider>::authorization(&token),
+        "Bearer tok-1"
+    );
+    TokenProvider::rejected(&auth, &token).await;
+    let fresh = TokenProvider::token(&auth).await.unwrap();
+    assert_eq!(fresh.authorization(), "Bearer tok-2");
+    assert_eq!(platform.lock().unwrap().grants[1], "refresh_token");
+}
+
+#[tokio::test]
+async fn a_second_401_after_the_refresh_is_reported_not_looped() {
+    let (platform, client) = start(3600).await;
+    platform.lock().unwrap().reject_all = true;
+    let err = client.call_queue("55").await.unwrap_err();
+    assert!(matches!(err, RcError::Unauthorized { .. }), "{err}");
+    assert_eq!(err.code(), Some("OAU-149"));
+    let p = platform.lock().unwrap();
+    assert_eq!(p.queue_requests, 2, "one try and one retry");
+    assert_eq!(p.grants.len(), 2, "sign-in, then one refresh");
 }

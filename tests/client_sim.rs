@@ -414,13 +414,25 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-#[test]
-fn watch_json_count_prints_n_event_lines_then_the_board() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_callboard"))
-        .args(["watch", "--json", "--count", "5", "--duration", "60s"])
+/// `callboard watch …` with no credentials and no config file: the DEMO simulator.
+fn watch_command(home: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_callboard"));
+    command
+        .arg("watch")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("CALLBOARD_CONFIG")
         .env_remove("RC_CLIENT_ID")
         .env_remove("RC_CLIENT_SECRET")
-        .env_remove("RC_JWT")
+        .env_remove("RC_JWT");
+    command
+}
+
+#[test]
+fn watch_json_count_prints_n_event_lines_then_the_board() {
+    let home = tempfile::tempdir().unwrap();
+    let output = watch_command(home.path())
+        .args(["--json", "--count", "5", "--duration", "60s"])
         .output()
         .unwrap();
     assert!(
@@ -443,4 +455,64 @@ fn watch_json_count_prints_n_event_lines_then_the_board() {
     assert_eq!(lines[5]["board"]["schema"], 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("built-in simulator (DEMO)"), "{stderr}");
+}
+
+#[test]
+fn watch_journal_keeps_every_frame_for_replay() {
+    let data = tempfile::tempdir().unwrap();
+    let output = watch_command(data.path())
+        .args(["--json", "--count", "3", "--duration", "60s", "--journal"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let store = callboard::store::Store::open(data.path(), Default::default()).unwrap();
+    let frames: Vec<_> = store.journal_entries().map(Result::unwrap).collect();
+    assert!(frames.len() >= 3, "{} frames journaled", frames.len());
+    for entry in &frames {
+        let frame: Value = serde_json::from_slice(&entry.frame).unwrap();
+        assert_eq!(frame[0]["type"], "ServerNotification", "{frame}");
+    }
+    drop(store);
+
+    // `journal export` writes the same frames as JSON lines, and `replay` reads them back.
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_callboard"))
+        .args(["journal", "export", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let lines: Vec<&[u8]> = export
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), frames.len());
+    for (line, entry) in lines.iter().zip(&frames) {
+        assert_eq!(*line, &entry.frame[..]);
+    }
+    let shift = data.path().join("shift.jsonl");
+    std::fs::write(&shift, &export.stdout).unwrap();
+    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_callboard"))
+        .args(["replay", "--json"])
+        .arg(&shift)
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let board: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(board["schema"], 1);
+    assert!(!board["calls"].as_array().unwrap().is_empty(), "{board}");
 }

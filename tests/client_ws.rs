@@ -37,6 +37,10 @@ struct Gateway {
     /// Whether heartbeats are answered.
     silent: bool,
     subscriptions: u32,
+    /// `expiresIn` of the subscriptions it grants (0: the real 24 h default).
+    expires_in: u64,
+    /// When set, renewals (PUT) are refused with 404 SUB-507.
+    forget_subscriptions: bool,
     /// Methods of the subscription requests, in order.
     requests: Vec<String>,
     ws_tokens: u32,
@@ -116,15 +120,24 @@ async fn serve(mut socket: WebSocket, p: Shared, wsc: Option<String>) {
                     }
                     Some("ClientRequest") => {
                         let method = meta["method"].as_str().unwrap().to_owned();
-                        let id = {
+                        let (id, expires_in, refuse) = {
                             let mut g = p.gateway.lock().unwrap();
                             g.requests.push(method.clone());
                             if method == "POST" { g.subscriptions += 1; }
-                            g.subscriptions
+                            let expires_in = if g.expires_in == 0 { 86399 } else { g.expires_in };
+                            (g.subscriptions, expires_in, method == "PUT" && g.forget_subscriptions)
                         };
+                        if refuse {
+                            let reply = json!([
+                                {"type": "ClientRequest", "messageId": meta["messageId"], "status": 404, "headers": {}},
+                                {"errorCode": "SUB-507", "message": "Subscription is expired", "errors": [{"errorCode": "SUB-507", "message": "Subscription is expired"}]}
+                            ]);
+                            let _ = socket.send(Message::Text(reply.to_string().into())).await;
+                            continue;
+                        }
                         let reply = json!([
                             {"type": "ClientRequest", "messageId": meta["messageId"], "status": 200, "headers": {}},
-                            {"id": format!("sub-{id}"), "status": "Active", "expiresIn": 86399,
+                            {"id": format!("sub-{id}"), "status": "Active", "expiresIn": expires_in,
                              "eventFilters": frame[1]["eventFilters"]}
                         ]);
                         let _ = socket.send(Message::Text(reply.to_string().into())).await;
@@ -458,4 +471,43 @@ async fn a_drop_during_the_bootstrap_redoes_it_after_recovery_still_holding_even
     );
     let kinds: Vec<SyncKind> = h.syncs.lock().unwrap().iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds, [SyncKind::Bootstrap, SyncKind::Bootstrap]);
+}
+
+#[tokio::test]
+async fn a_short_lived_subscription_is_renewed_and_a_lost_one_replaced_with_a_resync() {
+    let mut h = start(SessionConfig::default(), true).await;
+    // Renewed at 80 % of its 1 s life, well before the socket's 24 h.
+    h.platform.gateway.lock().unwrap().expires_in = 1;
+    h.expect_state("Connecting").await;
+    h.until_live(&[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !h
+        .platform
+        .gateway
+        .lock()
+        .unwrap()
+        .requests
+        .contains(&"PUT".to_owned())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no renewal was sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Now the platform has forgotten it: the next renewal gets 404 SUB-507.
+    {
+        let mut g = h.platform.gateway.lock().unwrap();
+        g.forget_subscriptions = true;
+        g.expires_in = 86399;
+    }
+    h.expect_state("Resyncing").await;
+    let seen = h.until_live(&[]).await;
+    assert_eq!(seen, ["Synced(Resync)"]);
+    let g = h.platform.gateway.lock().unwrap();
+    assert_eq!(
+        g.subscriptions, 2,
+        "a new subscription replaced the lost one"
+    );
+    assert_eq!(g.connects.len(), 1, "on the same socket");
 }

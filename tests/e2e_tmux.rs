@@ -74,18 +74,27 @@ impl Tmux {
             &height.to_string(),
             &wrapper,
         ]);
-        assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn screen(&self, session: &str) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", session]).stdout).into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", session]).stdout)
+            .into_owned()
     }
 
     fn keys(&self, session: &str, keys: &[&str]) {
         for key in keys {
             self.tmux(&["send-keys", "-t", session, key]);
             // Let an Esc stand alone, so it is not read as the start of an Alt chord.
-            std::thread::sleep(Duration::from_millis(if *key == "Escape" { 250 } else { 60 }));
+            std::thread::sleep(Duration::from_millis(if *key == "Escape" {
+                250
+            } else {
+                60
+            }));
         }
     }
 
@@ -102,7 +111,10 @@ impl Tmux {
             if test(&screen) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; the screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -120,7 +132,10 @@ impl Tmux {
         let path = self.path(&format!("{session}.pid"));
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some(pid) = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok()) {
+            if let Some(pid) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
                 return pid;
             }
             assert!(Instant::now() < deadline, "no pid file");
@@ -132,9 +147,17 @@ impl Tmux {
     /// again.
     fn assert_exited_and_restored(&self, session: &str) -> String {
         let screen = self.wait_for(session, "the exit status line", |s| s.contains("[exit "));
-        assert_eq!(self.format(session, "#{alternate_on}"), "0", "alternate screen left");
+        assert_eq!(
+            self.format(session, "#{alternate_on}"),
+            "0",
+            "alternate screen left"
+        );
         assert_eq!(self.format(session, "#{cursor_flag}"), "1", "cursor shown");
-        assert_eq!(self.format(session, "#{mouse_any_flag}"), "0", "mouse capture off");
+        assert_eq!(
+            self.format(session, "#{mouse_any_flag}"),
+            "0",
+            "mouse capture off"
+        );
         let stty_path = self.path(&format!("{session}.stty"));
         let deadline = Instant::now() + WAIT;
         let stty = loop {
@@ -148,7 +171,10 @@ impl Tmux {
         };
         let words: Vec<&str> = stty.split_whitespace().collect();
         for setting in ["icanon", "echo", "isig"] {
-            assert!(words.contains(&setting), "raw mode left on ({setting} missing):\n{stty}");
+            assert!(
+                words.contains(&setting),
+                "raw mode left on ({setting} missing):\n{stty}"
+            );
         }
         screen
     }
@@ -172,7 +198,10 @@ fn pid_alive(pid: i32) -> bool {
 fn wait_gone(pid: i32) {
     let deadline = Instant::now() + WAIT;
     while pid_alive(pid) {
-        assert!(Instant::now() < deadline, "callboard (pid {pid}) did not exit");
+        assert!(
+            Instant::now() < deadline,
+            "callboard (pid {pid}) did not exit"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -189,31 +218,48 @@ fn queues_filled(screen: &str) -> bool {
 fn a_supervisor_session_start_to_quit() {
     let tmux = Tmux::new("session");
     tmux.start("board", 120, 32);
-    let screen = tmux.wait_for("board", "queues to fill over a live connection", queues_filled);
+    let screen = tmux.wait_for(
+        "board",
+        "queues to fill over a live connection",
+        queues_filled,
+    );
     assert!(screen.contains("DEMO"), "{screen}");
-    assert!(screen.contains("Queue") && screen.contains("SL%/goal"), "{screen}");
+    assert!(
+        screen.contains("Queue") && screen.contains("SL%/goal"),
+        "{screen}"
+    );
 
     tmux.keys("board", &["3"]);
-    tmux.wait_for("board", "the Calls view", |s| s.contains("In st.") && s.contains("Caller"));
+    tmux.wait_for("board", "the Calls view", |s| {
+        s.contains("In st.") && s.contains("Caller")
+    });
 
     tmux.keys("board", &["/"]);
     tmux.type_text("board", "no-such-caller-anywhere");
     tmux.keys("board", &["Enter"]);
     tmux.wait_text("board", "no rows match the filter");
     tmux.keys("board", &["Escape"]);
-    tmux.wait_for("board", "the filter cleared", |s| !s.contains("no rows match"));
+    tmux.wait_for("board", "the filter cleared", |s| {
+        !s.contains("no rows match")
+    });
 
     tmux.keys("board", &["1", "Enter"]);
-    tmux.wait_for("board", "a queue's calls", |s| s.contains("Queues ›") && s.contains(" calls"));
+    tmux.wait_for("board", "a queue's calls", |s| {
+        s.contains("Queues ›") && s.contains(" calls")
+    });
     tmux.keys("board", &["Enter"]);
     tmux.wait_text("board", "Timeline");
     tmux.keys("board", &["Escape", "Escape"]);
-    tmux.wait_for("board", "back at the queues", |s| s.contains("SL%/goal") && !s.contains("Queues ›"));
+    tmux.wait_for("board", "back at the queues", |s| {
+        s.contains("SL%/goal") && !s.contains("Queues ›")
+    });
 
     tmux.keys("board", &["?"]);
     tmux.wait_text("board", "Keys — from your key map");
     tmux.keys("board", &["Escape"]);
-    tmux.wait_for("board", "help closed", |s| !s.contains("Keys — from your key map"));
+    tmux.wait_for("board", "help closed", |s| {
+        !s.contains("Keys — from your key map")
+    });
 
     tmux.keys("board", &["q"]);
     let screen = tmux.assert_exited_and_restored("board");
@@ -230,7 +276,11 @@ fn sighup_and_kill_session_quit_cleanly_and_restore_the_terminal() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
     let screen = tmux.assert_exited_and_restored("hup");
     assert!(screen.contains("[exit 0]"), "{screen}");
-    assert!(tmux.log().contains("HangUp"), "the log says why it stopped:\n{}", tmux.log());
+    assert!(
+        tmux.log().contains("HangUp"),
+        "the log says why it stopped:\n{}",
+        tmux.log()
+    );
 
     // tmux's kill-session hangs up the pane: the process must still quit on its own.
     tmux.start("killed", 100, 30);
@@ -240,12 +290,69 @@ fn sighup_and_kill_session_quit_cleanly_and_restore_the_terminal() {
     wait_gone(pid);
 }
 
+/// POSTs a JSON body to the simulator's control API (plain HTTP/1.1 on loopback).
+fn sim_post(base_url: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let host = base_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+    answer
+}
+
+#[test]
+fn hostile_caller_names_from_the_simulator_stay_inert() {
+    let tmux = Tmux::new("hostile");
+    tmux.start("hostile", 160, 50);
+    tmux.wait_for("hostile", "the board", queues_filled);
+    // The in-process simulator's address is in the log (it listens on a free loopback port).
+    let log = tmux.log();
+    let url = log
+        .split("url=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|u| u.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no simulator url in the log:\n{log}"));
+    sim_post(&url, "/_sim/fault", r#"{"kind":"hostile_strings"}"#);
+    sim_post(&url, "/_sim/burst", r#"{"count":200}"#);
+    tmux.keys("hostile", &["3"]);
+    let screen = tmux.wait_text("hostile", "Mallory Title");
+    // OSC 0 would have set the window title; ESC [2J would have erased the screen.
+    assert!(!tmux.format("hostile", "#{pane_title}").contains("pwned"));
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("1 Queues")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("]0;you have been pwnedMallory Title"),
+        "shown as inert text:\n{screen}"
+    );
+    tmux.keys("hostile", &["q"]);
+    tmux.assert_exited_and_restored("hostile");
+}
+
 #[test]
 fn help_teaches_and_config_init_writes_a_file() {
     let bin = Path::new(env!("CARGO_BIN_EXE_callboard"));
     let help = Command::new(bin).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for must in ["Examples:", "RC_JWT", "CALLBOARD_CONFIG", "NO_COLOR", "callboard config init"] {
+    for must in [
+        "Examples:",
+        "RC_JWT",
+        "CALLBOARD_CONFIG",
+        "NO_COLOR",
+        "callboard config init",
+    ] {
         assert!(text.contains(must), "--help lacks {must}:\n{text}");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -259,7 +366,11 @@ fn help_teaches_and_config_init_writes_a_file() {
         cmd.output().unwrap()
     };
     assert!(run(false).status.success());
-    assert!(std::fs::read_to_string(&config).unwrap().contains("[display]"));
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("[display]")
+    );
     let again = run(false);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
@@ -279,5 +390,8 @@ fn a_bad_config_is_reported_before_the_terminal_is_taken() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:2:1: unknown field `mosue`", config.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:1: unknown field `mosue`", config.display())),
+        "{err}"
+    );
 }

@@ -472,6 +472,31 @@ async fn connect_subscribe_and_receive_notifications() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_a_socket_queue_arrives_whole() {
+    let sim = start(quiet_config()).await;
+    let token = access(&login(&sim).await);
+    let mut socket = open(&sim, &token, None).await;
+    next_frame(&mut socket).await;
+    subscribe(&mut socket, &[ACCOUNT_TELEPHONY]).await;
+    let count = 20_000;
+    let reader = tokio::spawn(async move {
+        let mut uuids = HashSet::new();
+        while uuids.len() < count {
+            let frame = next_notification(&mut socket).await;
+            uuids.insert(frame[1]["uuid"].as_str().unwrap().to_owned());
+        }
+        uuids.len()
+    });
+    let burst = control(&sim, "burst", json!({"count": count})).await;
+    assert_eq!(
+        burst["framesDelivered"], count,
+        "every frame went to the live socket"
+    );
+    assert_eq!(reader.await.unwrap(), count);
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn heartbeat_is_echoed_and_bad_frames_get_error_frames() {
     let sim = start(quiet_config()).await;
@@ -1026,6 +1051,10 @@ async fn rest_reads_paging_and_relabel() {
     assert_eq!(log.headers()["X-Rate-Limit-Group"], "heavy");
     let bad_view = get(&sim, &token, "/restapi/v1.0/account/~/call-log?view=Fancy").await;
     assert_eq!(bad_view.status(), StatusCode::BAD_REQUEST);
+    let active = get(&sim, &token, "/restapi/v1.0/account/~/active-calls").await;
+    assert_eq!(active.status(), StatusCode::OK);
+    assert_eq!(active.headers()["X-Rate-Limit-Group"], "heavy");
+    assert!(active.json::<Value>().await.unwrap()["records"].is_array());
     let other_account = get(&sim, &token, "/restapi/v1.0/account/12345/extension").await;
     assert_eq!(other_account.status(), StatusCode::NOT_FOUND);
     sim.shutdown().await;
@@ -1067,6 +1096,52 @@ async fn calls_show_up_in_the_call_log_and_as_live_sessions() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(found, "the burst call reached the call log");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn active_calls_are_the_live_sessions() {
+    let cfg = SimConfig {
+        rate_limits: callboard::sim::RateLimits::off(),
+        world: callboard::sim::WorldConfig {
+            calls_per_minute: 30.0,
+            history_minutes: 10,
+            ..callboard::sim::WorldConfig::default()
+        },
+        ..SimConfig::default()
+    };
+    let sim = start(cfg).await;
+    control(&sim, "pause", json!({})).await;
+    let token = access(&login(&sim).await);
+    let page: Value = get(
+        &sim,
+        &token,
+        "/restapi/v1.0/account/~/active-calls?perPage=max",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let records = page["records"].as_array().unwrap();
+    assert!(
+        !records.is_empty(),
+        "a busy call centre has calls in progress"
+    );
+    for record in records {
+        assert_eq!(record["result"], "In Progress");
+        let id = record["telephonySessionId"].as_str().unwrap();
+        let session = get(
+            &sim,
+            &token,
+            &format!("/restapi/v1.0/account/~/telephony/sessions/{id}"),
+        )
+        .await;
+        assert_eq!(
+            session.status(),
+            StatusCode::OK,
+            "paused, so every listed call is still live"
+        );
+    }
     sim.shutdown().await;
 }
 

@@ -8,10 +8,15 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use ui_support::{
-    SALES, ScriptedCall, ZILLOW_CTN, directory_board, now, press, screen, scripted_app,
+    SALES, ScriptedCall, ZILLOW_CTN, directory_board, notification, now, press, screen,
+    scripted_app,
 };
 
+use callboard::app::relabel::{
+    PlannedRelabel, RelabelEvent, RelabelRequest, WriteOutcome, WriteReport,
+};
 use callboard::app::{App, Msg};
+use callboard::store::PendingRelabel;
 use callboard::ui::keys::KeyMap;
 use callboard::ui::state::{Overlay, ScreenKind, Source, Tab, UiState};
 use callboard::ui::theme::Theme;
@@ -130,6 +135,15 @@ fn a_bad_regex_filter_is_explained_under_the_input() {
     assert!(text.contains("not a valid regex"), "{text}");
 }
 
+/// The write the worker keeps as pending for `number_id`.
+fn pending(number_id: &str, number: &str, old: &str, new: &str) -> PendingRelabel {
+    PendingRelabel::new(number_id, number, Some(old.into()), new, "Ann", now())
+}
+
+fn done(write: PendingRelabel, outcome: WriteOutcome) -> Msg {
+    Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport { write, outcome })))
+}
+
 #[test]
 fn relabel_confirm_then_result_reattributes_the_calls() {
     let mut app = scripted_app();
@@ -137,20 +151,33 @@ fn relabel_confirm_then_result_reattributes_the_calls() {
     let effects = press(&mut app, "y");
     assert_eq!(
         effects,
-        vec![Effect::Relabel {
-            number_id: "9001".into(),
-            number: ZILLOW_CTN.into(),
-            old_label: "Zillow Spring +14155550100".into(),
-            new_label: "Zillow Fall +14155550100".into(),
-        }]
+        vec![Effect::Relabel(RelabelRequest::Write(vec![
+            PlannedRelabel {
+                number_id: "9001".into(),
+                phone_number: ZILLOW_CTN.into(),
+                old_label: Some("Zillow Spring +14155550100".into()),
+                new_label: "Zillow Fall +14155550100".into(),
+            }
+        ]))]
+    );
+    let write = pending(
+        "9001",
+        ZILLOW_CTN,
+        "Zillow Spring +14155550100",
+        "Zillow Fall +14155550100",
+    );
+    app.handle(
+        Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
+        now(),
     );
     assert_eq!(app.ui.jobs_in_flight, 1);
     app.handle(
-        Msg::RelabelDone {
-            number_id: "9001".into(),
-            number: ZILLOW_CTN.into(),
-            result: Ok("Zillow Fall +14155550100".into()),
-        },
+        done(
+            write,
+            WriteOutcome::Applied {
+                label: "Zillow Fall +14155550100".into(),
+            },
+        ),
         now(),
     );
     assert_eq!(app.ui.jobs_in_flight, 0);
@@ -163,16 +190,29 @@ fn relabel_confirm_then_result_reattributes_the_calls() {
 #[test]
 fn a_failed_relabel_is_shown() {
     let mut app = scripted_app();
+    let write = pending("9001", ZILLOW_CTN, "Zillow Spring +14155550100", "Nope");
     app.handle(
-        Msg::RelabelDone {
-            number_id: "9001".into(),
-            number: ZILLOW_CTN.into(),
-            result: Err("this account's API does not allow label changes [CMN-102]".into()),
-        },
+        Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
         now(),
     );
+    app.handle(
+        done(
+            write,
+            WriteOutcome::Failed {
+                code: Some("CMN-102".into()),
+                message: "this account's API does not allow label changes [CMN-102]".into(),
+            },
+        ),
+        now(),
+    );
+    assert_eq!(app.ui.jobs_in_flight, 0);
     let text = screen(&app, 120, 30);
-    assert!(text.contains("relabel of +14155550101 failed: this account's API does not allow label changes [CMN-102]"), "{text}");
+    assert!(
+        text.contains(
+            "+14155550101: relabel failed: this account's API does not allow label changes [CMN-102]"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -200,7 +240,7 @@ fn the_bell_rings_once_per_new_breach_until_acknowledged() {
     };
     for (at, frame) in call.frames() {
         assert!(
-            !app.handle(Msg::Frame(frame), at).contains(&Effect::Bell),
+            !app.handle(notification(frame), at).contains(&Effect::Bell),
             "no breach yet"
         );
     }
@@ -238,4 +278,54 @@ fn tab_and_shift_tab_cycle_the_views() {
     assert_eq!(app.ui.tab, Tab::Calls);
     press(&mut app, "<backtab><backtab><backtab>");
     assert_eq!(app.ui.tab, Tab::Recordings);
+}
+
+#[test]
+fn ctrl_c_cancels_the_input_line_instead_of_quitting() {
+    let mut app = scripted_app();
+    press(&mut app, "3/zill<c-c>");
+    assert!(app.ui.input.is_none());
+    assert!(!app.ui.quit);
+    assert!(
+        !app.ui.screen().filter.is_active(),
+        "the filter is back as it was"
+    );
+    press(&mut app, "<c-c>");
+    assert!(app.ui.quit, "outside the input line ctrl-c quits");
+}
+
+#[test]
+fn a_relabel_resumed_from_an_earlier_run_is_pending_until_it_lands() {
+    let mut app = scripted_app();
+    let write = pending(
+        "9002",
+        "+14155550102",
+        "Google Ads +14155550100",
+        "Google Ads Fall +14155550100",
+    );
+    app.handle(
+        Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
+        now(),
+    );
+    assert_eq!(
+        app.ui.jobs_in_flight, 1,
+        "quitting asks while it is pending"
+    );
+    app.handle(
+        done(
+            write,
+            WriteOutcome::AlreadyApplied {
+                label: "Google Ads Fall +14155550100".into(),
+            },
+        ),
+        now(),
+    );
+    assert_eq!(app.ui.jobs_in_flight, 0);
+    let text = screen(&app, 160, 30);
+    assert!(
+        text.contains(
+            "already labelled \"Google Ads Fall +14155550100\" (confirmed after restart)"
+        ),
+        "{text}"
+    );
 }

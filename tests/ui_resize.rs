@@ -4,9 +4,9 @@
 mod ui_support;
 
 use chrono::Duration;
-use ui_support::{GOOGLE_CTN, SUPPORT, ScriptedCall, now, press, screen, scripted_app};
-
-use callboard::app::Msg;
+use ui_support::{
+    GOOGLE_CTN, SUPPORT, ScriptedCall, notification, now, press, screen, scripted_app,
+};
 
 use callboard::ui::render::{MIN_HEIGHT, MIN_WIDTH};
 
@@ -87,7 +87,7 @@ fn a_long_list_scrolls_with_the_selection() {
             recording: None,
         };
         for (at, frame) in call.frames() {
-            app.handle(Msg::Frame(frame), at);
+            app.handle(notification(frame), at);
         }
     }
     press(&mut app, "3G");

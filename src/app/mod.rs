@@ -17,12 +17,14 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+pub mod numbers;
 pub mod platform;
+pub mod relabel;
 
 use crate::board::{Applied, Board};
 use crate::store::{Store, StoreConfig};
 use crate::ui::render::{self, table_rows_for_height};
-use crate::ui::state::{Connection, UiState};
+use crate::ui::state::UiState;
 use crate::ui::terminal::TerminalGuard;
 use crate::ui::theme::Theme;
 use crate::ui::update::{self, Context, Effect};
@@ -38,6 +40,8 @@ pub enum StopSignal {
     Terminate,
     /// SIGHUP: the terminal (an SSH session) went away.
     HangUp,
+    /// SIGINT sent by another process.
+    Interrupt,
 }
 
 /// The one message type into the loop.
@@ -48,18 +52,10 @@ pub enum Msg {
     /// The terminal reader failed: there is no way to take input any more.
     TerminalClosed(String),
     Signal(StopSignal),
-    /// The platform connection changed state.
-    Connection(Connection),
-    /// One notification frame from the platform's WebSocket, as received.
-    Frame(String),
     /// What the platform session reports: state, notifications, REST snapshots.
     Session(crate::rc::ws::SessionEvent),
-    /// A relabel finished: `Ok` holds the label the platform now has.
-    RelabelDone {
-        number_id: String,
-        number: String,
-        result: Result<String, String>,
-    },
+    /// The relabel worker: writes kept as pending, a write's outcome, a problem to show.
+    Relabel(relabel::RelabelEvent),
     /// Something a worker wants the user to see (a failed bootstrap step, a rate-limit wait).
     Notice {
         text: String,
@@ -84,14 +80,7 @@ pub struct App {
     pub store: Option<Store>,
 }
 
-/// A confirmed relabel for the worker that writes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelabelRequest {
-    pub number_id: String,
-    pub number: String,
-    pub old_label: String,
-    pub new_label: String,
-}
+pub use relabel::RelabelRequest;
 
 impl App {
     pub fn new(board: Board, ui: UiState, theme: Theme, themes_dir: Option<PathBuf>) -> App {
@@ -121,6 +110,7 @@ impl App {
                 };
                 let effects = update::on_key(&mut self.ui, &ctx, key);
                 self.refresh_stored_recordings(now);
+                self.refresh_relabel_audit(now);
                 effects
             }
             Msg::Terminal(Event::Paste(text)) => {
@@ -161,35 +151,9 @@ impl App {
                 self.ui.quit = true;
                 Vec::new()
             }
-            Msg::Connection(connection) => {
-                tracing::info!(?connection, "connection state");
-                self.ui.connection = connection;
-                Vec::new()
-            }
-            Msg::Frame(text) => {
-                if views::apply_frame(&mut self.board, &text, now) {
-                    self.ui.record_event(now);
-                }
-                self.check_breaches(now)
-            }
             Msg::Session(event) => self.on_session(event, now),
-            Msg::RelabelDone {
-                number_id,
-                number,
-                result,
-            } => {
-                self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
-                match result {
-                    Ok(label) => {
-                        views::apply_relabel(&mut self.board, &number_id, &label, now);
-                        self.ui
-                            .flash(format!("{number} relabelled \"{label}\""), false, now);
-                    }
-                    Err(reason) => {
-                        self.ui
-                            .flash(format!("relabel of {number} failed: {reason}"), true, now);
-                    }
-                }
+            Msg::Relabel(event) => {
+                self.on_relabel(event, now);
                 Vec::new()
             }
             Msg::Notice { text, is_error } => {
@@ -199,7 +163,88 @@ impl App {
         }
     }
 
-    fn on_session(&mut self, event: crate::rc::ws::SessionEvent, now: DateTime<Utc>) -> Vec<Effect> {
+    /// While the audit overlay is open, keep its copy of the store's audit current.
+    fn refresh_relabel_audit(&mut self, now: DateTime<Utc>) {
+        if !matches!(
+            self.ui.overlay,
+            Some(crate::ui::state::Overlay::Audit { .. })
+        ) {
+            return;
+        }
+        let Some(store) = &self.store else {
+            self.ui.flash(
+                "no relabel audit: the local store is unavailable",
+                true,
+                now,
+            );
+            return;
+        };
+        match store.audit_recent(crate::ui::relabel::AUDIT_ROWS) {
+            Ok(entries) => self.ui.relabel_audit = entries,
+            Err(err) => self
+                .ui
+                .flash(format!("cannot read the relabel audit: {err}"), true, now),
+        }
+    }
+
+    /// Pending rows, live re-attribution on success, the old label back on failure.
+    fn on_relabel(&mut self, event: relabel::RelabelEvent, now: DateTime<Utc>) {
+        use relabel::{RelabelEvent, WriteOutcome};
+        match event {
+            RelabelEvent::Pending(writes) => {
+                for write in &writes {
+                    let fresh = self
+                        .ui
+                        .pending_relabels
+                        .insert(write.number_id.clone(), write.new_label.clone())
+                        .is_none();
+                    if fresh {
+                        self.ui.jobs_in_flight += 1;
+                    }
+                }
+                let text = match writes.as_slice() {
+                    [one] => format!("relabelling {}…", crate::text::sanitize(&one.phone_number)),
+                    many => format!("relabelling {} numbers…", many.len()),
+                };
+                self.ui.flash(text, false, now);
+            }
+            RelabelEvent::Done(report) => {
+                let number = crate::text::sanitize(&report.write.phone_number).into_owned();
+                let text = format!("{number}: {}", report.outcome.describe());
+                let is_error = !report.outcome.landed();
+                if let WriteOutcome::Applied { label } | WriteOutcome::AlreadyApplied { label } =
+                    &report.outcome
+                {
+                    // The board re-reads the label: live and today's calls move campaign now.
+                    views::apply_relabel(&mut self.board, &report.write.number_id, label, now);
+                }
+                if !matches!(report.outcome, WriteOutcome::Deferred { .. })
+                    && self
+                        .ui
+                        .pending_relabels
+                        .remove(&report.write.number_id)
+                        .is_some()
+                {
+                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
+                }
+                let still = self.ui.pending_relabels.len();
+                let text = if still > 0 {
+                    format!("{text} ({still} still to write)")
+                } else {
+                    text
+                };
+                self.ui.flash(text, is_error, now);
+            }
+            RelabelEvent::Problem(text) => self.ui.flash(text, true, now),
+        }
+        self.refresh_relabel_audit(now);
+    }
+
+    fn on_session(
+        &mut self,
+        event: crate::rc::ws::SessionEvent,
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
         use crate::rc::ws::SessionEvent;
         match event {
             SessionEvent::State(state) => {
@@ -222,7 +267,8 @@ impl App {
                 let summary = crate::rc::apply::apply_snapshot(&mut self.board, &snapshot, now);
                 tracing::info!(?summary, "synced with the platform");
                 if let Some(warning) = snapshot.warnings.first() {
-                    self.ui.flash(crate::text::sanitize(warning).into_owned(), true, now);
+                    self.ui
+                        .flash(crate::text::sanitize(warning).into_owned(), true, now);
                 }
                 self.check_breaches(now)
             }
@@ -232,7 +278,8 @@ impl App {
             }
             SessionEvent::Warning(text) => {
                 tracing::warn!(%text, "session warning");
-                self.ui.flash(crate::text::sanitize(&text).into_owned(), true, now);
+                self.ui
+                    .flash(crate::text::sanitize(&text).into_owned(), true, now);
                 Vec::new()
             }
         }
@@ -323,6 +370,27 @@ impl App {
     }
 }
 
+/// Read-only mode sends nothing, so relabels an earlier run left pending are reported instead.
+fn report_pending_in_read_only(app: &mut App, now: DateTime<Utc>) {
+    let Some(store) = &app.store else {
+        return;
+    };
+    match store.pending_relabels() {
+        Ok(pending) if !pending.is_empty() => app.ui.flash(
+            format!(
+                "{} relabel(s) confirmed earlier are still pending; read-only mode does not send them — run callboard without --read-only to finish them",
+                pending.len()
+            ),
+            true,
+            now,
+        ),
+        Ok(_) => {}
+        Err(err) => app
+            .ui
+            .flash(format!("cannot read pending relabels: {err}"), true, now),
+    }
+}
+
 /// Theme file names (without `.toml`) in the user's themes dir.
 fn list_user_themes(dir: &std::path::Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -356,17 +424,20 @@ pub fn spawn_terminal_reader(tx: mpsc::Sender<Msg>) -> tokio::task::JoinHandle<(
     })
 }
 
-/// SIGTERM and SIGHUP quit through the loop, so the terminal is restored and the store flushed.
+/// SIGTERM, SIGHUP and SIGINT quit through the loop, so the terminal is restored and the store flushed.
 pub fn spawn_signal_listener(
     tx: mpsc::Sender<Msg>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
+    // Raw mode turns Ctrl-C into a key; a SIGINT from elsewhere (`kill -INT`) quits like it.
+    let mut int = signal(SignalKind::interrupt())?;
     Ok(tokio::spawn(async move {
         let stop = tokio::select! {
             _ = term.recv() => StopSignal::Terminate,
             _ = hup.recv() => StopSignal::HangUp,
+            _ = int.recv() => StopSignal::Interrupt,
         };
         let _ = tx.send(Msg::Signal(stop)).await;
     }))
@@ -455,26 +526,14 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         Effect::Suspend => {
             guard.suspend()?;
         }
-        Effect::Relabel {
-            number_id,
-            number,
-            old_label,
-            new_label,
-        } => {
-            let request = RelabelRequest {
-                number_id,
-                number: number.clone(),
-                old_label,
-                new_label,
-            };
+        Effect::Relabel(request) => {
             let sent = app
                 .relabel_tx
                 .as_ref()
                 .is_some_and(|tx| tx.try_send(request).is_ok());
             if !sent {
-                app.ui.jobs_in_flight = app.ui.jobs_in_flight.saturating_sub(1);
                 app.ui.flash(
-                    format!("cannot relabel {number}: the platform connection is not ready; try again in a moment"),
+                    "cannot relabel now: the platform connection is not ready; try again in a moment",
                     true,
                     now,
                 );
@@ -659,6 +718,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         prepared.theme.clone(),
         prepared.themes_dir.clone(),
     );
+    app.store = store;
 
     let (tx, rx) = mpsc::channel::<Msg>(4096);
     // The platform starts before the terminal is taken, so a failure prints on a normal screen.
@@ -666,9 +726,14 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         config.credentials.as_ref(),
         &config.relabel_path,
         config.time_zone,
+        app.store.clone(),
+        prepared.read_only,
         tx.clone(),
     )
     .await?;
+    if prepared.read_only {
+        report_pending_in_read_only(&mut app, Utc::now());
+    }
     app.relabel_tx = Some(relabel_tx);
     let mut guard = TerminalGuard::enter(prepared.mouse)?;
     let reader = spawn_terminal_reader(tx.clone());
@@ -686,4 +751,59 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         tracing::warn!(error = %err, "store flush failed");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::board::BoardConfig;
+    use crate::ui::keys::KeyMap;
+    use crate::ui::state::Source;
+
+    fn idle_app() -> App {
+        let ui = UiState::new(KeyMap::defaults(), Source::Demo, 30, false);
+        let theme = Theme::built_in("mono").unwrap();
+        App::new(
+            Board::new(BoardConfig::default(), Vec::<String>::new()),
+            ui,
+            theme,
+            None,
+        )
+    }
+
+    #[test]
+    fn an_idle_board_wakes_once_a_minute_for_the_clock() {
+        let app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap();
+        assert_eq!(app.next_tick(now), Duration::from_secs(45));
+    }
+
+    #[test]
+    fn visible_timers_tick_on_the_second() {
+        let mut app = idle_app();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 15).unwrap()
+            + chrono::Duration::milliseconds(250);
+        app.ui.record_event(now);
+        assert_eq!(app.next_tick(now), Duration::from_millis(750));
+    }
+
+    #[test]
+    fn signals_and_a_closed_terminal_quit_through_the_loop() {
+        let mut app = idle_app();
+        let now = Utc::now();
+        app.handle(Msg::Signal(StopSignal::HangUp), now);
+        assert!(app.ui.quit);
+        let mut app = idle_app();
+        app.handle(Msg::TerminalClosed("stdin closed".into()), now);
+        assert!(app.ui.quit);
+    }
+
+    #[test]
+    fn a_resize_sets_the_page_size() {
+        let mut app = idle_app();
+        app.handle(Msg::Terminal(Event::Resize(80, 24)), Utc::now());
+        assert_eq!(app.ui.page_rows, table_rows_for_height(24));
+    }
 }

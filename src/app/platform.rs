@@ -9,12 +9,13 @@ use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{Msg, RelabelRequest};
+use crate::app::Msg;
+use crate::app::relabel::{self, RelabelEvent, RelabelRequest};
 use crate::config::PlatformCredentials;
-use crate::rc::records::PhoneNumber;
 use crate::rc::ws::{self, ConnState, SessionConfig, SessionEvent};
 use crate::rc::{Credentials, RestClient, RestConfig, Secret, sync};
 use crate::sim::{SimConfig, SimHandle, Simulator};
+use crate::store::Store;
 use crate::ui::state::Connection;
 
 /// Relabels waiting for the worker; a supervisor types them one at a time.
@@ -30,28 +31,26 @@ pub struct Platform {
 
 /// Starts the session against `credentials`, or against an in-process simulator when there are
 /// none. Returns the running platform and the sender the app hands confirmed relabels to.
+/// In `read_only` mode nothing is ever written, not even writes left pending by an earlier run.
 pub async fn start(
     credentials: Option<&PlatformCredentials>,
     relabel_path: &str,
     zone: Tz,
+    store: Option<Store>,
+    read_only: bool,
     tx: mpsc::Sender<Msg>,
 ) -> anyhow::Result<(Platform, mpsc::Sender<RelabelRequest>)> {
     crate::rc::rest::install_crypto_provider();
     let (credentials, simulator) = match credentials {
-        Some(c) => (
-            Credentials::new(
-                &c.server_url,
-                c.client_id.clone(),
-                Secret::new(c.client_secret.clone()),
-                Secret::new(c.jwt.clone()),
-            )?,
-            None,
-        ),
+        Some(c) => (Credentials::from_config(c)?, None),
         None => {
-            let simulator = Simulator::start(SimConfig::demo())
-                .await
-                .context("no RingCentral credentials are set and the built-in simulator could not start")?;
-            tracing::info!(url = simulator.base_url(), "DEMO: monitoring the built-in simulator");
+            let simulator = Simulator::start(SimConfig::demo()).await.context(
+                "no RingCentral credentials are set and the built-in simulator could not start",
+            )?;
+            tracing::info!(
+                url = simulator.base_url(),
+                "DEMO: monitoring the built-in simulator"
+            );
             let sim = simulator.credentials();
             let credentials = Credentials::new(
                 simulator.base_url(),
@@ -109,7 +108,13 @@ pub async fn start(
     }));
 
     let (relabel_tx, relabel_rx) = mpsc::channel(RELABEL_QUEUE);
-    tasks.push(tokio::spawn(relabel_worker(rest.clone(), relabel_rx, tx)));
+    tasks.push(tokio::spawn(relabel_worker(
+        rest.clone(),
+        store.filter(|_| !read_only),
+        read_only,
+        relabel_rx,
+        tx,
+    )));
 
     Ok((
         Platform {
@@ -122,31 +127,43 @@ pub async fn start(
     ))
 }
 
-/// Writes confirmed relabels one at a time and reports each result to the loop.
+/// Runs [`relabel::run_worker`] with the writer for this platform, forwarding its events to the
+/// loop in order (through an unbounded hop, so a busy loop delays an event but never drops one:
+/// a dropped result would leave a row marked pending for ever). Without a store nothing is
+/// written: a write that cannot be kept until the platform confirms it could be lost. In
+/// read-only mode nothing is written either.
 async fn relabel_worker(
     rest: Arc<RestClient>,
+    store: Option<Store>,
+    read_only: bool,
     mut requests: mpsc::Receiver<RelabelRequest>,
     tx: mpsc::Sender<Msg>,
 ) {
-    while let Some(request) = requests.recv().await {
-        tracing::info!(number = %request.number, "relabel requested");
-        let result = rest
-            .relabel(&request.number_id, &request.new_label)
-            .await
-            .map(|record: PhoneNumber| record.label.unwrap_or_default())
-            .map_err(|err| err.to_string());
-        if let Err(reason) = &result {
-            tracing::warn!(number = %request.number, %reason, "relabel failed");
-        }
-        let done = Msg::RelabelDone {
-            number_id: request.number_id,
-            number: request.number,
-            result,
+    let Some(store) = store else {
+        let refusal = if read_only {
+            crate::app::numbers::READ_ONLY_REFUSAL
+        } else {
+            "relabelling is off: the local store is unavailable, and it keeps each write safe until the platform confirms it"
         };
-        if tx.send(done).await.is_err() {
-            break;
+        while requests.recv().await.is_some() {
+            let problem = RelabelEvent::Problem(refusal.into());
+            if tx.send(Msg::Relabel(problem)).await.is_err() {
+                break;
+            }
         }
-    }
+        return;
+    };
+    let writer = relabel::RelabelWriter::for_token_owner(rest, store).await;
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<RelabelEvent>();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = events_rx.recv().await {
+            if tx.send(Msg::Relabel(event)).await.is_err() {
+                break;
+            }
+        }
+    });
+    relabel::run_worker(writer, requests, move |event| events_tx.send(event).is_ok()).await;
+    let _ = forward.await;
 }
 
 impl Platform {

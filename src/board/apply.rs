@@ -14,8 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::board::metrics::{SlaSettings, Tally};
 use crate::board::model::{
     Agent, AgentState, Applied, Board, Call, CallDirection, CallSource, CallState, Contribution,
-    Endpoint, NumberEntry, Outcome, PartyState, Queue, RecordingRef, local_midnight, minute_index,
-    normalize_number,
+    Endpoint, NumberEntry, NumberStats, Outcome, PartyState, Queue, RecordingRef, local_midnight,
+    minute_index, normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -44,6 +44,32 @@ fn clean(s: &str) -> String {
 
 fn clean_opt(s: Option<&str>) -> Option<String> {
     s.map(clean).filter(|s| !s.is_empty())
+}
+
+/// Stores `value` (already sanitised) in `slot` if it is non-empty and differs; allocates only
+/// then. Returns whether the slot changed.
+fn set_text(slot: &mut Option<String>, value: Option<&str>) -> bool {
+    match value {
+        Some(v) if !v.is_empty() && slot.as_deref() != Some(v) => {
+            *slot = Some(v.to_owned());
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Copies `value` into `slot` when it differs, without allocating otherwise.
+fn copy_text(slot: &mut Option<String>, value: Option<&String>) {
+    if slot.as_ref() != value {
+        *slot = value.cloned();
+    }
+}
+
+/// Like [`copy_text`], but a missing value keeps what the slot holds.
+fn update_text(slot: &mut Option<String>, value: Option<&String>) {
+    if value.is_some() {
+        copy_text(slot, value);
+    }
 }
 
 /// One party's change, from an event or a REST read, with borrowed strings.
@@ -88,24 +114,18 @@ impl<'x> EndpointRef<'x> {
         .unwrap_or_default()
     }
 
-    /// Fills what the party does not know yet; later events may add a name or number.
+    /// Fills what the party does not know yet, and takes newer values; allocates only for a
+    /// value that differs from the one held.
     fn merge_into(&self, target: &mut Endpoint) -> bool {
-        let mut changed = false;
-        let mut fill = |slot: &mut Option<String>, value: Option<&str>, as_number: bool| {
-            if let Some(v) = value.map(|v| {
-                let v = clean(v);
-                if as_number { normalize_number(&v) } else { v }
-            }) {
-                if !v.is_empty() && slot.as_deref() != Some(v.as_str()) {
-                    *slot = Some(v);
-                    changed = true;
-                }
-            }
-        };
-        fill(&mut target.phone_number, self.phone_number, true);
-        fill(&mut target.name, self.name, false);
-        fill(&mut target.extension_id, self.extension_id, false);
-        changed
+        let sanitized = self.phone_number.map(sanitize);
+        let number = sanitized.as_deref().map(normalize_number);
+        let changed_number = set_text(&mut target.phone_number, number.as_deref());
+        let changed_name = set_text(&mut target.name, self.name.map(sanitize).as_deref());
+        let changed_extension = set_text(
+            &mut target.extension_id,
+            self.extension_id.map(sanitize).as_deref(),
+        );
+        changed_number || changed_name || changed_extension
     }
 }
 
@@ -117,10 +137,13 @@ impl Board {
     /// stands in for a missing `eventTime`, and `now` for both.
     pub fn apply_notification(&mut self, note: &Notification<'_>, now: DateTime<Utc>) -> Applied {
         self.tick(now);
-        let envelope_time = note.timestamp.as_deref().and_then(parse_timestamp);
+        let envelope_time = note.timestamp.as_deref();
         match &note.body {
             EventBody::Telephony(ev) => self.apply_telephony_at(ev, envelope_time, now),
-            EventBody::Presence(ev) => self.apply_presence(ev, envelope_time.unwrap_or(now), now),
+            EventBody::Presence(ev) => {
+                let at = envelope_time.and_then(parse_timestamp).unwrap_or(now);
+                self.apply_presence(ev, at, now)
+            }
             EventBody::Other => Applied::Ignored,
         }
     }
@@ -147,7 +170,7 @@ impl Board {
     fn apply_telephony_at(
         &mut self,
         ev: &TelephonyEvent<'_>,
-        envelope_time: Option<DateTime<Utc>>,
+        envelope_time: Option<&str>,
         now: DateTime<Utc>,
     ) -> Applied {
         self.tick(now);
@@ -158,7 +181,7 @@ impl Board {
             .event_time
             .as_deref()
             .and_then(parse_timestamp)
-            .or(envelope_time)
+            .or_else(|| envelope_time.and_then(parse_timestamp))
             .unwrap_or(now);
         let updates: Vec<PartyUpdate<'_>> = ev
             .parties
@@ -259,71 +282,71 @@ impl Board {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Applied {
-        let extension_id = clean(extension_id);
-        let agent = self
-            .agents
-            .entry(extension_id.clone())
-            .or_insert_with(|| new_agent(&extension_id, now));
+        let extension_id = sanitize(extension_id);
+        let extension_id = extension_id.as_ref();
+        if !self.agents.contains_key(extension_id) {
+            self.agents
+                .insert(extension_id.to_owned(), new_agent(extension_id, now));
+        }
+        let Some(agent) = self.agents.get_mut(extension_id) else {
+            return Applied::Ignored;
+        };
         if let (Some(seq), Some(held)) = (input.sequence, agent.presence_sequence) {
             if seq <= held {
                 self.stale_events += 1;
                 return Applied::Stale;
             }
         }
-        let before = (
-            agent.presence_status.clone(),
-            agent.user_status.clone(),
-            agent.dnd_status.clone(),
-            agent.telephony_status.clone(),
-            agent.accept_queue_calls,
-            agent.current_call.clone(),
-            agent.has_presence,
-        );
         if let Some(seq) = input.sequence {
             agent.presence_sequence = Some(seq);
         }
-        let set = |slot: &mut Option<String>, v: Option<&str>| {
-            if let Some(v) = v {
-                *slot = Some(clean(v));
-            }
-        };
-        set(&mut agent.presence_status, input.presence_status);
-        set(&mut agent.user_status, input.user_status);
-        set(&mut agent.dnd_status, input.dnd_status);
-        set(&mut agent.telephony_status, input.telephony_status);
-        if input.accept_queue_calls.is_some() {
-            agent.accept_queue_calls = input.accept_queue_calls;
-        }
-        agent.current_call = input.current_call.map(clean);
+        let mut changed = !agent.has_presence;
         agent.has_presence = true;
-        let after = (
-            agent.presence_status.clone(),
-            agent.user_status.clone(),
-            agent.dnd_status.clone(),
-            agent.telephony_status.clone(),
-            agent.accept_queue_calls,
-            agent.current_call.clone(),
-            agent.has_presence,
-        );
-        if before == after {
-            return Applied::Stale;
+        for (slot, value) in [
+            (&mut agent.presence_status, input.presence_status),
+            (&mut agent.user_status, input.user_status),
+            (&mut agent.dnd_status, input.dnd_status),
+            (&mut agent.telephony_status, input.telephony_status),
+        ] {
+            if let Some(value) = value {
+                changed |= set_text(slot, Some(&sanitize(value)));
+            }
+        }
+        if input.accept_queue_calls.is_some()
+            && agent.accept_queue_calls != input.accept_queue_calls
+        {
+            agent.accept_queue_calls = input.accept_queue_calls;
+            changed = true;
+        }
+        let current_call = input.current_call.map(sanitize);
+        if agent.current_call.as_deref() != current_call.as_deref() {
+            agent.current_call = current_call.map(|c| c.into_owned());
+            changed = true;
         }
         let state = agent_state(agent);
         if state != agent.state {
             agent.state = state;
             agent.state_since = at;
         }
-        agent.changed_at = now;
+        if changed {
+            agent.changed_at = now;
+        }
         let dnd_reported = input.dnd_status.is_some();
         for queue in self.queues.values_mut() {
-            if let Some(accepts) = queue.members.get_mut(&extension_id) {
+            if let Some(accepts) = queue.members.get_mut(extension_id) {
                 // The queue-presence read is a snapshot; a newer presence that states the
                 // agent's do-not-disturb mode is what decides queue calls from now on.
-                if dnd_reported {
+                if dnd_reported && accepts.is_some() {
                     *accepts = None;
+                    changed = true;
                 }
-                queue.changed_at = now;
+                if changed {
+                    queue.changed_at = now;
+                }
             }
+        }
+        if !changed {
+            return Applied::Stale;
         }
         self.revision += 1;
         Applied::Changed
@@ -395,7 +418,7 @@ impl Board {
             .map(|c| c.id.clone())
             .collect();
         for id in &missing {
-            let Some(mut call) = self.calls.remove(id) else {
+            let Some((key, mut call)) = self.calls.remove_entry(id) else {
                 continue;
             };
             let old_start = call.started_at;
@@ -412,7 +435,7 @@ impl Board {
             if call.parties.is_empty() {
                 call.ended_at = Some(now);
             }
-            self.finish_call_update(call, old_start, old_end, now);
+            self.finish_call_update(key, call, old_start, old_end, now);
         }
         if !missing.is_empty() {
             self.revision += 1;
@@ -438,10 +461,7 @@ impl Board {
                 let id = call.id.clone();
                 let started = call.started_at;
                 self.by_start.insert((started, id.clone()));
-                self.calls.insert(id.clone(), call);
-                if let Some(call) = self.calls.remove(&id) {
-                    self.finish_call_update(call, started, None, now);
-                }
+                self.finish_call_update(id, call, started, None, now);
                 added += 1;
             }
         }
@@ -480,7 +500,7 @@ impl Board {
         };
         let number = |p: Option<&crate::rc::records::CallLogParty>| {
             p.and_then(|p| p.phone_number.as_deref().or(p.extension_number.as_deref()))
-                .map(|n| normalize_number(&clean(n)))
+                .map(|n| normalize_number(&clean(n)).into_owned())
                 .filter(|n| !n.is_empty())
         };
         let (caller, caller_name, dialed) = match direction {
@@ -629,7 +649,7 @@ impl Board {
         self.book.clear();
         self.book_ids.clear();
         for record in numbers {
-            let number = normalize_number(&clean(&record.phone_number));
+            let number = normalize_number(&clean(&record.phone_number)).into_owned();
             if number.is_empty() {
                 continue;
             }
@@ -665,7 +685,7 @@ impl Board {
         } else if let Some(number) = self.book_ids.get(number_or_id) {
             number.clone()
         } else {
-            let normalized = normalize_number(number_or_id);
+            let normalized = normalize_number(number_or_id).into_owned();
             if !self.book.contains_key(&normalized) {
                 return false;
             }
@@ -828,6 +848,11 @@ impl Board {
     }
 
     fn roll_day(&mut self, now: DateTime<Utc>) {
+        if let Some((start, end)) = self.today_span {
+            if now >= start && now < end {
+                return;
+            }
+        }
         let today = self.local_day(now);
         if self.today == Some(today) {
             return;
@@ -838,6 +863,10 @@ impl Board {
             return;
         }
         self.today = Some(today);
+        let zone = self.config.time_zone;
+        self.today_span = today
+            .succ_opt()
+            .map(|next| (local_midnight(zone, today), local_midnight(zone, next)));
         if rolled_over {
             let keep_minutes = i64::from(
                 self.config
@@ -861,11 +890,14 @@ impl Board {
     fn age_out(&mut self, now: DateTime<Utc>) {
         let horizon = self.horizon_start(now);
         let mut removed = false;
-        while let Some((ended, id)) = self.by_end.first().cloned() {
-            if ended >= horizon {
+        while self
+            .by_end
+            .first()
+            .is_some_and(|(ended, _)| *ended < horizon)
+        {
+            let Some((_, id)) = self.by_end.pop_first() else {
                 break;
-            }
-            self.by_end.pop_first();
+            };
             if let Some(call) = self.calls.remove(&id) {
                 self.by_start.remove(&(call.started_at, id.clone()));
                 self.forgotten.insert(id.clone());
@@ -874,33 +906,41 @@ impl Board {
             }
         }
         let keep_after = self.forget_before(now);
-        while let Some((ended, _)) = self.forgotten_order.front() {
-            if *ended >= keep_after {
-                break;
-            }
+        while self
+            .forgotten_order
+            .front()
+            .is_some_and(|(forgotten_at, _)| *forgotten_at < keep_after)
+        {
             if let Some((_, id)) = self.forgotten_order.pop_front() {
                 self.forgotten.remove(&id);
             }
         }
+        self.prune_minutes(now);
+        if removed {
+            self.revision += 1;
+        }
+    }
+
+    /// Drops per-minute buckets older than the longest window, once per minute at most.
+    fn prune_minutes(&mut self, now: DateTime<Utc>) {
+        let minute = minute_index(now);
+        if self.pruned_minute == minute {
+            return;
+        }
+        self.pruned_minute = minute;
         let keep_minutes = i64::from(
             self.config
                 .rolling_window_minutes
                 .max(self.config.history_minutes),
         );
-        let first_minute = minute_index(now) - keep_minutes;
-        // Minute buckets are pruned lazily: only when the oldest is far behind.
-        for queue in self.queues.values_mut() {
-            if queue
-                .series
-                .minutes
-                .first_key_value()
-                .is_some_and(|(m, _)| *m < first_minute - keep_minutes)
-            {
-                queue.series.minutes.retain(|m, _| *m >= first_minute);
-            }
-        }
-        if removed {
-            self.revision += 1;
+        let first_minute = minute - keep_minutes;
+        let series = self
+            .queues
+            .values_mut()
+            .map(|q| &mut q.series)
+            .chain(self.number_stats.values_mut().map(|n| &mut n.series));
+        for series in series {
+            series.minutes.retain(|m, _| *m >= first_minute);
         }
     }
 
@@ -914,7 +954,10 @@ impl Board {
     /// older than this is stale whatever call it is for, so replaying an old journal twice
     /// cannot bring a long-gone call back, and the verdict does not depend on arrival order.
     fn forget_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let today_start = local_midnight(self.config.time_zone, self.local_day(now));
+        let today_start = match self.today_span {
+            Some((start, end)) if now >= start && now < end => start,
+            _ => local_midnight(self.config.time_zone, self.local_day(now)),
+        };
         self.horizon_start(now)
             .min(today_start)
             .checked_sub_signed(Duration::hours(24))
@@ -948,23 +991,23 @@ impl Board {
             self.stale_events += 1;
             return Applied::Stale;
         }
-        let (mut call, old_start, old_end) = match self.calls.remove(session.as_ref()) {
-            Some(call) => {
+        let (key, mut call, old_start, old_end) = match self.calls.remove_entry(session.as_ref()) {
+            Some((key, call)) => {
                 let start = call.started_at;
                 let end = call.ended_at;
-                (call, start, end)
+                (key, call, start, end)
             }
             None => {
                 let serial = self.next_serial();
                 let call = new_call(session.into_owned(), started_if_new, serial, now);
                 let start = call.started_at;
                 self.by_start.insert((start, call.id.clone()));
-                (call, start, None)
+                (call.id.clone(), call, start, None)
             }
         };
         if call.source != CallSource::Live {
             // The call log already holds this finished call; events cannot improve on it.
-            self.calls.insert(call.id.clone(), call);
+            self.calls.insert(key, call);
             self.stale_events += 1;
             return Applied::Stale;
         }
@@ -978,9 +1021,9 @@ impl Board {
         if !changed {
             let is_new = call.parties.is_empty();
             if is_new {
-                self.by_start.remove(&(call.started_at, call.id.clone()));
+                self.by_start.remove(&(call.started_at, key));
             } else {
-                self.calls.insert(call.id.clone(), call);
+                self.calls.insert(key, call);
             }
             self.stale_events += 1;
             return Applied::Stale;
@@ -988,7 +1031,7 @@ impl Board {
         if at < call.started_at {
             call.started_at = at;
         }
-        self.finish_call_update(call, old_start, old_end, now);
+        self.finish_call_update(key, call, old_start, old_end, now);
         self.revision += 1;
         Applied::Changed
     }
@@ -996,6 +1039,7 @@ impl Board {
     /// Derives the call again, swaps its tally contribution, fixes the indexes and stores it.
     fn finish_call_update(
         &mut self,
+        key: String,
         mut call: Call,
         old_start: DateTime<Utc>,
         old_end: Option<DateTime<Utc>>,
@@ -1019,10 +1063,11 @@ impl Board {
                 self.by_end.insert((end, call.id.clone()));
             }
         }
-        let contribution = self.contribution_of(&call);
-        if contribution != call.contribution {
-            let old = std::mem::replace(&mut call.contribution, contribution.clone());
-            self.swap_contribution(&old, &contribution, call.serial, now);
+        let fresh = self.contribution_of(&call);
+        if !fresh.matches(&call.contribution) {
+            let fresh = fresh.to_held();
+            let old = std::mem::replace(&mut call.contribution, fresh.clone());
+            self.swap_contribution(&old, &fresh, call.serial, now);
         }
         if let (Some(id), Some(name)) = (&call.queue_id, &call.queue_name) {
             // A queue learned from events takes the name its first call carried.
@@ -1030,17 +1075,17 @@ impl Board {
                 queue.name = name.clone();
             }
         }
-        self.calls.insert(call.id.clone(), call);
+        self.calls.insert(key, call);
     }
 
     /// Re-derives every held call (after the directory or queue settings changed).
     fn rederive_all(&mut self, now: DateTime<Utc>) {
         let ids: Vec<String> = self.calls.keys().cloned().collect();
         for id in ids {
-            if let Some(call) = self.calls.remove(&id) {
+            if let Some((key, call)) = self.calls.remove_entry(&id) {
                 let (start, end) = (call.started_at, call.ended_at);
                 let changed_at = call.changed_at;
-                self.finish_call_update(call, start, end, now);
+                self.finish_call_update(key, call, start, end, now);
                 // Re-deriving is not a change the user made happen on this row.
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.changed_at = changed_at;
@@ -1077,9 +1122,9 @@ impl Board {
                     .find(|p| p.extension_id.is_some() && p.direction == Some(Direction::Inbound))
             });
             if let Some(p) = source {
-                call.caller = p.from.phone_number.clone().or(call.caller.take());
-                call.caller_name = p.from.name.clone().or(call.caller_name.take());
-                call.dialed = p.to.phone_number.clone().or(call.dialed.take());
+                update_text(&mut call.caller, p.from.phone_number.as_ref());
+                update_text(&mut call.caller_name, p.from.name.as_ref());
+                update_text(&mut call.dialed, p.to.phone_number.as_ref());
             }
         } else {
             let placing = call
@@ -1090,13 +1135,14 @@ impl Board {
                 .parties
                 .iter()
                 .find(|p| p.extension_id.is_none() && p.direction == Some(Direction::Inbound));
-            call.caller = placing
-                .and_then(|p| p.to.phone_number.clone())
-                .or_else(|| callee.and_then(|p| p.to.phone_number.clone()))
-                .or(call.caller.take());
-            call.caller_name = placing
-                .and_then(|p| p.to.name.clone())
-                .or(call.caller_name.take());
+            let callee_number = placing
+                .and_then(|p| p.to.phone_number.as_ref())
+                .or_else(|| callee.and_then(|p| p.to.phone_number.as_ref()));
+            update_text(&mut call.caller, callee_number);
+            update_text(
+                &mut call.caller_name,
+                placing.and_then(|p| p.to.name.as_ref()),
+            );
             call.dialed = None;
         }
 
@@ -1113,13 +1159,14 @@ impl Board {
                 })
                 .min_by_key(|p| p.first_seen);
             if let Some(p) = queue_party {
-                call.queue_id = p.to.extension_id.clone();
-                call.queue_name =
+                copy_text(&mut call.queue_id, p.to.extension_id.as_ref());
+                let known_name =
                     p.to.extension_id
                         .as_deref()
                         .and_then(|q| self.queues.get(q))
-                        .map(|q| q.name.clone())
-                        .or_else(|| p.to.name.clone());
+                        .map(|q| &q.name)
+                        .filter(|name| !name.is_empty());
+                copy_text(&mut call.queue_name, known_name.or(p.to.name.as_ref()));
                 call.queued_at = Some(p.first_seen);
             }
         }
@@ -1174,24 +1221,25 @@ impl Board {
             .filter(|p| p.is_agent && p.first_answered_at.is_some())
             .max_by_key(|p| (p.first_answered_at, p.first_seen));
         if let Some(agent) = last_agent {
-            call.agent_id = agent.extension_id.clone();
-            call.agent_name = agent
+            copy_text(&mut call.agent_id, agent.extension_id.as_ref());
+            let name = agent
                 .extension_id
                 .as_deref()
                 .and_then(|id| self.agents.get(id))
-                .and_then(|a| a.name.clone())
+                .and_then(|a| a.name.as_ref())
                 .or_else(|| {
                     // A call straight to an extension names it in `to`.
                     (agent.to.extension_id == agent.extension_id)
-                        .then(|| agent.to.name.clone())
+                        .then_some(agent.to.name.as_ref())
                         .flatten()
                 })
                 .or_else(|| {
                     (agent.direction == Some(Direction::Outbound)
                         && agent.from.extension_id == agent.extension_id)
-                        .then(|| agent.from.name.clone())
+                        .then_some(agent.from.name.as_ref())
                         .flatten()
                 });
+            copy_text(&mut call.agent_name, name);
         } else {
             call.agent_id = None;
             call.agent_name = None;
@@ -1347,7 +1395,7 @@ impl Board {
     }
 
     /// What the call adds to the tallies now.
-    fn contribution_of(&self, call: &Call) -> Contribution {
+    fn contribution_of<'c>(&self, call: &'c Call) -> Contribution<&'c str> {
         let ended = call.ended_at.is_some();
         let answered = call.answered_at.is_some();
         let talk_ms = call
@@ -1383,18 +1431,18 @@ impl Board {
                 let threshold_ms = (self.sla_of(call).threshold_s * 1000.0).round() as i64;
                 tally.answered_in_sla = i64::from(wait_ms <= threshold_ms);
             }
-            contribution.queue = Some((queue_id.clone(), self.bucket(queued_at), tally));
+            contribution.queue = Some((queue_id.as_str(), self.bucket(queued_at), tally));
             if !ended && !answered && call.voicemail_at.is_none() {
-                contribution.waiting = Some((queue_id.clone(), queued_at));
+                contribution.waiting = Some((queue_id.as_str(), queued_at));
             }
         }
         if let (Some(dialed), true) = (&call.dialed, inbound) {
             let mut tally = Tally::default();
             outcome_tally(&mut tally);
             tally.first_time_callers = i64::from(call.first_time_caller);
-            contribution.number = Some((dialed.clone(), self.bucket(call.started_at), tally));
+            contribution.number = Some((dialed.as_str(), self.bucket(call.started_at), tally));
             if !ended {
-                contribution.live_number = Some(dialed.clone());
+                contribution.live_number = Some(dialed.as_str());
             }
         }
         contribution
@@ -1442,12 +1490,12 @@ impl Board {
             queue.changed_at = now;
         }
         if let Some((number, bucket, tally)) = &new.number {
-            let stats = self.number_stats.entry(number.clone()).or_default();
+            let stats = number_stats_entry(&mut self.number_stats, number);
             stats.series.add(*bucket, tally, 1);
             stats.changed_at = Some(now);
         }
         if let Some(number) = &new.live_number {
-            let stats = self.number_stats.entry(number.clone()).or_default();
+            let stats = number_stats_entry(&mut self.number_stats, number);
             stats.live += 1;
             stats.changed_at = Some(now);
         }
@@ -1455,16 +1503,33 @@ impl Board {
 }
 
 /// The queue with this id, created (as discovered from events) if the board has not seen it.
+/// Looks up before inserting, so the common case allocates no key.
 fn ensure_queue<'q>(
     queues: &'q mut std::collections::HashMap<String, Queue>,
     id: &str,
     now: DateTime<Utc>,
 ) -> &'q mut Queue {
-    queues.entry(id.to_owned()).or_insert_with(|| {
+    if !queues.contains_key(id) {
         let mut queue = new_queue(id, None, now);
         queue.discovered = true;
-        queue
-    })
+        queues.insert(id.to_owned(), queue);
+    }
+    queues
+        .get_mut(id)
+        .unwrap_or_else(|| unreachable!("the queue was inserted above"))
+}
+
+/// The running figures of a dialled number, created empty if new; allocates no key otherwise.
+fn number_stats_entry<'n>(
+    stats: &'n mut std::collections::HashMap<String, NumberStats>,
+    number: &str,
+) -> &'n mut NumberStats {
+    if !stats.contains_key(number) {
+        stats.insert(number.to_owned(), NumberStats::default());
+    }
+    stats
+        .get_mut(number)
+        .unwrap_or_else(|| unreachable!("the entry was inserted above"))
 }
 
 struct PresenceInput<'x> {
@@ -1650,10 +1715,14 @@ fn update_party(call: &mut Call, update: &PartyUpdate<'_>, at: DateTime<Utc>) ->
         party.missed_call = m;
     }
     if let Some(reason) = update.reason {
-        party.reason = clean_opt(Some(reason));
+        set_text(&mut party.reason, Some(&sanitize(reason)));
     }
     if let Some(id) = update.recording {
-        party.recording_hint = Some((clean(id), at));
+        let id = sanitize(id);
+        match &mut party.recording_hint {
+            Some((held, when)) if *held == id => *when = at,
+            hint => *hint = Some((id.into_owned(), at)),
+        }
     }
     if let Some(status) = &update.status {
         let at = at.max(party.status_since);

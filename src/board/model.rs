@@ -175,15 +175,51 @@ pub(crate) enum CallSource {
 }
 
 /// The counters a call currently adds to the tallies, kept so they can be taken back exactly
-/// when the call changes.
+/// when the call changes. `S` is `String` for the one held, `&str` for a fresh one compared
+/// against it (so an event that changes no figure allocates nothing here).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Contribution {
-    pub queue: Option<(String, Bucket, Tally)>,
-    pub number: Option<(String, Bucket, Tally)>,
+pub(crate) struct Contribution<S = String> {
+    pub queue: Option<(S, Bucket, Tally)>,
+    pub number: Option<(S, Bucket, Tally)>,
     /// Waiting in this queue since this time.
-    pub waiting: Option<(String, DateTime<Utc>)>,
+    pub waiting: Option<(S, DateTime<Utc>)>,
     /// Live inbound call to this dialled number.
-    pub live_number: Option<String>,
+    pub live_number: Option<S>,
+}
+
+impl Contribution<&str> {
+    /// Equal to the held contribution `held`.
+    pub fn matches(&self, held: &Contribution) -> bool {
+        fn same_tally(
+            a: &Option<(&str, Bucket, Tally)>,
+            b: &Option<(String, Bucket, Tally)>,
+        ) -> bool {
+            match (a, b) {
+                (None, None) => true,
+                (Some((x, bx, tx)), Some((y, by, ty))) => *x == y.as_str() && bx == by && tx == ty,
+                _ => false,
+            }
+        }
+        let same_wait = match (&self.waiting, &held.waiting) {
+            (None, None) => true,
+            (Some((x, tx)), Some((y, ty))) => *x == y.as_str() && tx == ty,
+            _ => false,
+        };
+        same_tally(&self.queue, &held.queue)
+            && same_tally(&self.number, &held.number)
+            && same_wait
+            && self.live_number == held.live_number.as_deref()
+    }
+
+    /// The owned form, to hold.
+    pub fn to_held(&self) -> Contribution {
+        Contribution {
+            queue: self.queue.map(|(s, b, t)| (s.to_owned(), b, t)),
+            number: self.number.map(|(s, b, t)| (s.to_owned(), b, t)),
+            waiting: self.waiting.map(|(s, t)| (s.to_owned(), t)),
+            live_number: self.live_number.map(str::to_owned),
+        }
+    }
 }
 
 /// The day and minute a contribution is counted in.
@@ -512,6 +548,11 @@ pub struct Board {
     pub(crate) known_callers: HashSet<String>,
     pub(crate) new_callers: Vec<String>,
     pub(crate) today: Option<NaiveDate>,
+    /// [local midnight, next local midnight) of `today`, in UTC: most times fall in it, and
+    /// testing that is far cheaper than a time-zone conversion.
+    pub(crate) today_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The minute of the last pruning of per-minute buckets.
+    pub(crate) pruned_minute: i64,
     pub(crate) revision: u64,
     pub(crate) next_serial: u64,
     pub(crate) stale_events: u64,
@@ -537,6 +578,8 @@ impl Board {
             known_callers: known_callers.into_iter().collect(),
             new_callers: Vec::new(),
             today: None,
+            today_span: None,
+            pruned_minute: i64::MIN,
             revision: 0,
             next_serial: 0,
             stale_events: 0,
@@ -662,7 +705,10 @@ impl Board {
     }
 
     pub(crate) fn local_day(&self, t: DateTime<Utc>) -> NaiveDate {
-        t.with_timezone(&self.config.time_zone).date_naive()
+        match (self.today, self.today_span) {
+            (Some(today), Some((start, end))) if t >= start && t < end => today,
+            _ => t.with_timezone(&self.config.time_zone).date_naive(),
+        }
     }
 
     pub(crate) fn bucket(&self, t: DateTime<Utc>) -> Bucket {
@@ -872,11 +918,11 @@ pub(crate) fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 /// Writes a phone number the way events do: E.164 with `+`. The docs' old phone-number sample
 /// writes `18555551264`; digits-only strings of 11–15 digits get the `+`. Extension numbers
 /// (short) are left alone.
-pub fn normalize_number(raw: &str) -> String {
+pub fn normalize_number(raw: &str) -> std::borrow::Cow<'_, str> {
     let trimmed = raw.trim();
     if (11..=15).contains(&trimmed.len()) && trimmed.bytes().all(|b| b.is_ascii_digit()) {
-        format!("+{trimmed}")
+        std::borrow::Cow::Owned(format!("+{trimmed}"))
     } else {
-        trimmed.to_owned()
+        std::borrow::Cow::Borrowed(trimmed)
     }
 }

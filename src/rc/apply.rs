@@ -159,3 +159,77 @@ pub fn apply_snapshot(
 pub fn live_call_ids(board: &Board) -> Vec<String> {
     board.live_calls().map(|call| call.id.clone()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::BoardConfig;
+
+    fn frame(sequence: u64, status: &str) -> String {
+        serde_json::json!([
+            {"type": "ServerNotification", "messageId": "m", "status": 200},
+            {"uuid": "m", "event": "/restapi/v1.0/account/1/telephony/sessions",
+             "timestamp": "2026-11-25T14:00:00.000Z", "subscriptionId": "sub", "ownerId": "1",
+             "body": {"sequence": sequence, "telephonySessionId": "s-1", "sessionId": "9",
+                      "eventTime": "2026-11-25T14:00:00.000Z",
+                      "parties": [{"id": "p-1", "direction": "Outbound",
+                                   "from": {"phoneNumber": "+14155550123", "name": "Ann\u{1b}[2J"},
+                                   "to": {"phoneNumber": "+18005550100"},
+                                   "status": {"code": status}}]}}
+        ])
+        .to_string()
+    }
+
+    fn snapshot(kind: SyncKind) -> Snapshot {
+        Snapshot {
+            kind,
+            taken_at: "2026-11-25T14:05:00Z".parse().unwrap(),
+            numbers: None,
+            extensions: None,
+            queues: None,
+            call_log: None,
+            presence: Vec::new(),
+            sessions: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_notification_is_applied_once_and_described() {
+        let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
+        let now = "2026-11-25T14:00:01Z".parse().unwrap();
+        let applied = apply_notification(&mut board, &frame(2, "Setup"), now).unwrap();
+        assert_eq!(applied.applied, Applied::Changed);
+        assert_eq!(
+            applied.detail,
+            EventDetail::Telephony {
+                telephony_session_id: "s-1".into(),
+                party_id: Some("p-1".into()),
+                status: Some("Setup".into()),
+            }
+        );
+        assert_eq!(live_call_ids(&board), ["s-1"]);
+        // The same event again changes nothing.
+        let again = apply_notification(&mut board, &frame(2, "Setup"), now).unwrap();
+        assert_ne!(again.applied, Applied::Changed);
+        assert!(apply_notification(&mut board, "not a frame", now).is_err());
+    }
+
+    #[test]
+    fn a_resync_ends_the_calls_the_platform_no_longer_has() {
+        let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
+        let now = "2026-11-25T14:00:01Z".parse().unwrap();
+        apply_notification(&mut board, &frame(2, "Setup"), now).unwrap();
+        let later = "2026-11-25T14:05:00Z".parse().unwrap();
+        let summary = apply_snapshot(&mut board, &snapshot(SyncKind::Resync), later);
+        assert_eq!(
+            summary,
+            SnapshotSummary {
+                live_calls: 0,
+                ended_while_away: 1,
+                from_call_log: 0,
+            }
+        );
+        assert!(live_call_ids(&board).is_empty());
+    }
+}

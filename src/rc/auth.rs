@@ -19,9 +19,6 @@ use crate::rc::error::{PlatformError, RcError};
 use crate::rc::ratelimit::RateGroup;
 use crate::rc::transport::Transport;
 
-/// The default platform when only the app credentials are configured.
-pub const DEFAULT_SERVER_URL: &str = "https://platform.ringcentral.com";
-
 /// An access token is renewed this long before it expires (the official SDK's handicap), so a
 /// request never leaves with a token that dies on the way.
 pub const RENEW_HANDICAP: Duration = Duration::from_secs(60);
@@ -83,7 +80,8 @@ pub fn check_transport(url: &Url) -> Result<(), RcError> {
 }
 
 /// What callboard needs to sign in: the platform URL, the app's client id and secret, and the
-/// user's JWT credential. Filled from the environment or by the config layer.
+/// user's JWT credential. The config layer resolves them from its file and the environment
+/// (`RC_SERVER_URL`, `RC_CLIENT_ID`, `RC_CLIENT_SECRET`, `RC_JWT`); see [`Self::from_config`].
 #[derive(Clone)]
 pub struct Credentials {
     server_url: Url,
@@ -122,46 +120,6 @@ impl Credentials {
             client_secret,
             jwt,
         })
-    }
-
-    /// Reads `RC_SERVER_URL`, `RC_CLIENT_ID`, `RC_CLIENT_SECRET` and `RC_JWT`. `Ok(None)` when none
-    /// of the three credentials is set (callboard then runs its simulator); an error naming the
-    /// missing ones when only some are.
-    pub fn from_env() -> Result<Option<Self>, RcError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// [`Self::from_env`] over any variable lookup (the config layer and tests use it).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, RcError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let client_id = get("RC_CLIENT_ID");
-        let client_secret = get("RC_CLIENT_SECRET");
-        let jwt = get("RC_JWT");
-        let (client_id, client_secret, jwt) = match (client_id, client_secret, jwt) {
-            (None, None, None) => return Ok(None),
-            (Some(id), Some(secret), Some(jwt)) => (id, secret, jwt),
-            (id, secret, jwt) => {
-                let missing: Vec<&str> = [
-                    ("RC_CLIENT_ID", id.is_none()),
-                    ("RC_CLIENT_SECRET", secret.is_none()),
-                    ("RC_JWT", jwt.is_none()),
-                ]
-                .into_iter()
-                .filter_map(|(name, absent)| absent.then_some(name))
-                .collect();
-                return Err(RcError::IncompleteCredentials {
-                    missing: missing.join(", "),
-                });
-            }
-        };
-        let server = get("RC_SERVER_URL").unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
-        Self::new(
-            &server,
-            client_id.trim(),
-            Secret(client_secret),
-            Secret(jwt),
-        )
-        .map(Some)
     }
 
     /// The credentials the config layer resolved (file and environment).
@@ -439,55 +397,27 @@ impl Auth {
     }
 }
 
+/// The recording downloader signs its requests with this session, and a 401 it meets forces
+/// the same single-flight refresh as any REST call.
+impl crate::store::download::TokenProvider for Auth {
+    type Token = AccessToken;
+
+    async fn token(&self) -> Result<AccessToken, String> {
+        self.access_token().await.map_err(|e| e.to_string())
+    }
+
+    fn authorization(token: &AccessToken) -> &str {
+        token.authorization()
+    }
+
+    async fn rejected(&self, token: &AccessToken) {
+        self.reject(token).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-
-    #[test]
-    fn no_credentials_means_none() {
-        assert!(Credentials::from_lookup(lookup(&[])).unwrap().is_none());
-        assert!(
-            Credentials::from_lookup(lookup(&[("RC_SERVER_URL", "https://x.example")]))
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn partial_credentials_name_what_is_missing() {
-        let err = Credentials::from_lookup(lookup(&[("RC_CLIENT_ID", "id")])).unwrap_err();
-        assert!(matches!(
-            &err,
-            RcError::IncompleteCredentials { missing } if missing == "RC_CLIENT_SECRET, RC_JWT"
-        ));
-    }
-
-    #[test]
-    fn full_credentials_default_to_the_production_platform() {
-        let creds = Credentials::from_lookup(lookup(&[
-            ("RC_CLIENT_ID", "id"),
-            ("RC_CLIENT_SECRET", "s3cret"),
-            ("RC_JWT", "eyJhbGciOi"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            creds.server_url().as_str(),
-            "https://platform.ringcentral.com/"
-        );
-        assert_eq!(
-            creds.endpoint("/restapi/oauth/token"),
-            "https://platform.ringcentral.com/restapi/oauth/token"
-        );
-    }
 
     #[test]
     fn plain_http_is_refused_except_to_loopback() {

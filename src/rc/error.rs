@@ -84,11 +84,6 @@ impl PlatformError {
 /// Every way a call to the platform can fail, after the client's own retries.
 #[derive(Debug, thiserror::Error)]
 pub enum RcError {
-    #[error(
-        "RingCentral credentials are incomplete: {missing} not set (set RC_CLIENT_ID, RC_CLIENT_SECRET and RC_JWT together, or none of them to watch the built-in simulator)"
-    )]
-    IncompleteCredentials { missing: String },
-
     #[error("the RingCentral server URL {url:?} is not usable: {detail}")]
     BadServerUrl { url: String, detail: String },
 

@@ -14,6 +14,33 @@
 //! | [`sync`]      | bootstrap and resync reads over REST (`Snapshot`)                          |
 //! | [`apply`]     | applying session events and snapshots to the board (shared by all apps)   |
 //! | [`watch`]     | `callboard watch`, the headless monitor                                    |
+//!
+//! ## Driving it from an app loop
+//!
+//! The session is a task; the app loop owns the board and applies what the session sends.
+//! `callboard watch` ([`watch`]) is the complete example; in short:
+//!
+//! ```ignore
+//! let rest = Arc::new(RestClient::connect(Credentials::from_config(&creds)?, RestConfig::default())?);
+//! let (tx, mut events) = tokio::sync::mpsc::channel(4096);
+//! let session = ws::spawn(rest.clone(), SessionConfig::default(),
+//!                         sync::platform_sync(rest.clone(), zone), tx);
+//! while let Some(event) = events.recv().await {
+//!     let now = Utc::now();
+//!     match event {
+//!         SessionEvent::Notification(frame) => { apply::apply_notification(&mut board, frame.as_str(), now); }
+//!         SessionEvent::Synced(snapshot) => { apply::apply_snapshot(&mut board, &snapshot, now); }
+//!         SessionEvent::LiveCallsWanted(reply) => { let _ = reply.send(apply::live_call_ids(&board)); }
+//!         SessionEvent::State(state) => { /* status line */ }
+//!         SessionEvent::Warning(text) => { /* status line */ }
+//!     }
+//! }
+//! // On exit: delete the subscription, then sign out.
+//! session.shutdown().await;
+//! rest.auth().revoke().await;
+//! ```
+//!
+//! `rest.notices()` reports rate-limit and backoff waits for the status line.
 
 pub mod apply;
 pub mod auth;

@@ -164,7 +164,12 @@ pub fn event_line(event: &AppliedEvent, board: &Board, now: DateTime<Utc>) -> St
                         .queue_name
                         .as_deref()
                         .map_or_else(String::new, |q| format!(" in {q}"));
-                    format!("  — {} {caller}{campaign}{queue}", call.state.as_str())
+                    let state = if call.is_live() {
+                        call.state.as_str().to_owned()
+                    } else {
+                        format!("ended ({})", call.outcome.as_str())
+                    };
+                    format!("  — {state} {caller}{campaign}{queue}")
                 });
             format!("{at}  {telephony_session_id}  {party} {status}{call}")
         }

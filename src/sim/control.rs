@@ -13,12 +13,30 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Most events one burst may ask for; beyond this a typo would tie the simulator up for minutes.
 const MAX_BURST: usize = 1_000_000;
 /// Events generated and queued per step of a burst, between yields to the socket tasks.
 const BURST_STEP: usize = 500;
+/// Longest a burst waits for a socket to drain before going on; a client that still has not
+/// made room is then cut by the gateway as a slow consumer.
+const BURST_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Waits until every socket queue has room for the next burst step (or patience runs out), so
+/// a burst goes as fast as the sockets take it instead of overflowing them.
+async fn wait_for_room(state: &SimState) {
+    let deadline = tokio::time::Instant::now() + BURST_PATIENCE;
+    loop {
+        let room = lock(&state.gateway).min_room();
+        if room.is_none_or(|free| free >= 4 * BURST_STEP) || tokio::time::Instant::now() >= deadline
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Largest standalone recording, 4 GiB: bytes are generated on the fly, never held.
 const MAX_RECORDING_BYTES: u64 = 4 << 30;
 
@@ -82,8 +100,7 @@ pub(crate) async fn burst(State(state): State<Arc<SimState>>, body: Bytes) -> Re
         let events = lock(&state.world).burst(step, Utc::now());
         delivered += fan_out(&state, &events);
         remaining -= step;
-        // Let the socket tasks drain what was queued before producing more.
-        tokio::task::yield_now().await;
+        wait_for_room(&state).await;
     }
     json_reply(
         StatusCode::OK,

@@ -18,8 +18,10 @@ use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{self, error::TrySendError};
 
 /// Numbers the gateway announces in ConnectionDetails and lives by.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,11 +63,68 @@ pub enum Outbound {
     Drop,
 }
 
+/// Frames queued per socket before its client counts as not keeping up. A client that falls
+/// this far behind is cut off, as a real gateway would, and may recover its session with `wsc`.
+pub const OUTBOUND_QUEUE: usize = 16_384;
+
+/// The gateway's end of one socket: a bounded queue of frames, and a way to cut the socket
+/// when its client stops reading.
+#[derive(Debug, Clone)]
+pub struct Outlet {
+    tx: mpsc::Sender<Outbound>,
+    kick: Arc<Notify>,
+}
+
+/// The socket task's end of an [`Outlet`].
+#[derive(Debug)]
+pub struct Inlet {
+    pub frames: mpsc::Receiver<Outbound>,
+    /// Fires when the gateway cuts the socket because its queue is full.
+    pub kick: Arc<Notify>,
+}
+
+/// A connected outlet and inlet holding up to `capacity` frames.
+pub fn outlet(capacity: usize) -> (Outlet, Inlet) {
+    let (tx, frames) = mpsc::channel(capacity);
+    let kick = Arc::new(Notify::new());
+    (
+        Outlet {
+            tx,
+            kick: Arc::clone(&kick),
+        },
+        Inlet { frames, kick },
+    )
+}
+
+impl Outlet {
+    /// Queues `message`. `false` when the socket is gone, or when its client is not keeping up,
+    /// in which case the socket is told to go.
+    fn offer(&self, message: Outbound) -> bool {
+        match self.tx.try_send(message) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.kick.notify_one();
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Ends the socket now, queue or no queue.
+    fn cut(&self) {
+        if !self.offer(Outbound::Drop) {
+            self.kick.notify_one();
+        }
+    }
+}
+
 /// The world-side facts a notification envelope needs.
 pub struct EnvelopeContext<'a> {
     pub account_id: &'a str,
     pub owner_extension_id: &'a str,
     pub now: DateTime<Utc>,
+    /// The same instant on the monotonic clock, for recovery windows.
+    pub clock: Instant,
 }
 
 /// One event from the world, borrowed for fan-out.
@@ -118,7 +177,7 @@ struct WsSession {
 struct Connection {
     wsc_token: String,
     oauth_session: SessionId,
-    tx: UnboundedSender<Outbound>,
+    outlet: Outlet,
 }
 
 /// A ClientRequest as the gateway needs it: method, path and optional JSON body.
@@ -196,12 +255,12 @@ impl Gateway {
         rng: &mut impl RngCore,
         oauth_session: &str,
         wsc: Option<&str>,
-        tx: UnboundedSender<Outbound>,
+        outlet: Outlet,
         now: Instant,
     ) -> Result<Attached, MalformedWsc> {
         self.expire_sessions(now);
         let Some(wsc) = wsc else {
-            let connection_id = self.attach_fresh(rng, oauth_session, tx);
+            let connection_id = self.attach_fresh(rng, oauth_session, outlet);
             return Ok(Attached::Fresh { connection_id });
         };
         if !self.wsc_is_genuine(wsc) {
@@ -214,7 +273,7 @@ impl Gateway {
             Some(_) => None,
         };
         if let Some(error_code) = failure {
-            let connection_id = self.attach_fresh(rng, oauth_session, tx);
+            let connection_id = self.attach_fresh(rng, oauth_session, outlet);
             return Ok(Attached::Failed {
                 connection_id,
                 error_code,
@@ -226,9 +285,9 @@ impl Gateway {
         if let Some(previous) = previous
             && let Some(old) = self.connections.remove(&previous)
         {
-            let _ = old.tx.send(Outbound::Drop);
+            old.outlet.cut();
         }
-        let connection_id = self.new_connection(wsc, oauth_session, tx);
+        let connection_id = self.new_connection(wsc, oauth_session, outlet);
         let session = self.sessions.get_mut(wsc).ok_or(MalformedWsc)?;
         session.connection = Some(connection_id);
         session.disconnected_at = None;
@@ -386,6 +445,7 @@ impl Gateway {
         ctx: &EnvelopeContext<'_>,
     ) -> usize {
         let mut sent = 0;
+        let mut lagging = Vec::new();
         let buffer_size = self.settings.recovery_buffer_size;
         for (wsc_token, session) in &mut self.sessions {
             if session
@@ -398,7 +458,9 @@ impl Gateway {
             let Some(subscription) = &session.subscription else {
                 continue;
             };
-            let live = session.connection.and_then(|id| self.connections.get(&id));
+            let live = session
+                .connection
+                .and_then(|id| self.connections.get(&id).map(|c| (id, c)));
             for event in events {
                 let Some((path, body)) = match_event(subscription, event, ctx.account_id) else {
                     continue;
@@ -423,13 +485,17 @@ impl Gateway {
                 ])
                 .to_string();
                 session.next_sequence += 1;
-                match live {
-                    Some(connection)
-                        if connection.tx.send(Outbound::Text(frame.clone())).is_ok() =>
-                    {
-                        sent += 1
+                let delivered = live.is_some_and(|(_, connection)| {
+                    connection.outlet.offer(Outbound::Text(frame.clone()))
+                });
+                if delivered {
+                    sent += 1;
+                } else {
+                    // Down, or cut for lagging: keep it for the session's recovery.
+                    if let Some((id, _)) = live {
+                        lagging.push(id);
                     }
-                    _ => {
+                    {
                         if session.missed.len() >= buffer_size {
                             session.missed.pop_front();
                         }
@@ -438,13 +504,17 @@ impl Gateway {
                 }
             }
         }
+        lagging.dedup();
+        for id in lagging {
+            self.detach(id, ctx.clock);
+        }
         sent
     }
 
     /// Sends `message` to every live connection (malformed frames).
     pub fn broadcast(&self, message: &Outbound) {
         for connection in self.connections.values() {
-            let _ = connection.tx.send(message.clone());
+            connection.outlet.offer(message.clone());
         }
     }
 
@@ -453,7 +523,7 @@ impl Gateway {
         let ids: Vec<u64> = self.connections.keys().copied().collect();
         for id in ids {
             if let Some(connection) = self.connections.get(&id) {
-                let _ = connection.tx.send(Outbound::Drop);
+                connection.outlet.cut();
             }
             self.detach(id, now);
         }
@@ -469,10 +539,13 @@ impl Gateway {
     pub fn end_oauth_session(&mut self, oauth_session: &str) {
         for connection in self.connections.values() {
             if connection.oauth_session == oauth_session {
-                let _ = connection.tx.send(Outbound::Close {
+                let closing = Outbound::Close {
                     code: 1000,
                     reason: "OAuth session ended".into(),
-                });
+                };
+                if !connection.outlet.offer(closing) {
+                    connection.outlet.cut();
+                }
             }
         }
         self.connections
@@ -495,14 +568,18 @@ impl Gateway {
         self.connections.len()
     }
 
-    fn attach_fresh(
-        &mut self,
-        rng: &mut impl RngCore,
-        oauth_session: &str,
-        tx: UnboundedSender<Outbound>,
-    ) -> u64 {
+    /// The free room in the fullest socket queue, `None` without sockets: bursts wait on it
+    /// so they go as fast as the sockets take them.
+    pub fn min_room(&self) -> Option<usize> {
+        self.connections
+            .values()
+            .map(|c| c.outlet.tx.capacity())
+            .min()
+    }
+
+    fn attach_fresh(&mut self, rng: &mut impl RngCore, oauth_session: &str, outlet: Outlet) -> u64 {
         let wsc_token = self.new_wsc(rng);
-        let connection_id = self.new_connection(&wsc_token, oauth_session, tx);
+        let connection_id = self.new_connection(&wsc_token, oauth_session, outlet);
         self.sessions.insert(
             wsc_token,
             WsSession {
@@ -517,12 +594,7 @@ impl Gateway {
         connection_id
     }
 
-    fn new_connection(
-        &mut self,
-        wsc_token: &str,
-        oauth_session: &str,
-        tx: UnboundedSender<Outbound>,
-    ) -> u64 {
+    fn new_connection(&mut self, wsc_token: &str, oauth_session: &str, outlet: Outlet) -> u64 {
         let connection_id = self.next_connection_id;
         self.next_connection_id += 1;
         self.connections.insert(
@@ -530,7 +602,7 @@ impl Gateway {
             Connection {
                 wsc_token: wsc_token.to_owned(),
                 oauth_session: oauth_session.to_owned(),
-                tx,
+                outlet,
             },
         );
         connection_id
@@ -623,7 +695,6 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
-    use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
     const ACCOUNT: &str = "809646016";
     const OWNER: &str = "62242421016";
@@ -659,9 +730,20 @@ mod tests {
         oauth: &str,
         wsc: Option<&str>,
         now: Instant,
-    ) -> (Result<Attached, MalformedWsc>, UnboundedReceiver<Outbound>) {
-        let (tx, rx) = unbounded_channel();
-        (gateway.attach(rng, oauth, wsc, tx, now), rx)
+    ) -> (Result<Attached, MalformedWsc>, Inlet) {
+        connect_with_queue(gateway, rng, oauth, wsc, now, OUTBOUND_QUEUE)
+    }
+
+    fn connect_with_queue(
+        gateway: &mut Gateway,
+        rng: &mut ChaCha8Rng,
+        oauth: &str,
+        wsc: Option<&str>,
+        now: Instant,
+        capacity: usize,
+    ) -> (Result<Attached, MalformedWsc>, Inlet) {
+        let (outlet, inlet) = outlet(capacity);
+        (gateway.attach(rng, oauth, wsc, outlet, now), inlet)
     }
 
     fn subscribe(
@@ -711,13 +793,14 @@ mod tests {
                 account_id: ACCOUNT,
                 owner_extension_id: OWNER,
                 now,
+                clock: Instant::now(),
             },
         )
     }
 
-    fn texts(rx: &mut UnboundedReceiver<Outbound>) -> Vec<Value> {
+    fn texts(inlet: &mut Inlet) -> Vec<Value> {
         let mut frames = Vec::new();
-        while let Ok(Outbound::Text(text)) = rx.try_recv() {
+        while let Ok(Outbound::Text(text)) = inlet.frames.try_recv() {
             frames.push(serde_json::from_str(&text).unwrap());
         }
         frames
@@ -838,6 +921,36 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_stops_reading_is_cut_and_can_recover() {
+        let (mut gw, mut rng, t0, now) = setup();
+        let (attached, mut inlet) = connect_with_queue(&mut gw, &mut rng, "o1", None, t0, 2);
+        let id = attached.unwrap().connection_id();
+        subscribe(&mut gw, &mut rng, id, now);
+        let wsc = gw.next_wsc(id).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bodies: Vec<Value> = (2..7).map(telephony).collect();
+        assert_eq!(
+            dispatch(&mut gw, &mut rng, &bodies, now),
+            2,
+            "the queue holds two"
+        );
+        assert!(
+            futures_util::FutureExt::now_or_never(inlet.kick.notified()).is_some(),
+            "the socket is told to go"
+        );
+        assert_eq!(gw.live_connections(), 0);
+        assert_eq!(texts(&mut inlet).len(), 2);
+
+        let (attached, _inlet) = connect(&mut gw, &mut rng, "o1", Some(&wsc), t0);
+        let Ok(Attached::Recovered { replay, .. }) = attached else {
+            panic!("expected recovery, got {attached:?}")
+        };
+        assert_eq!(replay.len(), 3, "what did not fit is replayed");
+    }
+
+    #[test]
     fn made_up_wsc_is_malformed() {
         let (mut gw, mut rng, t0, _) = setup();
         for fake in ["nonsense", "", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
@@ -857,7 +970,7 @@ mod tests {
             .unwrap()
             .to_owned();
         gw.forget_all(t0);
-        assert_eq!(rx.try_recv(), Ok(Outbound::Drop));
+        assert_eq!(rx.frames.try_recv(), Ok(Outbound::Drop));
         let (attached, _rx) = connect(&mut gw, &mut rng, "o1", Some(&wsc), t0);
         assert!(matches!(attached, Ok(Attached::Failed { .. })));
     }

@@ -157,6 +157,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route(&route("/presence"), get(rest::account_presence))
         .route(&route("/call-log"), get(rest::account_call_log))
         .route(&route("/call-log/{record_id}"), get(rest::call_log_record))
+        .route(&route("/active-calls"), get(rest::active_calls))
         .route(
             &route("/telephony/sessions/{session_id}"),
             get(rest::telephony_session),

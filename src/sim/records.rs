@@ -216,7 +216,11 @@ impl World {
 
     /// `~` means the token owner.
     fn resolve_extension_id<'a>(&'a self, id: &'a str) -> &'a str {
-        if id == "~" { &self.admin_id } else { id }
+        if id == "~" {
+            self.owner_extension_id()
+        } else {
+            id
+        }
     }
 
     // -- call queues ---------------------------------------------------------------------------
@@ -834,18 +838,55 @@ mod tests {
     }
 
     #[test]
-    fn the_account_has_users_queues_an_ivr_and_the_admin_owns_the_token() {
+    fn the_token_owner_has_telephony_and_presence_events_of_their_own() {
+        let mut w = world();
+        let owner = w.owner_extension_id().to_string();
+        let (mut telephony, mut presence) = (0, 0);
+        let start = w.now();
+        let mut t = start;
+        while t < start + Duration::hours(2) && (telephony == 0 || presence == 0) {
+            t += Duration::seconds(1);
+            for event in w.advance(t) {
+                match event {
+                    WorldEvent::Telephony {
+                        extension_id: Some(ext),
+                        ..
+                    } if ext == owner => telephony += 1,
+                    WorldEvent::Presence { extension_id, .. } if extension_id == owner => {
+                        presence += 1
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            telephony > 0,
+            "no telephony event for the owner's extension"
+        );
+        assert!(presence > 0, "no presence event for the owner's extension");
+    }
+
+    #[test]
+    fn the_account_has_users_queues_an_ivr_and_a_supervising_agent_owns_the_token() {
         let w = world();
         assert!(w.account_id().chars().all(|c| c.is_ascii_digit()));
-        assert_eq!(w.owner_extension_id(), w.account_id());
+        // The token owner is an agent who takes queue calls, so `~` filters see traffic.
+        let owner = w.owner_extension_id().to_string();
+        assert!(w.agents.iter().any(|a| a.id == owner));
+        assert!(w.queues.iter().any(|q| q.members.contains(&0)));
         let extensions = w.extensions();
         let of_type = |t: &str| extensions.iter().filter(|e| e["type"] == t).count();
         assert_eq!(of_type("User"), 1 + 15);
         assert_eq!(of_type("Department"), 3);
         assert_eq!(of_type("IvrMenu"), 1);
         assert!(extensions.iter().all(|e| e["id"].is_u64()));
-        let admin = w.extension("~").unwrap();
-        assert_eq!(admin["id"].to_string(), w.account_id());
+        let me = w.extension("~").unwrap();
+        assert_eq!(me["id"].to_string(), owner);
+        assert_eq!(me["type"], "User");
+        assert!(
+            w.extension(w.account_id()).is_some(),
+            "the main extension still exists"
+        );
         assert!(w.extension("1").is_none());
     }
 

@@ -595,6 +595,80 @@ pub(crate) async fn call_log_record(
     finish(reply, verdict)
 }
 
+/// `GET …/active-calls`: the live calls as call-log-shaped records (`result: "In Progress"`),
+/// newest first, derived from the live telephony sessions.
+pub(crate) async fn active_calls(
+    State(state): State<Arc<SimState>>,
+    Path(account_id): Path<String>,
+    RawQuery(query): RawQuery,
+    verdict: Option<Extension<Verdict>>,
+) -> Response {
+    let reply = check_account(&state, &account_id).and_then(|()| {
+        let params = params(&query);
+        let directions = all(&params, "direction");
+        if let Some(bad) = directions
+            .iter()
+            .find(|d| **d != "Inbound" && **d != "Outbound")
+        {
+            return Err(invalid("direction", bad));
+        }
+        let sessions: Vec<Value> = {
+            let world = lock(&state.world);
+            world
+                .live_session_ids()
+                .iter()
+                .filter_map(|id| world.telephony_session(id))
+                .collect()
+        };
+        let mut records: Vec<Value> = sessions.iter().filter_map(active_call_record).collect();
+        records.reverse();
+        let records = filter_in(records, "direction", &directions);
+        list_reply(
+            &state,
+            &account_path(&state, "/active-calls"),
+            records,
+            &params,
+        )
+    });
+    finish(reply, verdict)
+}
+
+/// One active-calls record from a live session (REST shape). The first party is the leg that
+/// started the call: an external caller's leg runs `Outbound` from the platform's side, so the
+/// call itself is `Inbound`; a leg owned by an extension gives the call its own direction.
+pub fn active_call_record(session: &Value) -> Option<Value> {
+    let first = session.pointer("/parties/0")?;
+    let leg_direction = first.get("direction").and_then(Value::as_str)?;
+    let external = first.get("owner").is_none();
+    let direction = match (external, leg_direction) {
+        (true, "Outbound") => "Inbound",
+        (true, _) => "Outbound",
+        (false, own) => own,
+    };
+    let end = |key: &str| {
+        let point = first.get(key).cloned().unwrap_or_else(|| json!({}));
+        let mut out = serde_json::Map::new();
+        for field in ["phoneNumber", "name", "extensionId"] {
+            if let Some(value) = point.get(field) {
+                out.insert(field.to_owned(), value.clone());
+            }
+        }
+        Value::Object(out)
+    };
+    Some(json!({
+        "id": session.get("sessionId")?,
+        "sessionId": session.get("sessionId")?,
+        "telephonySessionId": session.get("id")?,
+        "startTime": session.get("creationTime")?,
+        "type": "Voice",
+        "direction": direction,
+        "action": "Phone Call",
+        "result": "In Progress",
+        "from": end("from"),
+        "to": end("to"),
+    }))
+}
+
 // -- recordings --------------------------------------------------------------------------------
 
 pub(crate) async fn recording(
@@ -953,6 +1027,33 @@ mod tests {
             Some("2026-11-25T00:00:00Z".parse::<DateTime<Utc>>().unwrap())
         );
         assert_eq!(parse_date("yesterday"), None);
+    }
+
+    #[test]
+    fn active_call_records_take_the_first_leg() {
+        let session = json!({"id": "s-1", "sessionId": "42", "creationTime": "2026-11-25T10:00:00Z",
+        "parties": [
+            {"id": "p-1", "direction": "Outbound", "from": {"phoneNumber": "+16505550100", "name": "Caller"},
+             "to": {"phoneNumber": "+14155550123"}, "status": {"code": "Answered"}},
+            {"id": "p-2", "direction": "Inbound", "owner": {"extensionId": "7"}, "status": {"code": "Answered"}}
+        ]});
+        let record = active_call_record(&session).unwrap();
+        assert_eq!(record["direction"], "Inbound");
+        assert_eq!(record["telephonySessionId"], "s-1");
+        assert_eq!(record["result"], "In Progress");
+        assert_eq!(
+            record["from"],
+            json!({"phoneNumber": "+16505550100", "name": "Caller"})
+        );
+        assert_eq!(record["to"], json!({"phoneNumber": "+14155550123"}));
+
+        let outbound = json!({"id": "s-2", "sessionId": "43", "creationTime": "2026-11-25T10:00:00Z",
+            "parties": [{"id": "p-1", "direction": "Outbound", "owner": {"extensionId": "7"}}]});
+        assert_eq!(
+            active_call_record(&outbound).unwrap()["direction"],
+            "Outbound"
+        );
+        assert!(active_call_record(&json!({"id": "s-3", "parties": []})).is_none());
     }
 
     #[test]

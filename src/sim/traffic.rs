@@ -101,7 +101,7 @@ const SERVER_IDS: &[&str] = &["10.13.22.27.TAM", "10.13.22.28.TAM", "10.62.25.11
 
 /// Share of callers who give up almost at once (within a few seconds), on top of the
 /// exponential patience: the calls that make up "short abandon".
-const IMPATIENT_CALLER_SHARE: f64 = 0.08;
+const IMPATIENT_CALLER_SHARE: f64 = 0.05;
 /// Share of callers who hang up in the greeting or the IVR menu.
 const EARLY_HANGUP_SHARE: f64 = 0.04;
 /// Ended calls older than this are forgotten (the call log serves 24 h by default).
@@ -123,8 +123,17 @@ const LOG_OUT_SHARE: f64 = 0.15;
 const MIN_IVR_SHARE: f64 = 0.3;
 const MIN_HOLD_SHARE: f64 = 0.2;
 
+/// Longest delay a timer is set for: beyond any simulator run, and far from `DateTime`'s limits.
+const MAX_DELAY_SECONDS: f64 = 1e9;
+
+/// `s` seconds (clamped to 0..=[`MAX_DELAY_SECONDS`], NaN as 0) with millisecond precision.
 fn secs(s: f64) -> Duration {
-    Duration::milliseconds((s.max(0.0) * 1000.0).round() as i64)
+    let s = if s.is_nan() {
+        0.0
+    } else {
+        s.clamp(0.0, MAX_DELAY_SECONDS)
+    };
+    Duration::milliseconds((s * 1000.0).round() as i64)
 }
 
 impl World {
@@ -787,27 +796,35 @@ impl World {
     fn dispatch(&mut self, out: &mut Vec<WorldEvent>) {
         self.dispatch_needed = false;
         for q in 0..self.queues.len() {
+            // Free members, longest idle first; each is rung for at most one call.
+            let mut free: Vec<usize> = self.queues[q]
+                .members
+                .iter()
+                .copied()
+                .filter(|&a| self.agents[a].takes_queue_calls())
+                .collect();
+            if free.is_empty() {
+                continue;
+            }
+            free.sort_by_key(|&a| (self.agents[a].idle_since, a));
             let waiting = self.queues[q].waiting.clone();
             for key in waiting {
+                if free.is_empty() {
+                    break;
+                }
                 let Some(call) = self.calls.get(&key) else {
                     continue;
                 };
                 if call.ringing.is_some() || call.phase != Phase::Waiting {
                     continue;
                 }
+                // The agent who just let this call ring out is tried last.
                 let last_missed = call.last_missed_agent;
-                let candidates: Vec<usize> = self.queues[q]
-                    .members
+                let slot = free
                     .iter()
-                    .copied()
-                    .filter(|&a| self.agents[a].takes_queue_calls())
-                    .collect();
-                let pick = candidates
-                    .iter()
-                    .copied()
-                    .filter(|&a| Some(a) != last_missed || candidates.len() == 1)
-                    .min_by_key(|&a| (self.agents[a].idle_since, a));
-                let Some(agent) = pick else { break };
+                    .position(|&a| Some(a) != last_missed)
+                    .unwrap_or(0);
+                let agent = free.remove(slot);
                 self.ring_agent(key, q, agent, out);
             }
         }
@@ -2163,6 +2180,61 @@ mod tests {
                 .all(|c| c.ended_at.is_none_or(|e| e >= horizon))
         );
         assert!(!world.call_log(&CallLogQuery::default()).is_empty());
+    }
+
+    #[test]
+    fn nonsense_configs_neither_stall_nor_panic_the_world() {
+        for bad in [f64::NAN, f64::INFINITY, -5.0, 1e-12, 1e12] {
+            let cfg = WorldConfig {
+                calls_per_minute: bad,
+                outbound_calls_per_minute: bad,
+                internal_calls_per_minute: bad,
+                mean_talk_seconds: bad,
+                min_talk_seconds: bad,
+                mean_hold_seconds: bad,
+                mean_patience_seconds: bad,
+                max_wait_seconds: bad,
+                mean_ring_seconds: bad,
+                ring_timeout_seconds: bad,
+                mean_ivr_seconds: bad,
+                greeting_seconds: bad,
+                mean_voicemail_seconds: bad,
+                mean_park_seconds: bad,
+                hold_probability: bad,
+                transfer_probability: bad,
+                park_probability: bad,
+                no_answer_probability: bad,
+                recording_probability: bad,
+                repeat_caller_probability: bad,
+                reorder_probability: bad,
+                mean_available_minutes: bad,
+                mean_away_minutes: bad,
+                call_log_delay_seconds: bad,
+                recording_delay_seconds: bad,
+                history_minutes: if bad > 1.0 { u32::MAX } else { 0 },
+                queues: 0,
+                agents_per_queue: 0,
+                ctn_numbers: 0,
+                ..WorldConfig::default()
+            };
+            // Just after midnight, so even an endless history is 30 s long.
+            let start: DateTime<Utc> = "2026-11-25T00:00:30Z".parse().unwrap();
+            let mut world = World::new(&cfg, start);
+            assert!(
+                world
+                    .calls
+                    .values()
+                    .all(|c| c.started_at >= start - Duration::seconds(30))
+            );
+            let events = world.advance(start + Duration::seconds(2));
+            // At most ten calls a second of each kind, each a bounded number of events.
+            assert!(
+                events.len() < 2_000,
+                "{bad}: {} events in 2 s",
+                events.len()
+            );
+            world.truth(world.now());
+        }
     }
 
     #[test]

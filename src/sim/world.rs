@@ -164,15 +164,80 @@ impl WorldConfig {
         }
     }
 
-    /// The same config with counts brought into the ranges the world supports.
-    fn clamped(&self) -> Self {
+    /// The same config brought into the ranges the world supports: counts and history within limits,
+    /// rates at most [`MAX_CALLS_PER_MINUTE`], probabilities within 0–1, and durations finite and
+    /// not negative (a NaN or negative one counts as 0), so no config can stall or panic it.
+    pub(crate) fn clamped(&self) -> Self {
         let mut cfg = self.clone();
         cfg.queues = cfg.queues.clamp(1, names::QUEUE_NAMES.len());
         cfg.agents_per_queue = cfg.agents_per_queue.clamp(1, 50);
         cfg.ctn_numbers = cfg.ctn_numbers.clamp(1, MAX_CTNS);
+        // History never reaches past local midnight, so a day is the most it can mean.
+        cfg.history_minutes = cfg.history_minutes.min(24 * 60);
+        let non_negative = |x: f64| {
+            if x.is_finite() {
+                x.max(0.0)
+            } else if x > 0.0 {
+                f64::MAX
+            } else {
+                0.0
+            }
+        };
+        for rate in [
+            &mut cfg.calls_per_minute,
+            &mut cfg.outbound_calls_per_minute,
+            &mut cfg.internal_calls_per_minute,
+        ] {
+            *rate = non_negative(*rate).min(MAX_CALLS_PER_MINUTE);
+        }
+        for probability in [
+            &mut cfg.hold_probability,
+            &mut cfg.transfer_probability,
+            &mut cfg.park_probability,
+            &mut cfg.no_answer_probability,
+            &mut cfg.recording_probability,
+            &mut cfg.repeat_caller_probability,
+            &mut cfg.reorder_probability,
+        ] {
+            *probability = non_negative(*probability).min(1.0);
+        }
+        for seconds in [
+            &mut cfg.mean_talk_seconds,
+            &mut cfg.min_talk_seconds,
+            &mut cfg.mean_hold_seconds,
+            &mut cfg.mean_patience_seconds,
+            &mut cfg.max_wait_seconds,
+            &mut cfg.mean_ring_seconds,
+            &mut cfg.ring_timeout_seconds,
+            &mut cfg.mean_ivr_seconds,
+            &mut cfg.greeting_seconds,
+            &mut cfg.mean_voicemail_seconds,
+            &mut cfg.mean_park_seconds,
+            &mut cfg.call_log_delay_seconds,
+            &mut cfg.recording_delay_seconds,
+        ] {
+            *seconds = non_negative(*seconds).min(MAX_DURATION_SECONDS);
+        }
+        // Agents flip between available and away; 0 turns that off, anything else is at
+        // least a few seconds so the flipping cannot swamp the timer queue.
+        for minutes in [&mut cfg.mean_available_minutes, &mut cfg.mean_away_minutes] {
+            let m = non_negative(*minutes).min(MAX_DURATION_SECONDS / 60.0);
+            *minutes = if m > 0.0 {
+                m.max(MIN_AGENT_TOGGLE_MINUTES)
+            } else {
+                0.0
+            };
+        }
         cfg
     }
 }
+
+/// Busiest traffic the world generates: ten calls a second of each kind.
+pub const MAX_CALLS_PER_MINUTE: f64 = 600.0;
+/// Longest mean or fixed duration the world accepts: a day.
+const MAX_DURATION_SECONDS: f64 = 86_400.0;
+/// Shortest mean time between an agent's availability changes.
+const MIN_AGENT_TOGGLE_MINUTES: f64 = 0.05;
 
 /// CTNs use `+1 NPA 555 01XX` with XX in 10..=49 across the account's area codes.
 const MAX_CTNS: usize = 8 * 40;
@@ -691,9 +756,14 @@ impl World {
         &self.account_id
     }
 
-    /// The token owner's extension: the account's admin (main) extension.
+    /// The token owner's extension: the supervisor who signed in. They are also the first agent,
+    /// taking queue calls like the others, so a client that subscribes to its own extension
+    /// (`…/extension/~/presence`, `…/extension/~/telephony/sessions`, as SDK quick starts do)
+    /// sees real traffic. An account without agents falls back to the main (admin) extension.
     pub fn owner_extension_id(&self) -> &str {
-        &self.admin_id
+        self.agents
+            .first()
+            .map_or(&self.admin_id, |agent| &agent.id)
     }
 
     /// The instant the world was last moved to.

@@ -12,7 +12,8 @@
 
 use super::filters::FilterContext;
 use super::gateway::{
-    Attached, ClientCall, EnvelopeContext, EventRef, MalformedWsc, Outbound, api_error, wire_time,
+    Attached, ClientCall, EnvelopeContext, EventRef, Inlet, MalformedWsc, OUTBOUND_QUEUE, Outbound,
+    api_error, outlet, wire_time,
 };
 use super::http::{
     Caller, Presented, SimState, check_rate, lock, presented_token, rate_header_pairs,
@@ -29,7 +30,6 @@ use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc::unbounded_channel;
 use tower::ServiceExt as _;
 
 /// Close code for a connect without any token (observed on the real gateway).
@@ -121,14 +121,14 @@ async fn serve(
         }
     };
 
-    let (tx, mut rx) = unbounded_channel();
+    let (outlet, mut inlet) = outlet(OUTBOUND_QUEUE);
     // Attach and take the ConnectionDetails wsc under one lock, so no notification can be
     // numbered between them.
     let attached = {
         let mut rng = lock(&state.rng);
         let mut gateway = lock(&state.gateway);
         gateway
-            .attach(&mut *rng, &oauth_session, wsc.as_deref(), tx, now)
+            .attach(&mut *rng, &oauth_session, wsc.as_deref(), outlet, now)
             .map(|attached| {
                 let id = attached.connection_id();
                 let wsc = gateway.next_wsc(id).unwrap_or(Value::Null);
@@ -174,7 +174,7 @@ async fn serve(
             oauth_session: &oauth_session,
             peer,
         };
-        run(&state, &mut socket, &mut rx, &link).await;
+        run(&state, &mut socket, &mut inlet, &link).await;
     }
     lock(&state.gateway).detach(connection_id, Instant::now());
 }
@@ -226,12 +226,7 @@ struct Link<'a> {
     peer: SocketAddr,
 }
 
-async fn run(
-    state: &SimState,
-    socket: &mut WebSocket,
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Outbound>,
-    link: &Link<'_>,
-) {
+async fn run(state: &SimState, socket: &mut WebSocket, inlet: &mut Inlet, link: &Link<'_>) {
     let settings = state.cfg.gateway.clone();
     let started = tokio::time::Instant::now();
     let absolute_deadline = started + settings.absolute_timeout;
@@ -245,7 +240,7 @@ async fn run(
     let ending = loop {
         let idle_deadline = last_activity + settings.idle_timeout;
         tokio::select! {
-            outbound = rx.recv() => match outbound {
+            outbound = inlet.frames.recv() => match outbound {
                 Some(Outbound::Text(text)) => {
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         break Ending::Quiet;
@@ -286,6 +281,7 @@ async fn run(
                     break Ending::Quiet;
                 }
             }
+            _ = inlet.kick.notified() => break Ending::Quiet,
             _ = tokio::time::sleep_until(idle_deadline) => break Ending::Error("WSG-902", "Idle timeout expired"),
             _ = tokio::time::sleep_until(absolute_deadline) => break Ending::Error("WSG-903", "Absolute timeout expired"),
             _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
@@ -632,6 +628,7 @@ pub(crate) fn fan_out(state: &SimState, events: &[WorldEvent]) -> usize {
         account_id: &state.account_id,
         owner_extension_id: &state.owner_extension_id,
         now: Utc::now(),
+        clock: Instant::now(),
     };
     let mut rng = lock(&state.rng);
     lock(&state.gateway).dispatch(&mut *rng, &refs, &ctx)

@@ -13,8 +13,9 @@
 //!    `Range: bytes=<that>-`;
 //! 3. "not there yet" (404) waits with backoff and says "waiting for the recording"; 429 waits
 //!    for `Retry-After`; a cut socket, 5xx or a stall resumes from the last byte received;
-//! 4. bytes are buffered up to one chunk and written to the store chunk by chunk, so memory stays
-//!    at one chunk whatever the size; the store checks its size cap before every chunk;
+//! 4. bytes are buffered up to one chunk and written to the store chunk by chunk, one write in
+//!    flight while the next chunk arrives, so memory stays at two chunks whatever the size; the
+//!    store checks its size cap before every chunk;
 //! 5. content type (must be audio) and length (must match what the platform announced) are
 //!    checked; the metadata record marking the recording complete is written last.
 
@@ -245,7 +246,8 @@ pub struct DownloadReport {
     pub requests: u32,
     /// Times the download restarted from byte 0 because the stored part no longer matched.
     pub restarts: u32,
-    /// The most content bytes held in memory at once (never more than one chunk).
+    /// The most content bytes held in memory at once: never more than two chunks (one filling,
+    /// one being written).
     pub peak_buffered_bytes: usize,
 }
 
@@ -384,7 +386,7 @@ impl<S> Clone for Downloader<S> {
 
 struct Inner<S> {
     store: Store,
-    /// The store's chunk size: the most content one download holds in memory.
+    /// The store's chunk size: one download holds at most two chunks of content in memory.
     chunk_bytes: usize,
     source: S,
     config: DownloadConfig,
@@ -601,6 +603,7 @@ impl<S: RecordingSource> Downloader<S> {
             position: prefix.bytes,
             next_chunk: prefix.next_chunk,
             buffer: reserve_chunk(prefix.tail, chunk_bytes),
+            in_flight: None,
             hasher: prefix.sha256,
             content_type: meta.content_type.clone(),
             total_length: meta.length,
@@ -910,7 +913,12 @@ impl<S: RecordingSource> Downloader<S> {
             let room = chunk_bytes - transfer.buffer.len();
             let (now, later) = bytes.split_at(room.min(bytes.len()));
             transfer.buffer.extend_from_slice(now);
-            transfer.peak_buffered = transfer.peak_buffered.max(transfer.buffer.len());
+            let writing = if transfer.in_flight.is_some() {
+                chunk_bytes
+            } else {
+                0
+            };
+            transfer.peak_buffered = transfer.peak_buffered.max(transfer.buffer.len() + writing);
             bytes = later;
             if transfer.buffer.len() == chunk_bytes {
                 self.write_buffer(transfer).await?;
@@ -920,20 +928,37 @@ impl<S: RecordingSource> Downloader<S> {
         Ok(())
     }
 
-    /// Writes the buffer as chunk `next_chunk` and empties it.
+    /// Hands the buffer to the store as chunk `next_chunk` and empties it. The write runs while
+    /// the next chunk arrives (so disk and network overlap); at most one write is in flight.
     async fn write_buffer(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
+        self.settle(transfer).await?;
         let chunk_bytes = self.inner.chunk_bytes;
         let content = std::mem::replace(&mut transfer.buffer, Vec::with_capacity(chunk_bytes));
         let index = transfer.next_chunk;
         let id = transfer.recording_id.clone();
-        on_store(&self.inner.store, move |store| {
+        let store = self.inner.store.clone();
+        transfer.in_flight = Some(tokio::task::spawn_blocking(move || {
             store.write_chunk(&id, index, &content)
-        })
-        .await
-        .map_err(|source| DownloadError::Store {
+        }));
+        Ok(())
+    }
+
+    /// Waits for the chunk write in flight, if any, and reports its failure.
+    async fn settle(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
+        let Some(write) = transfer.in_flight.take() else {
+            return Ok(());
+        };
+        let store_error = |source| DownloadError::Store {
             recording_id: transfer.recording_id.clone(),
             source,
-        })
+        };
+        match write.await {
+            Ok(result) => result.map_err(store_error),
+            Err(join_error) => Err(store_error(StoreError::Other {
+                dir: self.inner.store.dir().to_path_buf(),
+                detail: format!("a chunk write stopped unexpectedly: {join_error}"),
+            })),
+        }
     }
 
     /// Stores the last partial chunk and writes the complete record (last).
@@ -950,6 +975,7 @@ impl<S: RecordingSource> Downloader<S> {
             self.write_buffer(transfer).await?;
             chunk_count += 1;
         }
+        self.settle(transfer).await?;
         let content = FinishedContent {
             length: transfer.position,
             chunk_count,
@@ -979,6 +1005,8 @@ impl<S: RecordingSource> Downloader<S> {
                 .await);
         }
         report.restarts += 1;
+        // A write landing after the wipe would put old content back.
+        self.settle(transfer).await?;
         let id = transfer.recording_id.clone();
         on_store(&self.inner.store, move |store| store.restart_recording(&id))
             .await
@@ -1051,6 +1079,8 @@ struct Transfer {
     next_chunk: u64,
     /// Received bytes not yet stored: less than one chunk.
     buffer: Vec<u8>,
+    /// The previous chunk, being written.
+    in_flight: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
     hasher: Sha256,
     content_type: Option<String>,
     total_length: Option<u64>,
@@ -1163,19 +1193,9 @@ pub fn eta(remaining: u64, bytes_per_second: f64) -> Option<Duration> {
 // The HTTP source
 // ---------------------------------------------------------------------------------------------
 
-/// Supplies the `Authorization` for platform requests. The REST client's auth implements it
-/// (its token type carries the header value and what it needs to recognise a rejected token):
-///
-/// ```ignore
-/// impl TokenProvider for Arc<rc::auth::Auth> {
-///     type Token = rc::auth::AccessToken;
-///     async fn token(&self) -> Result<Self::Token, String> {
-///         self.access_token().await.map_err(|e| e.to_string())
-///     }
-///     fn authorization(token: &Self::Token) -> &str { token.authorization() }
-///     async fn rejected(&self, token: &Self::Token) { self.reject(token).await }
-/// }
-/// ```
+/// Supplies the `Authorization` for platform requests. The platform client's
+/// [`crate::rc::auth::Auth`] implements it (in `rc::auth`), so a download shares the monitor's sign-in,
+/// refresh and 401 handling; tests plug in their own.
 pub trait TokenProvider: Send + Sync + 'static {
     type Token: Send + Sync;
 

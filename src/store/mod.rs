@@ -2,7 +2,7 @@
 //!
 //! | file             | tree(s)                         | what it holds                                   |
 //! |------------------|---------------------------------|-------------------------------------------------|
-//! | [`recordings`]   | `recordings`, `recording_chunks`| call recordings, streamed in fixed-size chunks  |
+//! | [`recordings`]   | `recordings`, `recording_chunks`| call recordings in fixed-size chunks (content in `recordings/`) |
 //! | [`numbers`]      | `numbers`                       | the last phone-number list, for attribution at start |
 //! | [`audit`]        | `relabel_audit`, `relabel_pending` | every relabel, and writes not yet confirmed  |
 //! | [`journal`]      | `journal`                       | raw WebSocket frames, for `callboard replay`    |
@@ -41,6 +41,7 @@ pub mod audit;
 pub mod callers;
 pub mod download;
 pub mod journal;
+pub mod journal_cli;
 pub mod numbers;
 pub mod recordings;
 
@@ -78,6 +79,9 @@ pub const DEFAULT_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The name of the sled database directory inside the data dir.
 pub const DB_DIR_NAME: &str = "store.sled";
+
+/// The directory inside the data dir holding recording content files.
+pub const RECORDINGS_DIR_NAME: &str = "recordings";
 
 /// Tree names: the on-disk layout.
 pub(crate) mod trees {
@@ -226,6 +230,7 @@ impl Store {
             ..config
         };
         create_private_dir(data_dir)?;
+        create_private_dir(&data_dir.join(RECORDINGS_DIR_NAME))?;
         let db_path = data_dir.join(DB_DIR_NAME);
         let db = sled::Config::new()
             .path(&db_path)
@@ -297,6 +302,19 @@ impl Store {
                     .map_err(|e| self.sled_error(e))?;
                 Ok(())
             }
+        }
+    }
+
+    /// Maps a file error to a [`StoreError`]: a full disk says so, anything else names the file.
+    fn file_error(&self, path: &Path, error: io::Error) -> StoreError {
+        if is_disk_full(&error) {
+            return StoreError::DiskFull {
+                dir: self.dir.clone(),
+            };
+        }
+        StoreError::Other {
+            dir: self.dir.clone(),
+            detail: format!("{}: {error}", path.display()),
         }
     }
 

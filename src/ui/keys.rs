@@ -39,6 +39,11 @@ pub enum Action {
     ToggleWindow,
     AckBell,
     Relabel,
+    MarkNumber,
+    BulkRelabel,
+    UndoRelabel,
+    NumberKind,
+    RelabelAudit,
 }
 
 /// The static facts about one action.
@@ -211,7 +216,7 @@ pub const ACTIONS: &[ActionInfo] = &[
         Action::ViewRecordings,
         "view_recordings",
         "recordings",
-        "recordings in the local store",
+        "recordings: on the platform and in the local store",
         &["6"],
         "Views",
     ),
@@ -261,11 +266,57 @@ pub const ACTIONS: &[ActionInfo] = &[
             Action::Relabel,
             "relabel",
             "relabel",
-            "change the selected number's label (changes the account)",
+            "change the selected number's label",
             &["e"],
             "Rows",
         )
     },
+    info(
+        Action::MarkNumber,
+        "mark_number",
+        "mark",
+        "mark or unmark the selected number for a bulk relabel",
+        &["m"],
+        "Rows",
+    ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::BulkRelabel,
+            "bulk_relabel",
+            "bulk",
+            "set campaign of marked/shown numbers",
+            &["E"],
+            "Rows",
+        )
+    },
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::UndoRelabel,
+            "undo_relabel",
+            "undo",
+            "undo the last relabel or bulk relabel",
+            &["u"],
+            "Rows",
+        )
+    },
+    info(
+        Action::NumberKind,
+        "number_kind",
+        "kind",
+        "Numbers: show CTNs only, unlabelled only, or all",
+        &["t"],
+        "Rows",
+    ),
+    info(
+        Action::RelabelAudit,
+        "relabel_audit",
+        "audit",
+        "relabel audit: when, number, old and new label, result, who",
+        &["A"],
+        "Rows",
+    ),
     info(
         Action::AckBell,
         "ack_bell",

@@ -9,6 +9,7 @@ pub mod clipboard;
 pub mod command;
 pub mod filter;
 pub mod keys;
+pub mod relabel;
 pub mod render;
 pub mod state;
 pub mod table;

@@ -52,17 +52,27 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
     views::draw(frame, body, board, ui, theme, now);
     draw_status(frame, status, ui, theme, now);
     match &ui.input {
-        Some(_) => draw_input(frame, footer, ui, theme),
+        Some(_) => draw_input(frame, footer, board, ui, theme),
         None => draw_footer(frame, footer, ui, theme),
     }
     match &ui.overlay {
         Some(Overlay::Help { scroll }) => draw_help(frame, body, ui, theme, *scroll),
+        Some(Overlay::Audit { scroll }) => {
+            crate::ui::relabel::draw_audit(frame, body, ui, theme, *scroll)
+        }
         Some(Overlay::ConfirmQuit { what }) => draw_confirm(
             frame,
             body,
             theme,
             "Quit?",
             &[format!("{what}."), "Quit anyway? y / n".to_string()],
+        ),
+        Some(Overlay::ConfirmBulk { campaign, plans }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Bulk relabel — this changes the account",
+            &crate::ui::relabel::bulk_confirm_lines(campaign, plans),
         ),
         Some(Overlay::ConfirmRelabel {
             number,
@@ -78,10 +88,22 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
                 format!("number  {number}"),
                 format!("from    {}", show_label(old_label)),
                 format!("to      {}", show_label(new_label)),
+                reads_as(board, new_label),
                 "Write it? y / n".to_string(),
             ],
         ),
         None => {}
+    }
+}
+
+/// How the label grammar will read the new label: the campaign its calls will count under.
+fn reads_as(board: &Board, label: &str) -> String {
+    match board.config().label_grammar.parse(Some(label)) {
+        Some(parsed) => match parsed.dn {
+            Some(dn) => format!("reads   campaign \"{}\", DN {dn}", parsed.campaign),
+            None => format!("reads   campaign \"{}\", no DN", parsed.campaign),
+        },
+        None => format!("reads   campaign {}", crate::board::UNLABELLED),
     }
 }
 
@@ -233,6 +255,17 @@ fn connection_span<'a>(
 fn draw_status(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, now: DateTime<Utc>) {
     let muted = theme.style(Role::Muted);
     let mut left = connection_span(&ui.connection, theme, now);
+    // Relabels the platform has not confirmed yet stay in view while a bulk is paced.
+    if !ui.pending_relabels.is_empty() {
+        let count = ui.pending_relabels.len();
+        left.push(Span::styled(
+            format!(
+                "  ⧗ {count} relabel{} pending",
+                if count == 1 { "" } else { "s" }
+            ),
+            theme.style(Role::RowChanged),
+        ));
+    }
     let flash = ui
         .flash
         .as_ref()
@@ -299,14 +332,19 @@ fn draw_footer(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
-fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
+fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme: &Theme) {
     let Some(input) = &ui.input else {
         return;
     };
     let prompt = match &input.purpose {
         InputPurpose::Filter => "/".to_string(),
         InputPurpose::Command => ":".to_string(),
-        InputPurpose::Relabel { number, .. } => format!("label for {number}: "),
+        InputPurpose::Relabel { number, .. } => format!("label for {number} (tab completes): "),
+        InputPurpose::BulkCampaign { number_ids } => format!(
+            "campaign for {} number{} (tab completes): ",
+            number_ids.len(),
+            if number_ids.len() == 1 { "" } else { "s" }
+        ),
     };
     let style = theme.style(Role::Input);
     let (before, after) = input
@@ -327,6 +365,10 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     ];
     if let Some(error) = &input.error {
         spans.push(Span::styled(format!("  {error}"), theme.style(Role::Error)));
+    } else if let InputPurpose::Relabel { old_label, .. } = &input.purpose {
+        let (text, ok) = crate::ui::relabel::preview(board, &input.text, old_label);
+        let role = if ok { Role::Muted } else { Role::Error };
+        spans.push(Span::styled(format!("  {text}"), theme.style(role)));
     } else if input.purpose == InputPurpose::Filter {
         spans.push(Span::styled(
             "  text · re:REGEX · !TEXT excludes · enter keeps · esc undoes",
@@ -336,17 +378,20 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
-/// The help overlay, generated from the live key map: what you read is what the keys do.
+/// The help overlay, generated from the live key map: what you read is what the keys do. Wide
+/// terminals get two columns (moving and views on the left, rows and the rest on the right), so
+/// every key shows without scrolling.
 fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll: u16) {
-    let mut lines: Vec<Line> = Vec::new();
-    let mut group = "";
+    let mut groups: Vec<(&str, Vec<Line>)> = Vec::new();
     for (info, keys) in ui.keymap.entries() {
-        if info.group != group {
-            if !group.is_empty() {
-                lines.push(Line::from(""));
-            }
-            group = info.group;
-            lines.push(Line::styled(group.to_string(), theme.style(Role::Header)));
+        if groups.last().is_none_or(|(g, _)| *g != info.group) {
+            groups.push((
+                info.group,
+                vec![Line::styled(
+                    info.group.to_string(),
+                    theme.style(Role::Header),
+                )],
+            ));
         }
         let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
         let mut spans = vec![
@@ -362,26 +407,53 @@ fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll:
                 theme.style(Role::Error),
             ));
         }
-        lines.push(Line::from(spans));
+        if let Some((_, lines)) = groups.last_mut() {
+            lines.push(Line::from(spans));
+        }
     }
-    lines.push(Line::from(""));
-    lines.push(Line::styled(
+    let mut notes = vec![Line::styled(
         "  ctrl-z           suspend (fg resumes)",
         theme.style(Role::Muted),
-    ));
+    )];
     if ui.keymap.read_only() {
-        lines.push(Line::styled(
+        notes.push(Line::styled(
             "  read-only: actions that change the account are off",
             theme.style(Role::Muted),
         ));
     }
-    let width = area.width.min(84);
-    let height = area.height;
+    let join = |groups: &[(&str, Vec<Line<'static>>)]| -> Vec<Line<'static>> {
+        let mut out = Vec::new();
+        for (i, (_, lines)) in groups.iter().enumerate() {
+            if i > 0 {
+                out.push(Line::from(""));
+            }
+            out.extend(lines.iter().cloned());
+        }
+        out
+    };
+    let two_columns = area.width >= 150;
+    let width = if two_columns {
+        area.width.min(170)
+    } else {
+        area.width.min(84)
+    };
+    let split = groups
+        .iter()
+        .position(|(g, _)| *g == "Rows")
+        .unwrap_or(groups.len() / 2);
+    // Lines of a column: each group's lines plus the blank line after it.
+    let count = |gs: &[(&str, Vec<Line>)]| gs.iter().map(|(_, l)| l.len() + 1).sum::<usize>();
+    let content_lines = if two_columns {
+        let (left, right) = groups.split_at(split);
+        count(left).max(count(right) + notes.len())
+    } else {
+        count(&groups) + notes.len()
+    };
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y,
         width,
-        height,
+        height: area.height.min(content_lines as u16 + 2),
     };
     frame.render_widget(Clear, rect);
     let block = Block::default()
@@ -391,7 +463,23 @@ fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll:
             " Keys — from your key map · esc closes ",
             theme.style(Role::Title),
         ));
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    if two_columns {
+        let (left, right) = groups.split_at(split);
+        let mut right = join(right);
+        right.push(Line::from(""));
+        right.extend(notes);
+        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(inner);
+        frame.render_widget(Paragraph::new(join(left)).scroll((scroll, 0)), l);
+        frame.render_widget(Paragraph::new(right).scroll((scroll, 0)), r);
+    } else {
+        let mut lines = join(&groups);
+        lines.push(Line::from(""));
+        lines.extend(notes);
+        frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
+    }
 }
 
 fn draw_confirm(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines: &[String]) {

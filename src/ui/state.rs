@@ -155,6 +155,15 @@ pub enum Overlay {
     ConfirmQuit {
         what: String,
     },
+    /// The relabel audit, newest first ([`UiState::relabel_audit`]).
+    Audit {
+        scroll: u16,
+    },
+    /// A bulk "set campaign" worked out and waiting for a yes.
+    ConfirmBulk {
+        campaign: String,
+        plans: Vec<crate::app::relabel::PlannedRelabel>,
+    },
     /// A relabel typed and waiting for a yes.
     ConfirmRelabel {
         number_id: String,
@@ -173,6 +182,10 @@ pub enum InputPurpose {
         number_id: String,
         number: String,
         old_label: String,
+    },
+    /// The campaign for a bulk relabel of these numbers (by id).
+    BulkCampaign {
+        number_ids: Vec<String>,
     },
 }
 
@@ -305,6 +318,16 @@ pub struct UiState {
     pub bell_enabled: bool,
     /// Relabels and downloads in flight: quitting asks first while this is not zero.
     pub jobs_in_flight: usize,
+    /// Relabels confirmed but not yet confirmed by the platform: number id → the label being
+    /// written. The row shows it beside the old label until the outcome arrives.
+    pub pending_relabels: std::collections::BTreeMap<String, String>,
+    /// The newest relabel audit entries, newest first, read from the store while the audit
+    /// overlay is open.
+    pub relabel_audit: Vec<crate::store::AuditEntry>,
+    /// Numbers marked (by id) for a bulk relabel.
+    pub marked_numbers: std::collections::BTreeSet<String>,
+    /// Which numbers the Numbers view lists.
+    pub number_kind: crate::ui::relabel::NumberKind,
     pub quit: bool,
     /// Rows one page moves (the table's visible height), kept current by the app on resize.
     pub page_rows: usize,
@@ -340,6 +363,10 @@ impl UiState {
             breached: BTreeSet::new(),
             bell_enabled,
             jobs_in_flight: 0,
+            pending_relabels: std::collections::BTreeMap::new(),
+            marked_numbers: std::collections::BTreeSet::new(),
+            relabel_audit: Vec::new(),
+            number_kind: crate::ui::relabel::NumberKind::All,
             quit: false,
             page_rows: 10,
             time_zone: chrono_tz::Tz::UTC,

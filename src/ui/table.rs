@@ -25,6 +25,8 @@ pub struct Column {
     pub align: Alignment,
     /// Takes a share of the spare width (names, labels).
     pub grow: bool,
+    /// When cut, keep the end rather than the start (a sparkline's newest minutes).
+    pub keep_end: bool,
 }
 
 impl Column {
@@ -35,6 +37,7 @@ impl Column {
             priority,
             align: Alignment::Left,
             grow: false,
+            keep_end: false,
         }
     }
 
@@ -45,11 +48,19 @@ impl Column {
             priority,
             align: Alignment::Right,
             grow: false,
+            keep_end: false,
         }
     }
 
     pub const fn grow(self) -> Column {
         Column { grow: true, ..self }
+    }
+
+    pub const fn keep_end(self) -> Column {
+        Column {
+            keep_end: true,
+            ..self
+        }
     }
 }
 
@@ -206,7 +217,12 @@ pub fn draw_table(
     let body = rows.into_iter().enumerate().map(|(n, row)| {
         let cells = fitted.iter().map(|&(i, w)| {
             let line = row.cells.get(i).cloned().unwrap_or_default();
-            Cell::from(fit_line(line, usize::from(w)).alignment(columns[i].align))
+            let line = if columns[i].keep_end {
+                keep_line_end(line, usize::from(w))
+            } else {
+                fit_line(line, usize::from(w))
+            };
+            Cell::from(line.alignment(columns[i].align))
         });
         let style = if selected == Some(n) {
             row.style.patch(selection)
@@ -246,6 +262,35 @@ fn fit_line(line: Line<'_>, width: usize) -> Line<'_> {
     let mut out = Line::from(spans);
     out.alignment = alignment;
     out
+}
+
+/// The last `width` cells of a line, each span keeping its style (for sparklines, whose newest
+/// values are at the end).
+fn keep_line_end(line: Line<'_>, width: usize) -> Line<'_> {
+    use unicode_width::UnicodeWidthChar;
+    let mut left = width;
+    let mut spans: Vec<Span> = Vec::new();
+    for span in line.spans.into_iter().rev() {
+        if left == 0 {
+            break;
+        }
+        let mut kept: Vec<char> = Vec::new();
+        for c in span.content.chars().rev() {
+            let w = c.width().unwrap_or(0);
+            if w > left {
+                left = 0;
+                break;
+            }
+            left -= w;
+            kept.push(c);
+        }
+        spans.push(Span::styled(
+            kept.into_iter().rev().collect::<String>(),
+            span.style,
+        ));
+    }
+    spans.reverse();
+    Line::from(spans)
 }
 
 #[cfg(test)]
@@ -309,6 +354,12 @@ mod tests {
         values.sort_by(|a, b| a.compare(b, true));
         assert_eq!(values[0], SortValue::Number(2.0));
         assert_eq!(values[2], SortValue::Missing);
+    }
+
+    #[test]
+    fn keep_end_keeps_the_newest_values() {
+        let line = keep_line_end(Line::from("▁▂▃▄▅▆▇█"), 3);
+        assert_eq!(line.to_string(), "▆▇█");
     }
 
     #[test]

@@ -23,13 +23,8 @@ pub enum Effect {
     Bell,
     /// Ctrl-Z: give the terminal back and stop until resumed.
     Suspend,
-    /// Write a phone number's label to the platform (confirmed by the user).
-    Relabel {
-        number_id: String,
-        number: String,
-        old_label: String,
-        new_label: String,
-    },
+    /// Hand confirmed relabels (or an undo) to the relabel worker.
+    Relabel(crate::app::relabel::RelabelRequest),
 }
 
 /// Everything the key handling needs besides the UI state.
@@ -190,6 +185,17 @@ pub fn apply(ui: &mut UiState, ctx: &Context<'_>, action: Action) -> Vec<Effect>
             ui.flash("breaches acknowledged", false, ctx.now);
             Vec::new()
         }
+        Action::MarkNumber => {
+            let selected = selected_key(ui, ctx);
+            crate::ui::relabel::toggle_mark(ui, ctx, selected)
+        }
+        Action::BulkRelabel => crate::ui::relabel::start_bulk(ui, ctx),
+        Action::UndoRelabel => crate::ui::relabel::undo(ui, ctx),
+        Action::NumberKind => crate::ui::relabel::toggle_kind(ui, ctx),
+        Action::RelabelAudit => {
+            ui.overlay = Some(Overlay::Audit { scroll: 0 });
+            Vec::new()
+        }
         Action::Relabel => {
             if ui.keymap.read_only() {
                 return Vec::new();
@@ -293,6 +299,19 @@ fn on_overlay_key(
             }
             Vec::new()
         }
+        Overlay::Audit { scroll } => {
+            ui.overlay = crate::ui::relabel::audit_scrolled(scroll, action);
+            Vec::new()
+        }
+        Overlay::ConfirmBulk { plans, .. } => {
+            ui.overlay = None;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                crate::ui::relabel::confirm_bulk(ui, plans)
+            } else {
+                ui.flash("bulk relabel cancelled", false, ctx.now);
+                Vec::new()
+            }
+        }
         Overlay::ConfirmRelabel {
             number_id,
             number,
@@ -301,14 +320,14 @@ fn on_overlay_key(
         } => {
             ui.overlay = None;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                ui.jobs_in_flight += 1;
-                ui.flash(format!("relabelling {number}…"), false, ctx.now);
-                vec![Effect::Relabel {
-                    number_id,
-                    number,
-                    old_label,
-                    new_label,
-                }]
+                vec![Effect::Relabel(crate::app::relabel::RelabelRequest::Write(
+                    vec![crate::app::relabel::PlannedRelabel {
+                        number_id,
+                        phone_number: number,
+                        old_label: Some(old_label).filter(|l| !l.is_empty()),
+                        new_label,
+                    }],
+                ))]
             } else {
                 ui.flash("relabel cancelled", false, ctx.now);
                 Vec::new()
@@ -322,16 +341,18 @@ fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effec
         return Vec::new();
     };
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Esc => {
-            if input.purpose == InputPurpose::Filter {
-                // Esc restores the filter as it was before editing began.
-                if let Ok(filter) = RowFilter::parse(&input.original) {
-                    ui.screen_mut().filter = filter;
-                }
+    // Ctrl-C in the input line cancels it, like Esc, rather than quitting mid-typing.
+    let cancel = key.code == KeyCode::Esc || (ctrl && key.code == KeyCode::Char('c'));
+    if cancel {
+        if input.purpose == InputPurpose::Filter {
+            // Cancelling restores the filter as it was before editing began.
+            if let Ok(filter) = RowFilter::parse(&input.original) {
+                ui.screen_mut().filter = filter;
             }
-            return Vec::new();
         }
+        return Vec::new();
+    }
+    match key.code {
         KeyCode::Enter => return submit_input(ui, ctx, input),
         KeyCode::Tab if input.purpose == InputPurpose::Command => {
             let options = command::complete(&input.text, ctx.user_themes);
@@ -339,6 +360,15 @@ fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effec
                 input.cursor = next.chars().count();
                 input.text = next;
             }
+            input.error = (options.len() > 1).then(|| options.join("  "));
+        }
+        KeyCode::Tab
+            if matches!(
+                input.purpose,
+                InputPurpose::Relabel { .. } | InputPurpose::BulkCampaign { .. }
+            ) =>
+        {
+            let options = crate::ui::relabel::complete(ctx.board, &mut input);
             input.error = (options.len() > 1).then(|| options.join("  "));
         }
         KeyCode::Backspace => {
@@ -433,19 +463,9 @@ fn submit_input(ui: &mut UiState, ctx: &Context<'_>, input: InputLine) -> Vec<Ef
             number_id,
             number,
             old_label,
-        } => {
-            let new_label = crate::text::sanitize(input.text.trim()).into_owned();
-            if new_label == old_label {
-                ui.flash("label unchanged", false, ctx.now);
-                return Vec::new();
-            }
-            ui.overlay = Some(Overlay::ConfirmRelabel {
-                number_id,
-                number,
-                old_label,
-                new_label,
-            });
-            Vec::new()
+        } => crate::ui::relabel::submit_single(ui, ctx, input, number_id, number, old_label),
+        InputPurpose::BulkCampaign { number_ids } => {
+            crate::ui::relabel::submit_bulk(ui, ctx, input, number_ids)
         }
     }
 }

@@ -22,6 +22,11 @@ use callboard::ui::state::{Connection, Source, UiState};
 use callboard::ui::theme::Theme;
 use callboard::ui::update::Effect;
 
+/// A notification frame as the WebSocket session hands it to the loop.
+pub fn notification(frame: String) -> Msg {
+    Msg::Session(callboard::rc::ws::SessionEvent::Notification(frame.into()))
+}
+
 /// The fixed "now" of every UI test: 14:03:00 UTC.
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 14, 3, 0).unwrap()
@@ -442,7 +447,7 @@ pub fn scripted_app() -> App {
     ));
     frames.sort_by_key(|(at, _)| *at);
     for (at, frame) in frames {
-        app.handle(Msg::Frame(frame), at);
+        app.handle(notification(frame), at);
     }
     app.tick(now());
     app

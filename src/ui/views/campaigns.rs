@@ -23,7 +23,7 @@ pub const COLUMNS: [Column; 9] = [
     Column::right("Missed", 6, 1),
     Column::right("New", 4, 3),
     Column::right("AvgTalk", 7, 3),
-    Column::left("Trend/min", 16, 4).grow(),
+    Column::left("Trend/min", 16, 4).grow().keep_end(),
 ];
 
 const SEP: char = '\u{1f}';

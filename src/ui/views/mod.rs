@@ -297,7 +297,14 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
             actions.extend([Action::Open, Action::Copy])
         }
         ScreenKind::CallDetail { .. } => actions.push(Action::Copy),
-        ScreenKind::Numbers => actions.extend([Action::Relabel, Action::Open]),
+        ScreenKind::Numbers => actions.extend([
+            Action::Relabel,
+            Action::MarkNumber,
+            Action::BulkRelabel,
+            Action::UndoRelabel,
+            Action::NumberKind,
+            Action::Open,
+        ]),
     }
     if ui.stack.len() > 1 || ui.screen().filter.is_active() {
         actions.push(Action::Back);
@@ -318,18 +325,6 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
     }
     actions.extend([Action::NextView, Action::Command, Action::Quit]);
     actions
-}
-
-/// Applies one WebSocket frame to the board. True when the board changed.
-pub fn apply_frame(board: &mut Board, text: &str, now: DateTime<Utc>) -> bool {
-    match board.apply_frame(text, now) {
-        Ok(applied) => applied == crate::board::Applied::Changed,
-        Err(err) => {
-            // Counted, never fatal; the text is cut so a huge hostile frame cannot flood the log.
-            tracing::warn!(error = %err, frame = %crate::text::sanitize_max(text, 200), "unparseable frame");
-            false
-        }
-    }
 }
 
 /// Records a label the platform confirmed, so attribution follows at once.

@@ -28,7 +28,7 @@ pub const COLUMNS: [Column; 13] = [
     Column::right("Away", 4, 3),
     Column::right("ASA", 5, 3),
     Column::right("AHT", 5, 4),
-    Column::left("Arrivals/min", 16, 5).grow(),
+    Column::left("Arrivals/min", 16, 5).grow().keep_end(),
 ];
 
 /// The glyph beside a queue in breach: ▲ for a wait past threshold, ▼ for SL under goal.
