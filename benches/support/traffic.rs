@@ -4,7 +4,9 @@
 
 use callboard::board::{Board, BoardConfig};
 use callboard::sim::filters::FilterContext;
-use callboard::sim::gateway::{ClientCall, EnvelopeContext, EventRef, Gateway, Outbound};
+use callboard::sim::gateway::{
+    ClientCall, EnvelopeContext, EventRef, Gateway, OUTBOUND_QUEUE, Outbound, outlet,
+};
 use callboard::sim::world::{World, WorldEvent};
 use callboard::sim::{GatewaySettings, WorldConfig};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -44,7 +46,7 @@ pub fn world_frames(count: usize) -> Vec<TimedFrame> {
     let owner_id = world.owner_extension_id().to_owned();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut gateway = Gateway::new(GatewaySettings::default(), &mut rng);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut inlet) = outlet(OUTBOUND_QUEUE);
     let connection_id = gateway
         .attach(&mut rng, "bench", None, tx, std::time::Instant::now())
         .expect("a fresh attach never fails")
@@ -96,9 +98,10 @@ pub fn world_frames(count: usize) -> Vec<TimedFrame> {
             account_id: &account_id,
             owner_extension_id: &owner_id,
             now,
+            clock: std::time::Instant::now(),
         };
         gateway.dispatch(&mut rng, &refs, &ctx);
-        while let Ok(outbound) = rx.try_recv() {
+        while let Ok(outbound) = inlet.frames.try_recv() {
             if let Outbound::Text(text) = outbound {
                 frames.push(TimedFrame { text, at: now });
             }
