@@ -16,26 +16,65 @@ pub struct PtyProcess {
     child: Child,
     master: File,
     bytes: Arc<AtomicU64>,
-    output: Arc<Mutex<Vec<u8>>>,
+    output: Arc<Mutex<Output>>,
+}
+
+/// The tail of what the program wrote, with how much was dropped from its front, so positions
+/// in it stay absolute (a byte count since launch) however long the run.
+#[derive(Default)]
+struct Output {
+    dropped: u64,
+    tail: Vec<u8>,
+}
+
+/// Where `needle` occurs in `haystack` at or after `from`.
+fn find_from(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
 }
 
 impl PtyProcess {
     /// Starts `program args…` on a new `cols`×`rows` pty as its controlling terminal.
-    pub fn spawn<I, S>(program: &str, args: I, envs: &[(&str, &str)], cols: u16, rows: u16) -> PtyProcess
+    pub fn spawn<I, S>(
+        program: &str,
+        args: I,
+        envs: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+    ) -> PtyProcess
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
         let mut master_fd: libc::c_int = -1;
         let mut slave_fd: libc::c_int = -1;
-        let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: openpty writes two valid descriptors on success; we check the return value.
         let rc = unsafe {
-            libc::openpty(&mut master_fd, &mut slave_fd, std::ptr::null_mut(), std::ptr::null(), &size)
+            libc::openpty(
+                &mut master_fd,
+                &mut slave_fd,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
         };
         assert_eq!(rc, 0, "openpty failed: {}", std::io::Error::last_os_error());
         // SAFETY: both descriptors were just returned by openpty and are owned by us alone.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master_fd), OwnedFd::from_raw_fd(slave_fd)) };
+        let (master, slave) = unsafe {
+            (
+                OwnedFd::from_raw_fd(master_fd),
+                OwnedFd::from_raw_fd(slave_fd),
+            )
+        };
         let slave_raw = slave.as_raw_fd();
         let mut cmd = Command::new(program);
         cmd.args(args)
@@ -61,7 +100,7 @@ impl PtyProcess {
         let child = cmd.spawn().expect("spawn callboard in a pty");
         let master = File::from(master);
         let bytes = Arc::new(AtomicU64::new(0));
-        let output = Arc::new(Mutex::new(Vec::new()));
+        let output = Arc::new(Mutex::new(Output::default()));
         let mut reader = master.try_clone().expect("clone pty master");
         let (bytes_in, output_in) = (bytes.clone(), output.clone());
         std::thread::spawn(move || {
@@ -73,13 +112,19 @@ impl PtyProcess {
                 bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                 let mut out = output_in.lock().expect("output lock");
                 // Keep only the tail: enough to find the last frame, bounded for long runs.
-                if out.len() > 8 << 20 {
-                    out.drain(..4 << 20);
+                if out.tail.len() > 8 << 20 {
+                    out.tail.drain(..4 << 20);
+                    out.dropped += 4 << 20;
                 }
-                out.extend_from_slice(&buf[..n]);
+                out.tail.extend_from_slice(&buf[..n]);
             }
         });
-        PtyProcess { child, master, bytes, output }
+        PtyProcess {
+            child,
+            master,
+            bytes,
+            output,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -93,17 +138,43 @@ impl PtyProcess {
 
     /// Waits until the output contains `needle`; returns the time waited, or None on timeout.
     pub fn wait_for(&self, needle: &[u8], timeout: Duration) -> Option<Duration> {
+        self.wait_for_after(needle, 0, timeout)
+            .map(|(waited, _)| waited)
+    }
+
+    /// Waits until `needle` occurs at or after absolute output position `from`; returns the
+    /// time waited and the absolute position just past the match, or None on timeout.
+    pub fn wait_for_after(
+        &self,
+        needle: &[u8],
+        from: u64,
+        timeout: Duration,
+    ) -> Option<(Duration, u64)> {
         let start = Instant::now();
         while start.elapsed() < timeout {
             {
                 let out = self.output.lock().expect("output lock");
-                if out.windows(needle.len()).any(|w| w == needle) {
-                    return Some(start.elapsed());
+                let local = from.saturating_sub(out.dropped) as usize;
+                if let Some(at) = find_from(&out.tail, needle, local) {
+                    return Some((start.elapsed(), out.dropped + (at + needle.len()) as u64));
                 }
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(1));
         }
         None
+    }
+
+    /// How many times `needle` occurs in the output from absolute position `from` on (as far
+    /// as the kept tail reaches).
+    pub fn count_after(&self, needle: &[u8], from: u64) -> usize {
+        let out = self.output.lock().expect("output lock");
+        let mut at = from.saturating_sub(out.dropped) as usize;
+        let mut count = 0;
+        while let Some(found) = find_from(&out.tail, needle, at) {
+            count += 1;
+            at = found + needle.len();
+        }
+        count
     }
 
     /// Sends keys as the terminal would.
@@ -113,11 +184,17 @@ impl PtyProcess {
 
     /// User + system CPU seconds the process has used, from /proc/PID/stat.
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         // Fields after the command name (which may contain spaces) start after the last ')'.
         let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         // utime and stime are fields 14 and 15 of stat; 12 and 13 counting from after ')'.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         (ticks(11) + ticks(12)) / hz
@@ -125,7 +202,8 @@ impl PtyProcess {
 
     /// Peak resident set size in bytes (VmHWM).
     pub fn peak_rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -136,7 +136,9 @@ fn calls<'a>(
             sort_value(board, c, col, now)
         });
     } else {
-        live.sort_by_key(|c| (live_rank(c), state_since(c)));
+        // Cached: `state_since` walks the parties, and a plain `sort_by_key` would call it
+        // twice per comparison (most of a frame's cost with 10k live calls).
+        live.sort_by_cached_key(|c| (live_rank(c), state_since(c)));
         ended.sort_by_key(|c| std::cmp::Reverse(c.ended_at));
     }
     live.extend(ended);
