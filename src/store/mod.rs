@@ -221,6 +221,30 @@ impl fmt::Debug for Store {
     }
 }
 
+/// How long opening waits for a lock that is still held. sled releases its file lock when its
+/// background flusher lets go of the database, a moment after the last handle is dropped, so a
+/// store closed and reopened at once (a restart, a CLI command after the board) must not fail.
+const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn open_db(db_path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = sled::Config::new()
+            .path(db_path)
+            .cache_capacity(cache_bytes)
+            .open();
+        match attempt {
+            Err(sled::Error::Io(ref e)) if e.to_string().contains("could not acquire lock") => {
+                if started.elapsed() >= LOCK_RELEASE_WAIT {
+                    return attempt;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `data_dir`. The directory is created with mode 0700, and
     /// tightened to 0700 if it exists with wider permissions: it holds call recordings.
@@ -232,11 +256,7 @@ impl Store {
         create_private_dir(data_dir)?;
         create_private_dir(&data_dir.join(RECORDINGS_DIR_NAME))?;
         let db_path = data_dir.join(DB_DIR_NAME);
-        let db = sled::Config::new()
-            .path(&db_path)
-            .cache_capacity(config.cache_bytes)
-            .open()
-            .map_err(|e| open_error(data_dir, e))?;
+        let db = open_db(&db_path, config.cache_bytes).map_err(|e| open_error(data_dir, e))?;
         let open = |name: &str| db.open_tree(name).map_err(|e| open_error(data_dir, e));
         let store = Store {
             meta: open(trees::META)?,
