@@ -73,6 +73,13 @@ fn flag(params: &Params, name: &str) -> Result<bool, Refusal> {
     }
 }
 
+/// One record as a 200, or the platform's 404 naming the path parameter that matched nothing.
+fn record_reply(record: Option<Value>, name: &str, value: &str) -> Reply {
+    record
+        .map(|r| json_reply(StatusCode::OK, &r))
+        .ok_or_else(|| not_found(name, value))
+}
+
 /// `~` or the world's numeric id; anything else is another account.
 fn check_account(state: &SimState, account_id: &str) -> Result<(), Refusal> {
     if account_id == "~" || account_id == state.account_id {
@@ -242,9 +249,7 @@ pub(crate) async fn phone_number(
 ) -> Response {
     let reply = check_account(&state, &account_id).and_then(|()| {
         let record = lock(&state.world).phone_number(&number_id);
-        record
-            .map(|r| json_reply(StatusCode::OK, &r))
-            .ok_or_else(|| not_found("phoneNumberId", &number_id))
+        record_reply(record, "phoneNumberId", &number_id)
     });
     finish(reply, verdict)
 }
@@ -316,9 +321,7 @@ pub(crate) async fn call_queue(
 ) -> Response {
     let reply = check_account(&state, &account_id).and_then(|()| {
         let queue = lock(&state.world).call_queue(&queue_id);
-        queue
-            .map(|q| json_reply(StatusCode::OK, &q))
-            .ok_or_else(|| not_found("groupId", &queue_id))
+        record_reply(queue, "groupId", &queue_id)
     });
     finish(reply, verdict)
 }
@@ -384,9 +387,7 @@ pub(crate) async fn extension(
     let reply = check_account(&state, &account_id).and_then(|()| {
         let id = resolve_extension(&state, &extension_id);
         let record = lock(&state.world).extension(id);
-        record
-            .map(|r| json_reply(StatusCode::OK, &r))
-            .ok_or_else(|| not_found("extensionId", &extension_id))
+        record_reply(record, "extensionId", &extension_id)
     });
     finish(reply, verdict)
 }
@@ -403,9 +404,7 @@ pub(crate) async fn extension_presence(
         flag(&params, "sipData")?;
         let id = resolve_extension(&state, &extension_id);
         let presence = lock(&state.world).presence(id, detailed);
-        presence
-            .map(|p| json_reply(StatusCode::OK, &p))
-            .ok_or_else(|| not_found("extensionId", &extension_id))
+        record_reply(presence, "extensionId", &extension_id)
     });
     finish(reply, verdict)
 }
@@ -435,9 +434,7 @@ pub(crate) async fn telephony_session(
 ) -> Response {
     let reply = check_account(&state, &account_id).and_then(|()| {
         let session = lock(&state.world).telephony_session(&session_id);
-        session
-            .map(|s| json_reply(StatusCode::OK, &s))
-            .ok_or_else(|| not_found("telephonySessionId", &session_id))
+        record_reply(session, "telephonySessionId", &session_id)
     });
     finish(reply, verdict)
 }
@@ -586,11 +583,10 @@ pub(crate) async fn call_log_record(
         let mut query = call_log_query(&params, None)?;
         query.date_from = Some(DateTime::<Utc>::UNIX_EPOCH);
         let records = lock(&state.world).call_log(&query);
-        records
+        let record = records
             .into_iter()
-            .find(|r| r.get("id").and_then(Value::as_str) == Some(record_id.as_str()))
-            .map(|r| json_reply(StatusCode::OK, &r))
-            .ok_or_else(|| not_found("callRecordId", &record_id))
+            .find(|r| r.get("id").and_then(Value::as_str) == Some(record_id.as_str()));
+        record_reply(record, "callRecordId", &record_id)
     });
     finish(reply, verdict)
 }
