@@ -605,6 +605,37 @@ impl World {
         (number, name)
     }
 
+    /// A fresh caller dials tracking number `number`: a new inbound call whose caller leg is
+    /// added with status `first` and emitted. Returns the call, the caller's party and the caller
+    /// endpoint (later parties of the call are `from` the caller too).
+    fn start_caller_leg(
+        &mut self,
+        number: usize,
+        first: &'static str,
+        out: &mut Vec<WorldEvent>,
+    ) -> Option<(CallKey, usize, Endpoint)> {
+        let (caller, name) = self.new_caller();
+        let key = self.new_call(CallKind::Inbound { number }, caller, name);
+        let from = Self::caller_endpoint(self.calls.get(&key)?);
+        let ctn = Endpoint {
+            phone_number: Some(self.numbers[number].number.clone()),
+            ..Endpoint::default()
+        };
+        let party = self.add_party(
+            key,
+            PartyOwner::External,
+            "Outbound",
+            from.clone(),
+            ctn,
+            first,
+        );
+        if let Some(call) = self.calls.get_mut(&key) {
+            call.caller_party = Some(party);
+        }
+        self.emit(key, party, out);
+        Some((key, party, from))
+    }
+
     fn start_inbound_call(&mut self, out: &mut Vec<WorldEvent>) {
         let tracking: Vec<usize> = (0..self.numbers.len())
             .filter(|&i| matches!(self.numbers[i].usage, NumberUse::Tracking(_)))
@@ -613,21 +644,9 @@ impl World {
             return;
         }
         let number = tracking[self.rng.random_range(0..tracking.len())];
-        let (caller, name) = self.new_caller();
-        let key = self.new_call(CallKind::Inbound { number }, caller, name);
-        let Some(call) = self.calls.get(&key) else {
+        let Some((key, _, _)) = self.start_caller_leg(number, "Setup", out) else {
             return;
         };
-        let from = Self::caller_endpoint(call);
-        let to = Endpoint {
-            phone_number: Some(self.numbers[number].number.clone()),
-            ..Endpoint::default()
-        };
-        let p = self.add_party(key, PartyOwner::External, "Outbound", from, to, "Setup");
-        if let Some(call) = self.calls.get_mut(&key) {
-            call.caller_party = Some(p);
-        }
-        self.emit(key, p, out);
         let greeting = self.cfg.greeting_seconds;
         self.schedule_call(key, greeting, Step::PlatformAnswer);
     }
@@ -1637,28 +1656,9 @@ impl World {
         out: &mut Vec<WorldEvent>,
     ) {
         let number = self.burst_tracking_number(Some(q));
-        let (caller, name) = self.new_caller();
-        let key = self.new_call(CallKind::Inbound { number }, caller, name);
-        let Some(call) = self.calls.get(&key) else {
+        let Some((key, c, from)) = self.start_caller_leg(number, "Setup", out) else {
             return;
         };
-        let from = Self::caller_endpoint(call);
-        let ctn = Endpoint {
-            phone_number: Some(self.numbers[number].number.clone()),
-            ..Endpoint::default()
-        };
-        let c = self.add_party(
-            key,
-            PartyOwner::External,
-            "Outbound",
-            from.clone(),
-            ctn,
-            "Setup",
-        );
-        if let Some(call) = self.calls.get_mut(&key) {
-            call.caller_party = Some(c);
-        }
-        self.emit(key, c, out);
         if extra % 2 == 1 {
             self.set_party(key, c, "Proceeding", out);
         }
@@ -1713,28 +1713,9 @@ impl World {
     fn burst_abandoned_call(&mut self, with_proceeding: bool, out: &mut Vec<WorldEvent>) {
         let q = self.rng.random_range(0..self.queues.len());
         let number = self.burst_tracking_number(Some(q));
-        let (caller, name) = self.new_caller();
-        let key = self.new_call(CallKind::Inbound { number }, caller, name);
-        let Some(call) = self.calls.get(&key) else {
+        let Some((key, c, from)) = self.start_caller_leg(number, "Setup", out) else {
             return;
         };
-        let from = Self::caller_endpoint(call);
-        let ctn = Endpoint {
-            phone_number: Some(self.numbers[number].number.clone()),
-            ..Endpoint::default()
-        };
-        let c = self.add_party(
-            key,
-            PartyOwner::External,
-            "Outbound",
-            from.clone(),
-            ctn,
-            "Setup",
-        );
-        if let Some(call) = self.calls.get_mut(&key) {
-            call.caller_party = Some(c);
-        }
-        self.emit(key, c, out);
         if with_proceeding {
             self.set_party(key, c, "Proceeding", out);
         }
@@ -1765,25 +1746,13 @@ impl World {
     /// A caller who hangs up before reaching a queue: 1–4 events (`size`, capped at 4).
     fn burst_missed_call(&mut self, size: usize, out: &mut Vec<WorldEvent>) {
         let number = self.burst_tracking_number(None);
-        let (caller, name) = self.new_caller();
-        let key = self.new_call(CallKind::Inbound { number }, caller, name);
-        let Some(call) = self.calls.get(&key) else {
-            return;
-        };
-        let from = Self::caller_endpoint(call);
-        let ctn = Endpoint {
-            phone_number: Some(self.numbers[number].number.clone()),
-            ..Endpoint::default()
-        };
         let first = match size {
             1 => "Disconnected",
             _ => "Setup",
         };
-        let c = self.add_party(key, PartyOwner::External, "Outbound", from, ctn, first);
-        if let Some(call) = self.calls.get_mut(&key) {
-            call.caller_party = Some(c);
-        }
-        self.emit(key, c, out);
+        let Some((key, c, _)) = self.start_caller_leg(number, first, out) else {
+            return;
+        };
         let steps: &[&'static str] = match size {
             1 => &[],
             2 => &["Disconnected"],
