@@ -951,6 +951,7 @@ impl Board {
                 break;
             };
             if let Some(call) = self.calls.remove(&id) {
+                self.live_order.remove(&call);
                 self.by_start.remove(&(call.started_at, id.clone()));
                 self.forgotten.insert(id.clone());
                 self.forgotten_order.push_back((now, id));
@@ -1127,6 +1128,7 @@ impl Board {
                 queue.name = name.clone();
             }
         }
+        self.live_order.place(&call);
         self.calls.insert(key, call);
     }
 
