@@ -61,12 +61,17 @@ impl RowFilter {
 
     /// Whether a row whose searchable fields are `fields` passes.
     pub fn matches(&self, fields: &[&str]) -> bool {
+        self.matches_fields(fields.iter().copied())
+    }
+
+    /// [`RowFilter::matches`] over fields given one by one, so a caller filtering many rows
+    /// need not collect each row's fields.
+    pub fn matches_fields<'f>(&self, fields: impl IntoIterator<Item = &'f str>) -> bool {
+        let mut fields = fields.into_iter();
         let hit = match &self.matcher {
             Matcher::Everything => return true,
-            Matcher::Substring(needle) => fields
-                .iter()
-                .any(|field| contains_ignoring_case(field, needle)),
-            Matcher::Regex(regex) => fields.iter().any(|field| regex.is_match(field)),
+            Matcher::Substring(needle) => fields.any(|field| contains_ignoring_case(field, needle)),
+            Matcher::Regex(regex) => fields.any(|field| regex.is_match(field)),
         };
         hit != self.invert
     }

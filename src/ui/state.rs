@@ -342,6 +342,9 @@ pub struct UiState {
     pub stored_recordings: Vec<crate::store::recordings::RecordingMeta>,
     /// Recording downloads started this run, for the Recordings view's gauges.
     pub downloads: crate::ui::downloads::Downloads,
+    /// The last row list of a scoped, filtered or sorted Calls screen (a cache; see
+    /// `ui::views::calls::RowCache`).
+    pub calls_rows: crate::ui::views::calls::RowCache,
 }
 
 impl UiState {
@@ -378,6 +381,7 @@ impl UiState {
             time_zone: chrono_tz::Tz::UTC,
             stored_recordings: Vec::new(),
             downloads: crate::ui::downloads::Downloads::default(),
+            calls_rows: Default::default(),
         }
     }
 
