@@ -33,8 +33,15 @@ use crate::ui::theme::Theme;
 use crate::ui::update::{self, Context, Effect};
 use crate::ui::views;
 
-/// The frame-rate cap: bursts of events coalesce into one frame per interval.
-pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
+/// The frame-rate cap for changes from the platform and the clock: bursts of events coalesce
+/// into one frame per interval. Ten frames a second is faster than anyone reads a changing
+/// row, and over SSH it bounds the bytes a busy account sends (each frame carries every change
+/// since the last, so fewer frames write less in all).
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The cap for frames that answer a key, a paste or a resize: typing and moving the cursor
+/// show at once (within a 60 Hz frame), whatever the board is doing.
+pub const INPUT_FRAME_INTERVAL: Duration = Duration::from_millis(16);
 
 /// Which signal asked us to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -491,26 +498,40 @@ pub async fn run(
     let size = guard.terminal().size()?;
     app.ui.page_rows = table_rows_for_height(size.height).max(1);
     let mut dirty = true;
+    // The next frame answers input: it may come sooner than the board's frame cap allows.
+    let mut input_waiting = false;
     let mut last_draw: Option<Instant> = None;
     let mut next_tick = Instant::now() + app.next_tick(Utc::now());
     loop {
-        if dirty && last_draw.is_none_or(|at| at.elapsed() >= FRAME_INTERVAL) {
+        let interval = if input_waiting {
+            INPUT_FRAME_INTERVAL
+        } else {
+            FRAME_INTERVAL
+        };
+        if dirty && last_draw.is_none_or(|at| at.elapsed() >= interval) {
             draw(app, guard)?;
             dirty = false;
+            input_waiting = false;
             last_draw = Some(Instant::now());
         }
-        let frame_due = last_draw.map_or_else(Instant::now, |at| at + FRAME_INTERVAL);
+        let frame_due = last_draw.map_or_else(Instant::now, |at| at + interval);
         let mut effects = Vec::new();
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
                 let now = Utc::now();
-                effects.extend(app.handle(msg, now));
+                let mut handle = |app: &mut App, msg: Msg| {
+                    let visible = changes_screen(&msg);
+                    input_waiting |= matches!(msg, Msg::Terminal(_));
+                    let revision = app.board.revision();
+                    effects.extend(app.handle(msg, now));
+                    dirty |= visible || app.board.revision() != revision;
+                };
+                handle(app, msg);
                 // Drain whatever else is already queued before drawing: one frame per burst.
                 while let Ok(msg) = rx.try_recv() {
-                    effects.extend(app.handle(msg, now));
+                    handle(app, msg);
                 }
-                dirty = true;
             }
             _ = tokio::time::sleep_until(next_tick) => {
                 let now = Utc::now();
@@ -534,6 +555,17 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Whether handling `msg` can change the screen by itself. A notification the board drops
+/// (a duplicate, a stale sequence, presence that changes nothing) shows only through the
+/// board's revision, which the loop compares; everything else redraws.
+fn changes_screen(msg: &Msg) -> bool {
+    !matches!(
+        msg,
+        Msg::Session(crate::rc::ws::SessionEvent::Notification(_))
+            | Msg::Session(crate::rc::ws::SessionEvent::LiveCallsWanted(_))
+    )
 }
 
 fn draw(app: &App, guard: &mut TerminalGuard) -> anyhow::Result<()> {

@@ -312,9 +312,9 @@ fn call_row(board: &Board, call: &Call, theme: &Theme, now: DateTime<Utc>) -> Dr
         Line::styled(label, theme.style(role)),
         // For an ended call: how long ago it ended (the row is dimmed, so the two never mix).
         Line::from(if live {
-            clock_duration(in_state)
+            timer_cell(in_state)
         } else {
-            short_duration(in_state as i64)
+            ago_cell(in_state)
         }),
         Line::from(call.caller.clone().unwrap_or_else(dash)),
         Line::from(call.caller_name.clone().unwrap_or_default()),
@@ -322,7 +322,11 @@ fn call_row(board: &Board, call: &Call, theme: &Theme, now: DateTime<Utc>) -> Dr
         Line::from(call.queue_name.clone().unwrap_or_else(dash)),
         Line::from(call.agent_name.clone().unwrap_or_else(dash)),
         Line::from(call.dialed.clone().unwrap_or_else(dash)),
-        Line::from(clock_duration(total)),
+        Line::from(if live {
+            timer_cell(total)
+        } else {
+            clock_duration(total)
+        }),
     ];
     let style = if !live {
         theme.style(Role::Muted)
@@ -332,6 +336,34 @@ fn call_row(board: &Board, call: &Call, theme: &Theme, now: DateTime<Utc>) -> Dr
         Style::new()
     };
     DrawRow { cells, style }
+}
+
+/// From this age on, a running timer in a Calls row counts minutes instead of seconds.
+const TIMER_SECONDS_UNTIL: i64 = 10 * 60;
+
+/// A running timer in a Calls row (time in state, total time of a live call). Under ten
+/// minutes it counts seconds (waits and fresh calls, where seconds matter against service
+/// levels); from ten minutes it counts whole minutes, so long calls do not rewrite their cells
+/// every second: on a busy board most rows are long calls, and over SSH every changed cell is
+/// bytes on the wire. The unit is always written, so `12m` cannot be read as `0:12`.
+fn timer_cell(seconds: f64) -> String {
+    let whole = seconds.max(0.0) as i64;
+    match whole {
+        _ if whole < TIMER_SECONDS_UNTIL => clock_duration(seconds),
+        0..3600 => format!("{}m", whole / 60),
+        _ => format!("{}h{:02}m", whole / 3600, (whole % 3600) / 60),
+    }
+}
+
+/// How long ago a call ended: seconds for the first minute, then minutes (the same reasoning
+/// as [`timer_cell`]: a list of ended calls would otherwise change every cell every second).
+fn ago_cell(seconds: f64) -> String {
+    let whole = seconds.max(0.0) as i64;
+    match whole {
+        0..60 => format!("{whole}s"),
+        60..3600 => format!("{}m", whole / 60),
+        _ => format!("{}h{:02}m", whole / 3600, (whole % 3600) / 60),
+    }
 }
 
 /// `y` on a call: its telephony session id and the caller's number.
@@ -526,4 +558,22 @@ pub fn draw_detail(
     }
     let [body] = Layout::vertical([Constraint::Min(1)]).areas(area);
     frame.render_widget(Paragraph::new(lines), body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_count_seconds_while_short_then_minutes() {
+        assert_eq!(timer_cell(45.0), "0:45");
+        assert_eq!(timer_cell(599.0), "9:59");
+        assert_eq!(timer_cell(600.0), "10m");
+        assert_eq!(timer_cell(659.0), "10m");
+        assert_eq!(timer_cell(3_725.0), "1h02m");
+        assert_eq!(ago_cell(42.0), "42s");
+        assert_eq!(ago_cell(500.0), "8m");
+        assert_eq!(ago_cell(7_300.0), "2h01m");
+        assert_eq!(ago_cell(-1.0), "0s");
+    }
 }

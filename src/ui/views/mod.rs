@@ -442,7 +442,7 @@ pub fn timers_visible(board: &Board, ui: &UiState, now: DateTime<Utc>) -> bool {
     recent_event
         || flash
         || matches!(ui.connection, crate::ui::state::Connection::Offline { .. })
-        || board.live_calls().next().is_some()
+        || !board.live_order().is_empty()
 }
 
 /// Glyph and word for a call's state (live) or outcome (ended), and its theme role. Never colour
