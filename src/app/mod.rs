@@ -1,8 +1,9 @@
 //! The app loop: the one writer of board and UI state.
 //!
 //! Producers (the terminal reader, signal handlers, the platform session, REST and job workers)
-//! each own a `Sender<Msg>`; the loop drains every pending message, marks the screen dirty, and
-//! draws at most every [`FRAME_INTERVAL`] and only when dirty, each frame inside synchronized
+//! each own a `Sender<Msg>`; the loop drains every pending message, marks the screen dirty if
+//! anything visible changed, and draws only when dirty — at most every [`FRAME_INTERVAL`], or
+//! every [`INPUT_FRAME_INTERVAL`] when answering a key — each frame inside synchronized
 //! output so SSH and tmux never show a half-drawn screen. A 1 Hz tick runs only while something
 //! on screen counts seconds; otherwise the loop sleeps until the next minute for the clock.
 
