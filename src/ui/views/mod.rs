@@ -1,7 +1,8 @@
 //! The views over the board. Each view module turns board data into rows in two steps: first
-//! the sorted, filtered list of cheap items (references or small structs) with their keys, then
-//! cells for only the rows in the viewport. This module dispatches on the current screen and
-//! holds what the views share (state glyphs, sparklines, the breach rule).
+//! the rows in display order as a [`RowList`] (most views list their few items' keys; the Calls
+//! view reads the board's live-call order, so a frame never walks every call), then cells for
+//! only the rows in the viewport. This module dispatches on the current screen and holds what
+//! the views share (state glyphs, sparklines, the breach rule).
 //!
 //! | module         | screens                                                   |
 //! |----------------|-----------------------------------------------------------|
