@@ -1,7 +1,9 @@
 //! The judges of the simulator's faithfulness: the official RingCentral SDKs, unmodified, against
 //! an in-process simulator —
 //! * JavaScript: `@ringcentral/sdk` + `@ringcentral/subscriptions`, pinned in
-//!   tests/sdk-js/package-lock.json; the steps are in tests/sdk-js/check.mjs. Needs Node.js and
+//!   tests/sdk-js/package-lock.json; the steps are in tests/sdk-js/check.mjs. The extensible SDK
+//!   under it (`@rc-ex/core` + `@rc-ex/ws`) also runs on its own with REST sent over the socket
+//!   (tests/sdk-js/check-rcex.mjs). Needs Node.js and
 //!   npm; `npm ci` runs first when tests/sdk-js/node_modules is missing.
 //! * Python: `ringcentral` (with its WebSocketClient), pinned in tests/sdk-python/requirements.txt;
 //!   the steps are in tests/sdk-python/check.py. Needs python3 with pip; the packages are
@@ -56,6 +58,16 @@ async fn sdk_dir() -> Option<PathBuf> {
     Some(dir)
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_extensible_sdk_works_with_rest_over_the_socket() {
+    let Some(dir) = sdk_dir().await else { return };
+    let report = run_script(&dir, "check-rcex.mjs", SimConfig::default(), false).await;
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["recordingBytes"], 48000);
+    assert!(report["numbers"].as_u64().unwrap() > 0);
+    assert!(report["queues"].as_u64().unwrap() > 0);
+}
+
 /// Installs the Python SDK if needed; `None` when python3 or pip is missing (the check is
 /// skipped).
 async fn python_sdk_dir() -> Option<PathBuf> {
@@ -104,12 +116,22 @@ async fn python_sdk_dir() -> Option<PathBuf> {
 
 /// Runs check.mjs against a simulator started from `cfg`; returns its JSON report.
 async fn run_check(dir: &std::path::Path, cfg: SimConfig, recovery: bool) -> serde_json::Value {
+    run_script(dir, "check.mjs", cfg, recovery).await
+}
+
+/// Runs one node script of tests/sdk-js against a simulator started from `cfg`.
+async fn run_script(
+    dir: &std::path::Path,
+    script: &str,
+    cfg: SimConfig,
+    recovery: bool,
+) -> serde_json::Value {
     let sim = Simulator::start(cfg).await.unwrap();
     let creds = sim.credentials().clone();
     let run = tokio::time::timeout(
         PATIENCE,
         Command::new("node")
-            .arg("check.mjs")
+            .arg(script)
             .current_dir(dir)
             .env("RC_SERVER_URL", sim.base_url())
             .env("RC_CLIENT_ID", &creds.client_id)
@@ -199,7 +221,10 @@ async fn the_official_python_sdk_works_unmodified() {
         serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
     assert_eq!(report["ok"], true);
     assert_eq!(report["recordingBytes"], 48000);
-    assert_eq!(report["requestStatuses"], serde_json::json!([200, 200, 204]));
+    assert_eq!(
+        report["requestStatuses"],
+        serde_json::json!([200, 200, 204])
+    );
     let event = report["event"].as_str().unwrap();
     assert!(
         event.ends_with("/telephony/sessions") || event.contains("/presence"),
