@@ -234,9 +234,16 @@ async fn server_errors_keep_the_write_pending_until_it_lands() {
     let confirmed = writer.confirm(&plan, Utc::now()).unwrap();
     let report = writer.write(&confirmed[0]).await.unwrap();
     match &report.outcome {
-        WriteOutcome::Deferred { message } => {
-            assert!(message.contains("HTTP 500"), "{message}");
-            assert!(report.outcome.describe().contains("will retry"));
+        WriteOutcome::Deferred { reason, .. } => {
+            assert!(reason.contains("HTTP 500"), "{reason}");
+            assert!(
+                report
+                    .outcome
+                    .words()
+                    .starts_with("RingCentral is having trouble (HTTP 500) — will retry in 30 s"),
+                "{}",
+                report.outcome.words()
+            );
         }
         other => panic!("a 5xx keeps the write pending, got {other:?}"),
     }
@@ -261,14 +268,12 @@ async fn server_errors_keep_the_write_pending_until_it_lands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_are_final_in_words_with_the_code_and_the_label_is_unchanged() {
+async fn a_403_is_final_says_not_permitted_with_the_code_and_keeps_the_label() {
     let sim = start_sim(None).await;
     let rest = rest_for(&sim);
     let dir = tempfile::tempdir().unwrap();
     let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
     let number = ctns(&rest).await.remove(2);
-
-    // 403: the account's API does not allow label changes.
     fault(
         &sim,
         json!({"kind": "http_error", "path_prefix": format!("/restapi/v1.0/account/~/phone-number/{}", number.id), "status": 403, "seconds": 30}),
@@ -285,40 +290,19 @@ async fn refusals_are_final_in_words_with_the_code_and_the_label_is_unchanged() 
         WriteOutcome::Failed { code, message } => {
             assert_eq!(code.as_deref(), Some("CMN-109"));
             assert!(
-                message.contains("does not allow label changes"),
+                message.starts_with("not permitted for this account (HTTP 403, CMN-109)"),
                 "{message}"
             );
-            assert!(message.contains("[CMN-109]"), "{message}");
         }
         other => panic!("a 403 is final, got {other:?}"),
     }
-
-    // 404: a number the account does not have.
-    let ghost = PlannedRelabel {
-        number_id: "999999999".into(),
-        phone_number: "+19995550100".into(),
-        old_label: None,
-        new_label: "Ghost".into(),
-    };
-    let missing = writer.confirm(&[ghost], Utc::now()).unwrap();
-    let report = writer.write(&missing[0]).await.unwrap();
-    match &report.outcome {
-        WriteOutcome::Failed { code, .. } => assert_eq!(code.as_deref(), Some("CMN-102")),
-        other => panic!("a 404 is final, got {other:?}"),
-    }
-
     assert!(writer.store().pending_relabels().unwrap().is_empty());
     let audit = writer.store().audit_log().unwrap();
-    assert_eq!(audit.len(), 2);
-    assert!(
-        audit
-            .iter()
-            .all(|e| matches!(e.outcome, RelabelOutcome::Failed { .. }))
-    );
+    assert_eq!(audit.len(), 1);
+    assert!(matches!(audit[0].outcome, RelabelOutcome::Failed { .. }));
     // Undo has nothing to put back: nothing landed.
-    let newest_first: Vec<_> = audit.iter().rev().cloned().collect();
-    assert_eq!(plan_undo(&newest_first), None);
-    // Other paths still answer: only the faulted number is refused.
+    assert_eq!(plan_undo(&audit), None);
+    // Other numbers still answer: only the faulted one is refused.
     let other = ctns(&rest).await.remove(3);
     let still_works = writer
         .confirm(
@@ -338,6 +322,47 @@ async fn refusals_are_final_in_words_with_the_code_and_the_label_is_unchanged() 
     let listed = rest.phone_numbers().await.unwrap();
     let refused = listed.iter().find(|n| n.id == number.id).unwrap();
     assert_eq!(refused.label, number.label);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_is_final_and_says_the_number_is_not_on_the_account() {
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
+    let before = rest.phone_numbers().await.unwrap();
+    let ghost = PlannedRelabel {
+        number_id: "999999999".into(),
+        phone_number: "+19995550100".into(),
+        old_label: None,
+        new_label: "Ghost".into(),
+    };
+    let missing = writer.confirm(&[ghost], Utc::now()).unwrap();
+    let report = writer.write(&missing[0]).await.unwrap();
+    match &report.outcome {
+        WriteOutcome::Failed { code, message } => {
+            assert_eq!(code.as_deref(), Some("CMN-102"));
+            assert!(
+                message.starts_with("number not found on the account (HTTP 404, CMN-102)"),
+                "{message}"
+            );
+        }
+        other => panic!("a 404 is final, got {other:?}"),
+    }
+    assert!(writer.store().pending_relabels().unwrap().is_empty());
+    let audit = writer.store().audit_log().unwrap();
+    assert_eq!(audit.len(), 1);
+    assert!(matches!(
+        &audit[0].outcome,
+        RelabelOutcome::Failed { code: Some(code), .. } if code == "CMN-102"
+    ));
+    // Nothing on the account changed.
+    let after = rest.phone_numbers().await.unwrap();
+    let labels = |numbers: &[PhoneNumber]| -> Vec<Option<String>> {
+        numbers.iter().map(|n| n.label.clone()).collect()
+    };
+    assert_eq!(labels(&before), labels(&after));
     sim.shutdown().await;
 }
 
@@ -720,15 +745,31 @@ mod tui {
     use callboard::app::relabel::{
         PlannedRelabel, RelabelEvent, RelabelRequest, WriteOutcome, WriteReport,
     };
-    use callboard::store::PendingRelabel;
+    use callboard::board::Window;
+    use callboard::store::{PendingRelabel, RelabelOutcome, Store, StoreConfig};
     use callboard::ui::keys::KeyMap;
-    use callboard::ui::state::Overlay;
+    use callboard::ui::label_editor::EditorMode;
+    use callboard::ui::state::{Overlay, ScreenKind};
     use callboard::ui::update::Effect;
+    use chrono::Duration;
 
-    use super::ui_support::{ZILLOW_CTN, now, press, screen, scripted_app};
+    use super::ui_support::{GOOGLE_CTN, ZILLOW_CTN, now, press, screen, scripted_app};
 
     fn pending_write(number_id: &str, number: &str, old: &str, new: &str) -> PendingRelabel {
         PendingRelabel::new(number_id, number, Some(old.into()), new, "Ann", now())
+    }
+
+    fn done(write: &PendingRelabel, outcome: WriteOutcome) -> Msg {
+        Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
+            write: write.clone(),
+            outcome,
+        })))
+    }
+
+    /// Both sizes the snapshots are reviewed at.
+    fn snapshots(app: &callboard::app::App, name: &str) {
+        insta::assert_snapshot!(format!("{name}_80x24"), screen(app, 80, 24));
+        insta::assert_snapshot!(format!("{name}_160x48"), screen(app, 160, 48));
     }
 
     #[test]
@@ -737,7 +778,7 @@ mod tui {
         press(&mut app, "5m");
         let write = pending_write(
             "9002",
-            "+14155550102",
+            GOOGLE_CTN,
             "Google Ads +14155550100",
             "Yelp +14155550100",
         );
@@ -750,23 +791,112 @@ mod tui {
         assert!(text.contains("● +14155550101"), "{text}");
         assert!(text.contains("⧗ 1 relabel pending"), "{text}");
         insta::assert_snapshot!("numbers_pending_and_marked_160x30", text);
+        snapshots(&app, "numbers_pending_and_marked");
+    }
 
-        // A refusal puts the row back to its old label and says why, with the code.
+    /// A refusal puts the row back to its old label and says why in words, with the code.
+    fn refused_row_is_restored(outcome: WriteOutcome, expected: &str) {
+        let mut app = scripted_app();
+        press(&mut app, "5");
+        let write = pending_write(
+            "9002",
+            GOOGLE_CTN,
+            "Google Ads +14155550100",
+            "Yelp +14155550100",
+        );
         app.handle(
-            Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
-                write,
-                outcome: WriteOutcome::Failed {
-                    code: Some("CMN-109".into()),
-                    message: "this account's API does not allow label changes (HTTP 403) [CMN-109]"
-                        .into(),
-                },
-            }))),
+            Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
             now(),
         );
-        let text = screen(&app, 160, 30);
+        assert!(screen(&app, 160, 30).contains("⧗ Yelp"));
+        app.handle(done(&write, outcome), now());
+        let text = screen(&app, 200, 30);
         assert!(!text.contains('⧗'), "{text}");
         assert!(text.contains("Google Ads +14155550100"), "{text}");
-        assert!(text.contains("[CMN-109]"), "{text}");
+        assert!(!text.contains("Yelp"), "{text}");
+        assert!(
+            text.contains(&format!("+14155550102: relabel failed: {expected}")),
+            "{text}"
+        );
+        assert_eq!(app.ui.jobs_in_flight, 0);
+        assert!(app.ui.pending_relabels.is_empty());
+    }
+
+    #[test]
+    fn a_403_restores_the_row_and_says_not_permitted_with_the_code() {
+        refused_row_is_restored(
+            WriteOutcome::Failed {
+                code: Some("CMN-109".into()),
+                message: "not permitted for this account (HTTP 403, CMN-109)".into(),
+            },
+            "not permitted for this account (HTTP 403, CMN-109)",
+        );
+    }
+
+    #[test]
+    fn a_404_restores_the_row_and_says_the_number_is_not_on_the_account() {
+        refused_row_is_restored(
+            WriteOutcome::Failed {
+                code: Some("CMN-102".into()),
+                message: "number not found on the account (HTTP 404, CMN-102)".into(),
+            },
+            "number not found on the account (HTTP 404, CMN-102)",
+        );
+    }
+
+    #[test]
+    fn a_landed_relabel_moves_live_and_todays_calls_to_the_new_campaign_at_once() {
+        let mut app = scripted_app();
+        let campaign_of = |app: &callboard::app::App, session: &str| {
+            let call = app.board.call(session).unwrap();
+            app.board.campaign_of_call(call).map(|(c, _)| c)
+        };
+        assert_eq!(
+            campaign_of(&app, "s-waiting").as_deref(),
+            Some("Zillow Spring")
+        );
+        let write = pending_write(
+            "9001",
+            ZILLOW_CTN,
+            "Zillow Spring +14155550100",
+            "Radio Spring +14155550100",
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
+            now(),
+        );
+        // Until the platform confirms, calls count under the label in place.
+        assert_eq!(
+            campaign_of(&app, "s-waiting").as_deref(),
+            Some("Zillow Spring")
+        );
+        app.handle(
+            done(
+                &write,
+                WriteOutcome::Applied {
+                    label: "Radio Spring +14155550100".into(),
+                },
+            ),
+            now(),
+        );
+        // The live call and the one that ended earlier today both move.
+        assert_eq!(
+            campaign_of(&app, "s-waiting").as_deref(),
+            Some("Radio Spring")
+        );
+        assert_eq!(
+            campaign_of(&app, "s-answered").as_deref(),
+            Some("Radio Spring")
+        );
+        let rows = app.board.campaign_rows(Window::Today, now());
+        let radio = rows.iter().find(|r| r.campaign == "Radio Spring").unwrap();
+        assert_eq!((radio.live, radio.offered), (1, 2));
+        assert!(
+            rows.iter()
+                .filter(|r| r.campaign == "Zillow Spring")
+                .all(|r| r.offered == 0 && r.live == 0),
+            "{rows:?}"
+        );
     }
 
     #[test]
@@ -790,40 +920,117 @@ mod tui {
     }
 
     #[test]
-    fn the_editor_completes_campaigns_keeps_the_dn_and_refuses_bad_labels() {
+    fn the_editor_has_campaign_and_dn_fields_with_visible_completion() {
         let mut app = scripted_app();
-        press(&mut app, "5e<c-u>Goo<tab>");
-        let editing = screen(&app, 120, 30);
-        assert!(
-            editing.contains("label for +14155550101 (tab completes): Google Ads +14155550100"),
-            "{editing}"
-        );
-        let wide = screen(&app, 200, 30);
-        assert!(
-            wide.contains("→ \"Google Ads +14155550100\" (was \"Zillow Spring +14155550100\") · campaign \"Google Ads\", DN +14155550100"),
-            "{wide}"
-        );
-        insta::assert_snapshot!("editor_completed_200x30", wide);
+        press(&mut app, "5e");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("e opens the editor: {:?}", app.ui.overlay);
+        };
+        assert_eq!(editor.mode, EditorMode::Fields);
+        assert_eq!(editor.campaign.text, "Zillow Spring");
+        assert_eq!(editor.dn.text, "+14155550100");
 
-        press(&mut app, &format!("<c-u>{}<enter>", "x".repeat(70)));
-        let error = app.ui.input.as_ref().and_then(|i| i.error.clone());
+        // Typing a prefix lists the matching campaigns; Tab takes the first, then the next.
+        press(&mut app, "<c-u>");
+        let text = screen(&app, 80, 24);
         assert!(
-            error.as_deref().is_some_and(|e| e.contains("at most 64")),
-            "{error:?}"
+            text.contains("tab: Billboard I-80 · Google Ads · Zillow Spring"),
+            "{text}"
         );
-        assert!(app.ui.overlay.is_none(), "nothing to confirm yet");
+        press(&mut app, "Goo<tab>");
+        let text = screen(&app, 160, 48);
+        assert!(text.contains("campaign  Google Ads"), "{text}");
+        assert!(text.contains("tab: Google Ads"), "{text}");
+        assert!(
+            text.contains("now     \"Zillow Spring +14155550100\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("writes  \"Google Ads +14155550100\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("reads   campaign \"Google Ads\", DN +14155550100"),
+            "{text}"
+        );
+        snapshots(&app, "editor_fields_completed");
 
-        press(&mut app, "<c-u>Google Ads +14155550100<enter>");
-        let confirm = screen(&app, 120, 30);
+        // ↓ moves to the DN, whose completions are the known DNs.
+        press(&mut app, "<down><c-u>+1");
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("tab: +14155550100"), "{text}");
+        press(&mut app, "<tab>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("still editing");
+        };
+        assert_eq!(editor.dn.text, "+14155550100");
+    }
+
+    #[test]
+    fn the_editor_shows_validation_errors_in_words_before_any_write() {
+        let mut app = scripted_app();
+        press(&mut app, "5e<down><c-u>4155550100");
+        let text = screen(&app, 80, 24);
         assert!(
-            confirm.contains("from    \"Zillow Spring +14155550100\""),
-            "{confirm}"
+            text.contains("writes  nothing until this is fixed:"),
+            "{text}"
+        );
+        assert!(text.contains("✗ a DN must be an E.164 number"), "{text}");
+        snapshots(&app, "editor_invalid_dn");
+        // Enter does not move on while the label breaks a rule.
+        assert!(press(&mut app, "<enter>").is_empty());
+        assert!(matches!(app.ui.overlay, Some(Overlay::EditLabel(_))));
+
+        press(
+            &mut app,
+            &format!("<c-u>+14155550100<up><c-u>{}", "x".repeat(60)),
+        );
+        let text = screen(&app, 160, 48);
+        assert!(text.contains("at most 64"), "{text}");
+        press(&mut app, "<enter>");
+        assert!(matches!(app.ui.overlay, Some(Overlay::EditLabel(_))));
+    }
+
+    #[test]
+    fn the_raw_mode_writes_the_label_as_typed_and_the_confirm_is_one_key() {
+        let mut app = scripted_app();
+        press(&mut app, "5e<c-r>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("still editing");
+        };
+        assert_eq!(editor.mode, EditorMode::Raw);
+        assert_eq!(editor.raw.text, "Zillow Spring +14155550100");
+        press(&mut app, "<c-u>Billboard I-80 +14155550199");
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("▸ raw label"), "{text}");
+        assert!(
+            text.contains("writes  \"Billboard I-80 +14155550199\""),
+            "{text}"
+        );
+        snapshots(&app, "editor_raw");
+
+        press(&mut app, "<enter>");
+        assert!(matches!(
+            app.ui.overlay,
+            Some(Overlay::ConfirmRelabel { .. })
+        ));
+        let text = screen(&app, 80, 24);
+        assert!(
+            text.contains("from    \"Zillow Spring +14155550100\""),
+            "{text}"
         );
         assert!(
-            confirm.contains("to      \"Google Ads +14155550100\""),
-            "{confirm}"
+            text.contains("to      \"Billboard I-80 +14155550199\""),
+            "{text}"
         );
-        insta::assert_snapshot!("editor_confirm_120x30", confirm);
+        snapshots(&app, "confirm_single");
+        // Esc goes back to the editor with everything typed kept.
+        press(&mut app, "<esc>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("esc returns to the editor");
+        };
+        assert_eq!(editor.raw.text, "Billboard I-80 +14155550199");
+        press(&mut app, "<enter>");
         let effects = press(&mut app, "y");
         assert_eq!(
             effects,
@@ -832,10 +1039,11 @@ mod tui {
                     number_id: "9001".into(),
                     phone_number: ZILLOW_CTN.into(),
                     old_label: Some("Zillow Spring +14155550100".into()),
-                    new_label: "Google Ads +14155550100".into(),
+                    new_label: "Billboard I-80 +14155550199".into(),
                 }
             ]))]
         );
+        assert!(app.ui.overlay.is_none());
     }
 
     #[test]
@@ -845,12 +1053,12 @@ mod tui {
         assert!(screen(&app, 120, 30).contains("campaign for 3 numbers"));
         press(&mut app, "Radio Spring<enter>");
         assert!(matches!(app.ui.overlay, Some(Overlay::ConfirmBulk { .. })));
-        let confirm = screen(&app, 120, 30);
+        let confirm = screen(&app, 80, 24);
         assert!(
             confirm.contains("3 numbers → campaign \"Radio Spring\""),
             "{confirm}"
         );
-        insta::assert_snapshot!("bulk_confirm_120x30", confirm);
+        snapshots(&app, "confirm_bulk");
         let effects = press(&mut app, "y");
         let [Effect::Relabel(RelabelRequest::Write(plans))] = effects.as_slice() else {
             panic!("one bulk write expected, got {effects:?}");
@@ -869,6 +1077,87 @@ mod tui {
     }
 
     #[test]
+    fn the_bulk_gauge_counts_says_when_paced_and_cancels_what_is_unsent() {
+        let mut app = scripted_app();
+        press(&mut app, "5");
+        let writes: Vec<PendingRelabel> = [
+            ("9001", ZILLOW_CTN, "Zillow Spring +14155550100"),
+            ("9002", GOOGLE_CTN, "Google Ads +14155550100"),
+            ("9003", "+14155550103", ""),
+            ("9004", "+18005550199", "Billboard I-80"),
+        ]
+        .iter()
+        .map(|(id, number, old)| {
+            let new = if old.ends_with("0100") {
+                "Radio +14155550100"
+            } else {
+                "Radio"
+            };
+            pending_write(id, number, old, new).in_batch("bulk-1")
+        })
+        .collect();
+        app.handle(Msg::Relabel(RelabelEvent::Pending(writes.clone())), now());
+        app.handle(
+            done(
+                &writes[0],
+                WriteOutcome::Applied {
+                    label: "Radio +14155550100".into(),
+                },
+            ),
+            now(),
+        );
+        app.handle(
+            done(
+                &writes[1],
+                WriteOutcome::Failed {
+                    code: Some("CMN-109".into()),
+                    message: "not permitted for this account (HTTP 403, CMN-109)".into(),
+                },
+            ),
+            now(),
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Paced {
+                wait: std::time::Duration::from_secs(42),
+                reason: "rate limited by RingCentral (medium group) — retrying in 42 s [CMN-301]"
+                    .into(),
+            }),
+            now() - Duration::milliseconds(10),
+        );
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("2 / 4 written · 1 failed"), "{text}");
+        assert!(
+            text.contains("paced by rate limit — next write in 42 s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last failure: +14155550102: not permitted for this account"),
+            "{text}"
+        );
+        snapshots(&app, "bulk_gauge_paced");
+
+        // X cancels the writes not yet sent; the worker says which it dropped.
+        assert_eq!(
+            press(&mut app, "X"),
+            vec![Effect::Relabel(RelabelRequest::CancelUnsent)]
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Cancelled(writes[2..].to_vec())),
+            now(),
+        );
+        assert!(app.ui.relabel_progress.is_none(), "every write has ended");
+        assert!(app.ui.pending_relabels.is_empty());
+        assert_eq!(app.ui.jobs_in_flight, 0);
+        let text = screen(&app, 160, 48);
+        assert!(
+            text.contains(
+                "bulk relabel done: 1 of 4 relabelled, 1 failed (see the audit, A), 2 cancelled"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn undo_is_one_key_and_read_only_mode_offers_no_relabel_at_all() {
         let mut app = scripted_app();
         assert_eq!(
@@ -878,20 +1167,22 @@ mod tui {
         let mut app = scripted_app();
         app.ui.keymap = KeyMap::build(&Default::default(), true).unwrap();
         assert!(press(&mut app, "5e").is_empty());
-        assert!(app.ui.input.is_none());
+        assert!(app.ui.overlay.is_none());
         assert!(press(&mut app, "mE").is_empty());
         assert!(app.ui.input.is_none());
-        assert!(press(&mut app, "u").is_empty());
+        assert!(
+            app.ui.marked_numbers.is_empty(),
+            "marking is for relabelling"
+        );
+        assert!(press(&mut app, "uX").is_empty());
         let text = screen(&app, 160, 30);
         assert!(
-            !text.contains("relabel") && !text.contains("undo"),
+            !text.contains("relabel") && !text.contains("undo") && !text.contains("mark"),
             "{text}"
         );
     }
 
-    #[test]
-    fn the_audit_overlay_lists_every_relabel_with_result_and_who() {
-        use callboard::store::{RelabelOutcome, Store, StoreConfig};
+    fn audit_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
         let ok = store
@@ -906,39 +1197,66 @@ mod tui {
             .complete_relabel(&ok.idempotency_key, RelabelOutcome::Applied, now())
             .unwrap();
         let refused = store
-            .queue_relabel(pending_write("9002", "+14155550102", "Google Ads", "Nope"))
+            .queue_relabel(pending_write(
+                "9002",
+                GOOGLE_CTN,
+                "Google Ads +14155550100",
+                "Nope",
+            ))
             .unwrap();
         store
             .complete_relabel(
                 &refused.idempotency_key,
                 RelabelOutcome::Failed {
                     code: Some("CMN-109".into()),
-                    message: "this account's API does not allow label changes (HTTP 403)".into(),
+                    message: "not permitted for this account (HTTP 403, CMN-109)".into(),
                 },
-                now(),
+                now() + Duration::seconds(5),
             )
             .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn the_audit_view_lists_every_relabel_and_filters_and_sorts_like_the_others() {
+        let (_dir, store) = audit_store();
         let mut app = scripted_app();
         app.ui.time_zone = chrono_tz::UTC;
         app.store = Some(store);
-        press(&mut app, "A");
-        let text = screen(&app, 160, 30);
+        press(&mut app, "2A");
+        assert_eq!(app.ui.screen().kind, ScreenKind::Audit);
+        let text = screen(&app, 160, 48);
+        for heading in ["When", "Number", "Old label", "New label", "Result", "Who"] {
+            assert!(text.contains(heading), "{heading}: {text}");
+        }
+        assert!(text.contains("✓ applied"), "{text}");
         assert!(
-            text.contains("11-25 14:03:00  +14155550101  \"Zillow Spring +14155550100\" → \"Zillow Fall +14155550100\"  applied  by Ann"),
-            "{text}"
-        );
-        assert!(
-            text.contains("FAILED [CMN-109]: this account's API"),
+            text.contains("✕ not permitted for this account (HTTP 403"),
             "{text}"
         );
         let newest = text.find("+14155550102").unwrap();
+        assert!(newest < text.find("+14155550101").unwrap(), "newest first");
+        snapshots(&app, "audit_view");
+
+        // Filter like the other views.
+        press(&mut app, "/CMN-109<enter>");
+        let text = screen(&app, 160, 48);
         assert!(
-            newest < text.find("+14155550101  \"Zillow").unwrap(),
-            "newest first"
+            text.contains("+14155550102") && !text.contains("+14155550101"),
+            "{text}"
         );
-        insta::assert_snapshot!("audit_160x30", text);
+        // Sort by number (column 2, s twice from none).
+        press(&mut app, "<esc>ss");
+        let text = screen(&app, 160, 48);
+        assert!(
+            text.find("+14155550101").unwrap() < text.find("+14155550102").unwrap(),
+            "{text}"
+        );
+        // Esc goes back to the view it was opened from; :audit opens it too.
         press(&mut app, "<esc>");
-        assert!(app.ui.overlay.is_none());
+        assert_eq!(app.ui.screen().kind, ScreenKind::Campaigns);
+        press(&mut app, ":audit<enter>");
+        assert_eq!(app.ui.screen().kind, ScreenKind::Audit);
     }
 
     #[test]
@@ -956,18 +1274,22 @@ mod tui {
             now(),
         );
         app.handle(
-            Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
-                write,
-                outcome: WriteOutcome::Deferred {
-                    message: "rate limited by RingCentral (medium group) — gave up trying to relabel phone number 9001 after 4 tries".into(),
+            done(
+                &write,
+                WriteOutcome::Deferred {
+                    reason: "rate limited".into(),
+                    code: Some("CMN-301".into()),
                 },
-            }))),
+            ),
             now(),
         );
         assert_eq!(app.ui.jobs_in_flight, 1, "still in flight: quitting asks");
         let text = screen(&app, 200, 30);
         assert!(text.contains("⧗ Zillow Fall +14155550100 ←"), "{text}");
-        assert!(text.contains("will retry in 30 s"), "{text}");
+        assert!(
+            text.contains("relabel still pending: rate limited — will retry in 30 s (CMN-301)"),
+            "{text}"
+        );
         // The table still counts the calls under the label in place until the platform agrees.
         assert!(text.contains("Zillow Spring"), "{text}");
     }
