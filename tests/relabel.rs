@@ -572,6 +572,153 @@ async fn the_board_worker_resumes_writes_then_writes_and_undoes_on_request() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reports_rate_limit_pacing_and_cancel_drops_only_writes_never_sent() {
+    use callboard::app::relabel::{RelabelEvent, RelabelRequest, run_worker};
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let numbers: Vec<PhoneNumber> = ctns(&rest).await.into_iter().take(5).collect();
+    let writer = RelabelWriter::new(rest.clone(), open_store(dir.path()), "Ann");
+    let (requests, requests_rx) = tokio::sync::mpsc::channel(4);
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(run_worker(writer, requests_rx, move |event| {
+        events_tx.send(event).is_ok()
+    }));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("the worker answers")
+            .expect("the worker is running")
+    };
+
+    // The writes' group is rate-limited before the bulk starts: the first write waits.
+    fault(
+        &sim,
+        json!({"kind": "rate_limit", "group": "medium", "seconds": 2}),
+    )
+    .await;
+    requests
+        .send(RelabelRequest::Write(move_to("Paced Bulk", &numbers)))
+        .await
+        .unwrap();
+    let RelabelEvent::Pending(confirmed) = next().await else {
+        panic!("the bulk is kept as pending first")
+    };
+    assert_eq!(confirmed.len(), 5);
+    match next().await {
+        RelabelEvent::Paced { wait, reason } => {
+            assert!(wait > Duration::ZERO);
+            assert!(reason.contains("rate limited"), "{reason}");
+        }
+        other => panic!("the wait on the rate limit is reported, got {other:?}"),
+    }
+    // Cancel while the first write is being sent: it is never cut, the other four never go.
+    requests.send(RelabelRequest::CancelUnsent).await.unwrap();
+    let mut landed = Vec::new();
+    let cancelled = loop {
+        match next().await {
+            RelabelEvent::Paced { .. } => {}
+            RelabelEvent::Done(report) => {
+                assert!(report.outcome.landed(), "{report:?}");
+                landed.push(report.write.number_id.clone());
+            }
+            RelabelEvent::Cancelled(writes) => break writes,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(landed, [numbers[0].id.clone()], "the write in flight lands");
+    let cancelled_ids: Vec<&str> = cancelled.iter().map(|w| w.number_id.as_str()).collect();
+    let rest_ids: Vec<&str> = numbers[1..].iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(cancelled_ids, rest_ids);
+
+    assert_eq!(
+        label_of(&rest, &numbers[0].id).await.as_deref(),
+        Some(confirmed[0].new_label.as_str())
+    );
+    for number in &numbers[1..] {
+        assert_eq!(
+            label_of(&rest, &number.id).await,
+            number.label,
+            "never sent"
+        );
+    }
+    drop(requests);
+    worker.await.unwrap();
+    let store = open_store(dir.path());
+    assert!(store.pending_relabels().unwrap().is_empty());
+    let audit = store.audit_log().unwrap();
+    assert_eq!(audit.len(), 5, "every write is audited once");
+    assert!(audit[0].outcome.is_success());
+    assert!(audit[1..].iter().all(|e| matches!(
+        &e.outcome,
+        RelabelOutcome::Abandoned { reason } if reason == "cancelled before it was sent"
+    )));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_list_counts_live_and_todays_calls_as_the_simulator_has_them() {
+    let sim = start_sim(None).await;
+    let home = tempfile::tempdir().unwrap();
+    // Let some calls arrive, then hold the world still so the list and the truth agree.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let http = reqwest::Client::new();
+    let paused = http
+        .post(format!("{}/_sim/pause", sim.base_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(paused.status().is_success());
+    // A finished call reaches the call log a moment after it ends, as on the platform.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut list = cli(&sim, home.path());
+    list.args(["numbers", "list", "--json"]);
+    let listed = run(list).await;
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let truth: Value = http
+        .get(format!("{}/_sim/truth", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Per campaign row of the truth: its numbers' live and today's calls add up to its own.
+    let count = |number: &str, field: &str| -> i64 {
+        rows.iter()
+            .find(|r| r["phone_number"] == number)
+            .map_or(0, |r| r[field].as_i64().unwrap())
+    };
+    let mut total_today = 0;
+    for campaign in truth["campaigns"].as_array().unwrap() {
+        if campaign["campaign"] == "(unknown)" {
+            continue;
+        }
+        let numbers: Vec<&str> = campaign["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        let live: i64 = numbers.iter().map(|n| count(n, "live_now")).sum();
+        let today: i64 = numbers.iter().map(|n| count(n, "calls_today")).sum();
+        assert_eq!(live, campaign["live"].as_i64().unwrap(), "{campaign}");
+        assert_eq!(today, campaign["offered"].as_i64().unwrap(), "{campaign}");
+        total_today += today;
+    }
+    assert!(total_today > 0, "the test world has calls today");
+    sim.shutdown().await;
+}
+
 /// The `callboard` binary pointed at `sim`, with its own home and data dir.
 fn cli(sim: &SimHandle, home: &Path) -> std::process::Command {
     let creds = sim.credentials();
@@ -616,7 +763,11 @@ async fn the_cli_lists_dry_runs_relabels_and_respects_read_only() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let csv = String::from_utf8(listed.stdout).unwrap();
-    assert!(csv.starts_with("id,phone_number,label,campaign,dn,usage_type,rings\n"));
+    assert!(
+        csv.starts_with(
+            "id,phone_number,label,campaign,dn,usage_type,rings,live_now,calls_today\n"
+        )
+    );
     assert!(
         csv.contains(&format!("{},{},", number.id, number.phone_number)),
         "{csv}"
