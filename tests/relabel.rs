@@ -719,6 +719,49 @@ async fn numbers_list_counts_live_and_todays_calls_as_the_simulator_has_them() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_changed_elsewhere_reaches_the_board_with_the_next_refresh() {
+    use callboard::app::relabel::{RelabelEvent, run_worker_refreshing};
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let number = ctns(&rest).await.remove(0);
+    let writer = RelabelWriter::new(rest.clone(), open_store(dir.path()), "Ann");
+    let (requests, requests_rx) = tokio::sync::mpsc::channel(4);
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(run_worker_refreshing(
+        writer,
+        requests_rx,
+        move |event| events_tx.send(event).is_ok(),
+        Duration::from_millis(300),
+    ));
+    // Another supervisor relabels the number with their own client.
+    let elsewhere = rest_for(&sim);
+    elsewhere
+        .relabel(&number.id, "Changed Elsewhere +14155550100")
+        .await
+        .unwrap();
+    let refreshed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await.expect("the worker is running") {
+                RelabelEvent::NumbersRefreshed(numbers) => {
+                    let seen = numbers.into_iter().find(|n| n.id == number.id).unwrap();
+                    if seen.label.as_deref() == Some("Changed Elsewhere +14155550100") {
+                        break seen;
+                    }
+                }
+                other => panic!("only refreshes expected, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a refresh carries the new label");
+    assert_eq!(refreshed.phone_number, number.phone_number);
+    drop(requests);
+    worker.await.unwrap();
+    sim.shutdown().await;
+}
+
 /// The `callboard` binary pointed at `sim`, with its own home and data dir.
 fn cli(sim: &SimHandle, home: &Path) -> std::process::Command {
     let creds = sim.credentials();
@@ -1048,6 +1091,27 @@ mod tui {
                 .all(|r| r.offered == 0 && r.live == 0),
             "{rows:?}"
         );
+    }
+
+    #[test]
+    fn a_refreshed_number_list_moves_calls_to_labels_changed_elsewhere() {
+        let mut app = scripted_app();
+        let numbers: Vec<callboard::rc::records::PhoneNumber> =
+            serde_json::from_value(serde_json::json!([
+                {"id": 9001, "phoneNumber": ZILLOW_CTN, "label": "Yelp +14155550100", "usageType": "CompanyNumber"},
+                {"id": 9002, "phoneNumber": GOOGLE_CTN, "label": "Google Ads +14155550100", "usageType": "CompanyNumber"},
+            ]))
+            .unwrap();
+        app.handle(Msg::Relabel(RelabelEvent::NumbersRefreshed(numbers)), now());
+        let call = app.board.call("s-waiting").unwrap();
+        assert_eq!(
+            app.board.campaign_of_call(call).map(|(c, _)| c).as_deref(),
+            Some("Yelp")
+        );
+        press(&mut app, "5");
+        let text = screen(&app, 160, 30);
+        assert!(text.contains("Yelp +14155550100"), "{text}");
+        assert!(!text.contains("Zillow Spring"), "{text}");
     }
 
     #[test]

@@ -27,6 +27,12 @@ pub const MAX_LABEL_CHARS: usize = 64;
 /// How long a deferred write waits before the TUI's worker sends it again.
 pub const RETRY_DEFERRED_AFTER: Duration = Duration::from_secs(30);
 
+/// How often the TUI's worker re-reads the account's number list, so a label changed elsewhere
+/// (another supervisor, the admin portal) reaches the board without waiting for a resync. The
+/// list is in the Heavy group (10 requests a minute): one page (1000 numbers) every 10 minutes
+/// is under 1% of it, and the client's pacing keeps even a large account within the limit.
+pub const REFRESH_NUMBERS_EVERY: Duration = Duration::from_secs(10 * 60);
+
 /// Why a label cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LabelRuleError {
@@ -522,7 +528,7 @@ pub enum RelabelRequest {
 }
 
 /// What the worker tells the board.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum RelabelEvent {
     /// These writes are confirmed and kept as pending (also sent for writes resumed at start).
     Pending(Vec<PendingRelabel>),
@@ -533,6 +539,9 @@ pub enum RelabelEvent {
     Paced { wait: Duration, reason: String },
     /// These writes were dropped before being sent, at the user's request.
     Cancelled(Vec<PendingRelabel>),
+    /// The account's numbers as just read, with labels changed elsewhere. Read only while no
+    /// write is pending, so it already holds every write this worker landed.
+    NumbersRefreshed(Vec<PhoneNumber>),
     /// Something about relabelling the user must read (nothing to undo, the store failed…).
     Problem(String),
 }
@@ -544,8 +553,18 @@ pub enum RelabelEvent {
 /// listening.
 pub async fn run_worker(
     writer: RelabelWriter,
+    requests: tokio::sync::mpsc::Receiver<RelabelRequest>,
+    events: impl Fn(RelabelEvent) -> bool,
+) {
+    run_worker_refreshing(writer, requests, events, REFRESH_NUMBERS_EVERY).await
+}
+
+/// [`run_worker`], re-reading the number list every `refresh_every` while no write is pending.
+pub async fn run_worker_refreshing(
+    writer: RelabelWriter,
     mut requests: tokio::sync::mpsc::Receiver<RelabelRequest>,
     events: impl Fn(RelabelEvent) -> bool,
+    refresh_every: Duration,
 ) {
     match writer.store().pending_relabels() {
         Ok(resumed) if !resumed.is_empty() => {
@@ -563,20 +582,24 @@ pub async fn run_worker(
     }
     let mut notices = writer.rest.notices();
     let mut retry_at: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    let mut refresh_at = tokio::time::Instant::now() + refresh_every;
     loop {
-        let request = match retry_at {
-            Some(at) => tokio::select! {
-                request = requests.recv() => match request {
-                    Some(request) => Some(request),
-                    None => return,
-                },
-                _ = tokio::time::sleep_until(at) => None,
-            },
-            None => match requests.recv().await {
+        // Without a retry due, the next thing to do is the number-list refresh.
+        let wake_at = retry_at.unwrap_or(refresh_at).min(refresh_at);
+        let request = tokio::select! {
+            request = requests.recv() => match request {
                 Some(request) => Some(request),
                 None => return,
             },
+            _ = tokio::time::sleep_until(wake_at) => None,
         };
+        if request.is_none() && retry_at.is_none_or(|at| at > tokio::time::Instant::now()) {
+            refresh_at = tokio::time::Instant::now() + refresh_every;
+            if !refresh_numbers(&writer, &events).await {
+                return;
+            }
+            continue;
+        }
         if let Some(request) = request
             && !take_request(&writer, request, &events)
         {
@@ -635,6 +658,24 @@ pub async fn run_worker(
             if !events(RelabelEvent::Done(Box::new(report))) {
                 return;
             }
+        }
+    }
+}
+
+/// Re-reads the number list unless writes are pending (a list read before a pending write lands
+/// would show its old label). False when the board stopped listening.
+async fn refresh_numbers(writer: &RelabelWriter, events: &impl Fn(RelabelEvent) -> bool) -> bool {
+    match writer.store().pending_relabels() {
+        Ok(pending) if pending.is_empty() => {}
+        // Pending writes are retried on their own timer; the next refresh comes after them.
+        _ => return true,
+    }
+    match writer.rest.phone_numbers().await {
+        Ok(numbers) => events(RelabelEvent::NumbersRefreshed(numbers)),
+        Err(err) => {
+            // The board keeps the labels it has; the next refresh (or a resync) tries again.
+            tracing::warn!(error = %err, "number list refresh failed");
+            true
         }
     }
 }

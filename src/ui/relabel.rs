@@ -536,6 +536,10 @@ pub fn on_event(board: &mut Board, ui: &mut UiState, event: RelabelEvent, now: D
             );
             finish_progress(ui, now);
         }
+        RelabelEvent::NumbersRefreshed(numbers) => {
+            // Labels changed elsewhere move calls between campaigns, as a resync would.
+            board.set_numbers(&numbers, now);
+        }
         RelabelEvent::Problem(text) => ui.flash(text, true, now),
     }
 }
