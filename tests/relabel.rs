@@ -1204,6 +1204,10 @@ mod tui {
         assert!(text.contains("at most 64"), "{text}");
         press(&mut app, "<enter>");
         assert!(matches!(app.ui.overlay, Some(Overlay::EditLabel(_))));
+        // Small terminals cut the editor, never crash; below the floor they say so.
+        let small = screen(&app, 50, 12);
+        assert!(small.contains("Relabel +14155550101"), "{small}");
+        assert!(screen(&app, 40, 10).contains("terminal too small"));
     }
 
     #[test]

@@ -866,6 +866,65 @@ mod tests {
         assert_eq!(with_campaign(&grammar, None, "Yelp").unwrap(), "Yelp");
     }
 
+    #[test]
+    fn refusals_and_waits_read_in_words_with_the_platforms_code() {
+        use crate::rc::error::ErrorCode;
+        let code = |c: &str| ErrorCode(Some(c.to_owned()));
+        let refused = |status: u16, c: &str| {
+            outcome_of_error(RcError::LabelChangeNotAllowed {
+                status,
+                code: code(c),
+            })
+        };
+        let WriteOutcome::Failed { code: got, message } = refused(403, "CMN-109") else {
+            panic!("a 403 is final");
+        };
+        assert_eq!(got.as_deref(), Some("CMN-109"));
+        assert!(
+            message.starts_with("not permitted for this account (HTTP 403, CMN-109)"),
+            "{message}"
+        );
+        let WriteOutcome::Failed { message, .. } = refused(404, "CMN-102") else {
+            panic!("a 404 is final");
+        };
+        assert!(
+            message.starts_with("number not found on the account (HTTP 404, CMN-102)"),
+            "{message}"
+        );
+        let WriteOutcome::Failed { message, .. } = refused(405, "CMN-123") else {
+            panic!("a 405 is final");
+        };
+        assert_eq!(
+            message,
+            "this account's API does not allow label changes (HTTP 405, CMN-123)"
+        );
+        let limited = outcome_of_error(RcError::RateLimited {
+            action: "relabel phone number 1".into(),
+            group: crate::rc::ratelimit::RateGroup::Medium,
+            attempts: 6,
+            code: code("CMN-301"),
+        });
+        assert!(!limited.landed());
+        assert_eq!(
+            limited.words(),
+            "rate limited — will retry in 30 s (CMN-301)"
+        );
+        assert_eq!(
+            limited.describe(),
+            "relabel still pending: rate limited — will retry in 30 s (CMN-301)"
+        );
+        let trouble = outcome_of_error(RcError::ServerTrouble {
+            action: "relabel phone number 1".into(),
+            status: 503,
+            attempts: 4,
+            code: ErrorCode(None),
+        });
+        assert_eq!(
+            trouble.words(),
+            "RingCentral is having trouble (HTTP 503) — will retry in 30 s"
+        );
+    }
+
     fn entry(
         seq: u64,
         number: &str,

@@ -111,6 +111,15 @@ impl TextField {
         self.cursor = text.chars().count();
     }
 
+    /// Inserts pasted text at the cursor, without control characters (a pasted line break
+    /// must not end up in a label).
+    pub fn paste(&mut self, text: &str) {
+        let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+        let at = self.byte_at(self.cursor);
+        self.text.insert_str(at, &clean);
+        self.cursor += clean.chars().count();
+    }
+
     /// The text with the cursor cell reversed, for drawing.
     fn spans(&self, style: ratatui::style::Style, focused: bool) -> Vec<Span<'static>> {
         if !focused {
@@ -281,6 +290,12 @@ impl LabelEditor {
             self.completing = Some(typed);
         }
         self.focused().set(&next);
+    }
+
+    /// Pasted text goes to the focused field.
+    pub fn paste(&mut self, text: &str) {
+        self.completing = None;
+        self.focused().paste(text);
     }
 
     /// Handles one key.
@@ -528,6 +543,9 @@ mod tests {
         assert_eq!(field.text, "illow F");
         assert!(!field.edit(&key(KeyCode::Char('\u{7}'))));
         assert_eq!(field.text, "illow F");
+        field.paste("Z\r\n");
+        assert_eq!(field.text, "Zillow F");
+        assert_eq!(field.cursor, 1);
     }
 
     #[test]

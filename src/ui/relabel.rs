@@ -674,6 +674,41 @@ mod tests {
         );
     }
 
+    fn write(key: &str) -> PendingRelabel {
+        let at: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        let mut write = PendingRelabel::new("1", "+14155550101", None, "Radio", "Ann", at);
+        write.idempotency_key = key.to_owned();
+        write
+    }
+
+    #[test]
+    fn the_gauge_counts_each_write_once_and_says_why_it_waits() {
+        let now: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        let mut progress = RelabelProgress::default();
+        progress.add(&[write("a"), write("b"), write("c"), write("d")]);
+        progress.add(&[write("a")]);
+        assert_eq!(progress.total, 4, "a write announced twice counts once");
+        assert!(progress.end("a", Ended::Landed));
+        assert!(!progress.end("a", Ended::Landed), "ended once");
+        assert!(!progress.end("zzz", Ended::Failed), "not this gauge's");
+        assert!(progress.end("b", Ended::Failed));
+        progress.paced_until = Some(now + chrono::Duration::seconds(42));
+        let [bar, pacing, _] = progress_lines(&progress, 80, now);
+        assert!(bar.ends_with("] 2 / 4 written · 1 failed"), "{bar}");
+        assert_eq!(bar.matches('█').count(), 20, "{bar}");
+        assert_eq!(pacing, "paced by rate limit — next write in 42 s");
+        // Once the wait is over the line says how to stop the rest instead.
+        let [_, pacing, _] = progress_lines(&progress, 80, now + chrono::Duration::seconds(43));
+        assert!(pacing.contains("X cancels"), "{pacing}");
+        assert!(progress.end("c", Ended::Cancelled));
+        assert!(progress.end("d", Ended::Cancelled));
+        assert!(progress.is_finished());
+        assert_eq!(
+            progress.summary(),
+            "bulk relabel done: 1 of 4 relabelled, 1 failed (see the audit, A), 2 cancelled"
+        );
+    }
+
     #[test]
     fn the_bulk_confirmation_counts_and_shows_examples() {
         let plans: Vec<PlannedRelabel> = (0..5)

@@ -73,6 +73,10 @@ pub fn on_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effect>
 /// Pasted text goes to the input line when one is open, and is otherwise ignored (bracketed
 /// paste keeps a pasted "q" from quitting).
 pub fn on_paste(ui: &mut UiState, text: &str) {
+    if let Some(Overlay::EditLabel(editor)) = ui.overlay.as_mut() {
+        editor.paste(text);
+        return;
+    }
     if let Some(input) = ui.input.as_mut() {
         let clean: String = text.chars().filter(|c| !c.is_control()).collect();
         let at = byte_index(&input.text, input.cursor);
