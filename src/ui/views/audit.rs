@@ -114,6 +114,59 @@ fn row(entry: &AuditEntry, zone: chrono_tz::Tz, theme: &Theme) -> DrawRow<'stati
     }
 }
 
+/// Lines under the audit table for the selected entry in full: a table cell cuts a refusal's
+/// words, and a narrow terminal drops the old label and who first.
+pub const DETAIL_LINES: u16 = 3;
+
+/// The selected entry in full, under the table.
+pub fn draw_detail(
+    frame: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    ui: &UiState,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) {
+    let screen = ui.screen();
+    let keys = table(ui, screen, now).keys;
+    let Some(key) = keys.get(crate::ui::table::selected_index(screen, &keys)) else {
+        return;
+    };
+    let Some(entry) = ui.relabel_audit.iter().find(|e| &e.idempotency_key == key) else {
+        return;
+    };
+    let muted = theme.style(Role::Muted);
+    let lines = vec![
+        Line::from(vec![
+            ratatui::text::Span::styled(format!("{} ", when_cell(entry.at, ui.time_zone)), muted),
+            ratatui::text::Span::raw(format!(
+                "{}  {} → {}  by {}",
+                sanitize(&entry.phone_number),
+                crate::ui::label_editor::quoted(entry.old_label.as_deref().unwrap_or("")),
+                crate::ui::label_editor::quoted(&entry.new_label),
+                sanitize(&entry.who)
+            )),
+        ]),
+        Line::styled(
+            result_text(&entry.outcome),
+            if entry.outcome.is_success() {
+                theme.style(Role::SlaOk)
+            } else {
+                theme.style(Role::Error)
+            },
+        ),
+    ];
+    frame.render_widget(
+        ratatui::widgets::Paragraph::new(lines)
+            .block(
+                ratatui::widgets::Block::default()
+                    .borders(ratatui::widgets::Borders::TOP)
+                    .border_style(theme.style(Role::Border)),
+            )
+            .wrap(ratatui::widgets::Wrap { trim: false }),
+        area,
+    );
+}
+
 /// What `y` copies from an audit row: the number and both labels, for a ticket.
 pub fn copy_text(ui: &UiState, key: &str) -> Option<String> {
     let entry = ui.relabel_audit.iter().find(|e| e.idempotency_key == key)?;

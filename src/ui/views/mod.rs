@@ -109,6 +109,15 @@ pub fn draw(
         .areas(area);
         crate::ui::relabel::draw_progress(frame, panel, ui, theme, now);
         table
+    } else if screen.kind == ScreenKind::Audit {
+        let detail = audit::DETAIL_LINES.min(area.height / 2);
+        let [table, panel] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Min(1),
+            ratatui::layout::Constraint::Length(detail),
+        ])
+        .areas(area);
+        audit::draw_detail(frame, panel, ui, theme, now);
+        table
     } else {
         area
     };
