@@ -1179,6 +1179,13 @@ mod tui {
             panic!("still editing");
         };
         assert_eq!(editor.dn.text, "+14155550100");
+        // With nothing to complete, Tab moves to the other field.
+        press(&mut app, "<up><c-u>Brand New<tab>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("still editing");
+        };
+        assert_eq!(editor.campaign.text, "Brand New");
+        assert_eq!(editor.focus, callboard::ui::label_editor::Field::Dn);
     }
 
     #[test]

@@ -275,10 +275,14 @@ impl LabelEditor {
         crate::ui::relabel::matching(&known, prefix)
     }
 
-    /// Tab: the focused field becomes the next completion of what was typed.
+    /// Tab: the focused field becomes the next completion of what was typed; with nothing to
+    /// complete, Tab moves on to the other field.
     fn complete(&mut self, board: &Board) {
         let options = self.completions(board);
         if options.is_empty() {
+            if self.mode == EditorMode::Fields {
+                self.switch_field();
+            }
             return;
         }
         let typed = self.focused().text.clone();
@@ -298,6 +302,15 @@ impl LabelEditor {
         self.focused().paste(text);
     }
 
+    /// Campaign ↔ DN (two fields: next and previous are the same move).
+    fn switch_field(&mut self) {
+        self.completing = None;
+        self.focus = match self.focus {
+            Field::Campaign => Field::Dn,
+            Field::Dn => Field::Campaign,
+        };
+    }
+
     /// Handles one key.
     pub fn on_key(&mut self, board: &Board, key: &KeyEvent) -> EditorStep {
         let grammar = &board.config().label_grammar;
@@ -308,11 +321,7 @@ impl LabelEditor {
             KeyCode::Char('r') if ctrl => self.switch_mode(grammar),
             KeyCode::Tab => self.complete(board),
             KeyCode::Up | KeyCode::Down | KeyCode::BackTab if self.mode == EditorMode::Fields => {
-                self.completing = None;
-                self.focus = match self.focus {
-                    Field::Campaign => Field::Dn,
-                    Field::Dn => Field::Campaign,
-                };
+                self.switch_field()
             }
             KeyCode::Enter => {
                 if let Verdict::Writes(new_label) = self.verdict(grammar) {
@@ -382,7 +391,7 @@ pub fn draw(frame: &mut Frame, area: Rect, board: &Board, editor: &LabelEditor, 
     let completions = editor.completions(board);
     let completion_line = |current: &str| -> Line<'static> {
         if completions.is_empty() {
-            return Line::styled("            no known match", muted);
+            return Line::styled("            no known match (tab: next field)", muted);
         }
         let mut spans = vec![Span::styled("            tab: ", muted)];
         for (i, option) in completions.iter().take(SHOWN_COMPLETIONS).enumerate() {
@@ -472,7 +481,9 @@ pub fn draw(frame: &mut Frame, area: Rect, board: &Board, editor: &LabelEditor, 
         "enter (fix first)"
     };
     let hint = match editor.mode {
-        EditorMode::Fields => format!("tab completes · ↑↓ field · {enter} · esc cancels"),
+        EditorMode::Fields => {
+            format!("tab completes · ↑↓ or shift-tab field · {enter} · esc cancels")
+        }
         EditorMode::Raw => format!("{enter} · esc cancels"),
     };
     lines.push(Line::styled(hint, muted));
