@@ -1277,7 +1277,17 @@ mod tui {
         let mut app = scripted_app();
         press(&mut app, "5mjmjmE");
         assert!(screen(&app, 120, 30).contains("campaign for 3 numbers"));
-        press(&mut app, "Radio Spring<enter>");
+        // Tab cycles the known campaigns; typing starts a new completion.
+        let typed = |app: &callboard::app::App| app.ui.input.as_ref().unwrap().text.clone();
+        press(&mut app, "<tab>");
+        assert_eq!(typed(&app), "Billboard I-80");
+        press(&mut app, "<tab><tab>");
+        assert_eq!(typed(&app), "Zillow Spring");
+        press(&mut app, "<tab>");
+        assert_eq!(typed(&app), "Billboard I-80");
+        press(&mut app, "<c-u>Go<tab>");
+        assert_eq!(typed(&app), "Google Ads");
+        press(&mut app, "<c-u>Radio Spring<enter>");
         assert!(matches!(app.ui.overlay, Some(Overlay::ConfirmBulk { .. })));
         let confirm = screen(&app, 80, 24);
         assert!(

@@ -158,7 +158,10 @@ pub fn complete(board: &Board, input: &mut InputLine) -> Vec<String> {
     if !matches!(input.purpose, InputPurpose::BulkCampaign { .. }) {
         return Vec::new();
     }
-    let options = matching(&known_campaigns(board), &input.text);
+    let prefix = input
+        .completion_prefix
+        .get_or_insert_with(|| input.text.clone());
+    let options = matching(&known_campaigns(board), prefix);
     if let Some(next) = cycle(&input.text, &options) {
         input.text = next;
     }

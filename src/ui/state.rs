@@ -197,6 +197,9 @@ pub struct InputLine {
     pub error: Option<String>,
     /// The filter text before editing began, restored on Esc.
     pub original: String,
+    /// What was typed before the first Tab of a completion: Tab cycles the matches of this, so
+    /// the second Tab offers the next match instead of narrowing to the first. An edit clears it.
+    pub completion_prefix: Option<String>,
 }
 
 impl InputLine {
@@ -207,6 +210,7 @@ impl InputLine {
             cursor: text.chars().count(),
             error: None,
             original: text.to_string(),
+            completion_prefix: None,
         }
     }
 }

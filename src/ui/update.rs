@@ -349,6 +349,9 @@ fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effec
         }
         return Vec::new();
     }
+    if key.code != KeyCode::Tab {
+        input.completion_prefix = None;
+    }
     match key.code {
         KeyCode::Enter => return submit_input(ui, ctx, input),
         KeyCode::Tab if input.purpose == InputPurpose::Command => {
