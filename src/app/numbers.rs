@@ -424,6 +424,20 @@ fn audit(config: &Config, args: &AuditArgs, data_dir: &Path) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// An outcome as the CLI prints it. A deferred write is not retried by this run (the TUI's
+/// worker does that), so the line says it stays pending rather than when it will be retried.
+fn describe_for_cli(outcome: &WriteOutcome) -> String {
+    match outcome {
+        WriteOutcome::Deferred { reason, code } => format!(
+            "relabel still pending: {reason}{}",
+            code.as_deref()
+                .map(|code| format!(" ({})", sanitize(code)))
+                .unwrap_or_default()
+        ),
+        landed_or_failed => landed_or_failed.describe(),
+    }
+}
+
 /// The message `--read-only` (or `read_only = true`) gives every relabel path.
 pub const READ_ONLY_REFUSAL: &str =
     "read-only mode is on (--read-only or read_only = true in the config): relabelling is disabled";
@@ -459,8 +473,8 @@ async fn relabel(
             .drain(|report| {
                 println!(
                     "  {}: {}",
-                    report.write.phone_number,
-                    report.outcome.describe()
+                    sanitize(&report.write.phone_number),
+                    describe_for_cli(&report.outcome)
                 )
             })
             .await?;
@@ -479,7 +493,7 @@ async fn relabel(
         println!(
             "{}: {}",
             sanitize(&write.phone_number),
-            report.outcome.describe()
+            describe_for_cli(&report.outcome)
         );
         failed |= !report.outcome.landed();
         if let WriteOutcome::Deferred { .. } = report.outcome {
@@ -559,6 +573,26 @@ mod tests {
         assert!(
             lines[1].starts_with("+14155550110  Zillow        +14155550100  1     4"),
             "{table}"
+        );
+    }
+
+    #[test]
+    fn the_cli_says_a_deferred_write_stays_pending_without_promising_a_retry() {
+        let deferred = WriteOutcome::Deferred {
+            reason: "rate limited".into(),
+            code: Some("CMN-301".into()),
+        };
+        assert_eq!(
+            describe_for_cli(&deferred),
+            "relabel still pending: rate limited (CMN-301)"
+        );
+        let failed = WriteOutcome::Failed {
+            code: Some("CMN-102".into()),
+            message: "number not found on the account (HTTP 404, CMN-102)".into(),
+        };
+        assert_eq!(
+            describe_for_cli(&failed),
+            "relabel failed: number not found on the account (HTTP 404, CMN-102)"
         );
     }
 
