@@ -1275,7 +1275,7 @@ mod tui {
     #[test]
     fn bulk_sets_the_campaign_of_marked_numbers_after_a_confirm_with_examples() {
         let mut app = scripted_app();
-        press(&mut app, "5mjmjmE");
+        press(&mut app, "5mmmE");
         assert!(screen(&app, 120, 30).contains("campaign for 3 numbers"));
         // Tab cycles the known campaigns; typing starts a new completion.
         let typed = |app: &callboard::app::App| app.ui.input.as_ref().unwrap().text.clone();

@@ -218,7 +218,12 @@ pub fn apply(ui: &mut UiState, ctx: &Context<'_>, action: Action) -> Vec<Effect>
         }
         Action::MarkNumber => {
             let selected = selected_key(ui, ctx);
-            crate::ui::relabel::toggle_mark(ui, ctx, selected)
+            let mut effects = crate::ui::relabel::toggle_mark(ui, ctx, selected);
+            // On to the next row, so `mmm` marks three (as in k9s and file managers).
+            if ui.screen().kind == ScreenKind::Numbers {
+                effects.extend(move_selection(ui, ctx, 1));
+            }
+            effects
         }
         Action::BulkRelabel => crate::ui::relabel::start_bulk(ui, ctx),
         Action::UndoRelabel => crate::ui::relabel::undo(ui, ctx),
