@@ -681,7 +681,7 @@ async fn write_reporting_waits(
             notice = notices.recv() => match notice {
                 // The relabel's own requests name the number (its PUT, and the read before a
                 // resend); other traffic's waits are the status line's business.
-                Ok(notice) if notice.action.ends_with(write.number_id.as_str()) => {
+                Ok(notice) if notice.action.ends_with(&format!(" {}", write.number_id)) => {
                     let _ = events(RelabelEvent::Paced {
                         wait: notice.wait,
                         reason: notice.to_string(),
