@@ -574,6 +574,17 @@ mod tests {
             editor.verdict(&grammar),
             Verdict::Writes("Yelp +14155550100".into())
         );
+        // Without a DN, a campaign ending in an E.164 number would read back with it as the DN.
+        editor.dn.set("");
+        editor.campaign.set("Call +14155550199");
+        assert!(
+            matches!(editor.verdict(&grammar), Verdict::Invalid(why) if why.contains("would read back as campaign"))
+        );
+        editor.campaign.set("Yelp \u{202e}kcab");
+        assert!(
+            matches!(editor.verdict(&grammar), Verdict::Invalid(why) if why.contains("bidi-override"))
+        );
+        editor.dn.set("+14155550100");
         editor.campaign.set(&"x".repeat(60));
         assert!(
             matches!(editor.verdict(&grammar), Verdict::Invalid(why) if why.contains("at most 64"))
