@@ -208,12 +208,9 @@ impl App {
         }
     }
 
-    /// While the audit overlay is open, keep its copy of the store's audit current.
+    /// While the audit view is shown, keep its copy of the store's audit current.
     fn refresh_relabel_audit(&mut self, now: DateTime<Utc>) {
-        if !matches!(
-            self.ui.overlay,
-            Some(crate::ui::state::Overlay::Audit { .. })
-        ) {
+        if self.ui.screen().kind != crate::ui::state::ScreenKind::Audit {
             return;
         }
         let Some(store) = &self.store else {
@@ -232,56 +229,10 @@ impl App {
         }
     }
 
-    /// Pending rows, live re-attribution on success, the old label back on failure.
+    /// Pending rows, the bulk gauge, live re-attribution on success, the old label back on
+    /// failure.
     fn on_relabel(&mut self, event: relabel::RelabelEvent, now: DateTime<Utc>) {
-        use relabel::{RelabelEvent, WriteOutcome};
-        match event {
-            RelabelEvent::Pending(writes) => {
-                for write in &writes {
-                    let fresh = self
-                        .ui
-                        .pending_relabels
-                        .insert(write.number_id.clone(), write.new_label.clone())
-                        .is_none();
-                    if fresh {
-                        self.ui.jobs_in_flight += 1;
-                    }
-                }
-                let text = match writes.as_slice() {
-                    [one] => format!("relabelling {}…", crate::text::sanitize(&one.phone_number)),
-                    many => format!("relabelling {} numbers…", many.len()),
-                };
-                self.ui.flash(text, false, now);
-            }
-            RelabelEvent::Done(report) => {
-                let number = crate::text::sanitize(&report.write.phone_number).into_owned();
-                let text = format!("{number}: {}", report.outcome.describe());
-                let is_error = !report.outcome.landed();
-                if let WriteOutcome::Applied { label } | WriteOutcome::AlreadyApplied { label } =
-                    &report.outcome
-                {
-                    // The board re-reads the label: live and today's calls move campaign now.
-                    views::apply_relabel(&mut self.board, &report.write.number_id, label, now);
-                }
-                if !matches!(report.outcome, WriteOutcome::Deferred { .. })
-                    && self
-                        .ui
-                        .pending_relabels
-                        .remove(&report.write.number_id)
-                        .is_some()
-                {
-                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
-                }
-                let still = self.ui.pending_relabels.len();
-                let text = if still > 0 {
-                    format!("{text} ({still} still to write)")
-                } else {
-                    text
-                };
-                self.ui.flash(text, is_error, now);
-            }
-            RelabelEvent::Problem(text) => self.ui.flash(text, true, now),
-        }
+        crate::ui::relabel::on_event(&mut self.board, &mut self.ui, event, now);
         self.refresh_relabel_audit(now);
     }
 

@@ -44,6 +44,7 @@ pub enum Action {
     UndoRelabel,
     NumberKind,
     RelabelAudit,
+    CancelRelabels,
     FetchRecording,
     CancelDownload,
     ExportRecording,
@@ -286,14 +287,17 @@ pub const ACTIONS: &[ActionInfo] = &[
             "Rows",
         )
     },
-    info(
-        Action::MarkNumber,
-        "mark_number",
-        "mark",
-        "mark or unmark the selected number for a bulk relabel",
-        &["m"],
-        "Rows",
-    ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::MarkNumber,
+            "mark_number",
+            "mark",
+            "mark a number for a bulk relabel",
+            &["m"],
+            "Rows",
+        )
+    },
     ActionInfo {
         dangerous: true,
         ..info(
@@ -332,6 +336,17 @@ pub const ACTIONS: &[ActionInfo] = &[
         &["A"],
         "Rows",
     ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::CancelRelabels,
+            "cancel_relabels",
+            "cancel writes",
+            "cancel bulk writes not yet sent",
+            &["X"],
+            "Rows",
+        )
+    },
     info(
         Action::FetchRecording,
         "fetch_recording",

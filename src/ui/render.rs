@@ -52,13 +52,13 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
     views::draw(frame, body, board, ui, theme, now);
     draw_status(frame, status, ui, theme, now);
     match &ui.input {
-        Some(_) => draw_input(frame, footer, board, ui, theme),
+        Some(_) => draw_input(frame, footer, ui, theme),
         None => draw_footer(frame, footer, ui, theme),
     }
     match &ui.overlay {
         Some(Overlay::Help { scroll }) => draw_help(frame, body, ui, theme, *scroll),
-        Some(Overlay::Audit { scroll }) => {
-            crate::ui::relabel::draw_audit(frame, body, ui, theme, *scroll)
+        Some(Overlay::EditLabel(editor)) => {
+            crate::ui::label_editor::draw(frame, body, board, editor, theme)
         }
         Some(Overlay::ConfirmQuit { what }) => draw_confirm(
             frame,
@@ -74,23 +74,12 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
             "Bulk relabel — this changes the account",
             &crate::ui::relabel::bulk_confirm_lines(campaign, plans),
         ),
-        Some(Overlay::ConfirmRelabel {
-            number,
-            old_label,
-            new_label,
-            ..
-        }) => draw_confirm(
+        Some(Overlay::ConfirmRelabel { editor, new_label }) => draw_confirm(
             frame,
             body,
             theme,
             "Relabel — this changes the account",
-            &[
-                format!("number  {number}"),
-                format!("from    {}", show_label(old_label)),
-                format!("to      {}", show_label(new_label)),
-                reads_as(board, new_label),
-                "Write it? y / n".to_string(),
-            ],
+            &crate::ui::relabel::confirm_lines(board, editor, new_label),
         ),
         Some(Overlay::ConfirmDeleteRecording { recording_id }) => draw_confirm(
             frame,
@@ -104,25 +93,6 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
             ],
         ),
         None => {}
-    }
-}
-
-/// How the label grammar will read the new label: the campaign its calls will count under.
-fn reads_as(board: &Board, label: &str) -> String {
-    match board.config().label_grammar.parse(Some(label)) {
-        Some(parsed) => match parsed.dn {
-            Some(dn) => format!("reads   campaign \"{}\", DN {dn}", parsed.campaign),
-            None => format!("reads   campaign \"{}\", no DN", parsed.campaign),
-        },
-        None => format!("reads   campaign {}", crate::board::UNLABELLED),
-    }
-}
-
-fn show_label(label: &str) -> String {
-    if label.is_empty() {
-        "(no label)".into()
-    } else {
-        format!("\"{label}\"")
     }
 }
 
@@ -343,14 +313,13 @@ fn draw_footer(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
-fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme: &Theme) {
+fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     let Some(input) = &ui.input else {
         return;
     };
     let prompt = match &input.purpose {
         InputPurpose::Filter => "/".to_string(),
         InputPurpose::Command => ":".to_string(),
-        InputPurpose::Relabel { number, .. } => format!("label for {number} (tab completes): "),
         InputPurpose::BulkCampaign { number_ids } => format!(
             "campaign for {} number{} (tab completes): ",
             number_ids.len(),
@@ -376,10 +345,6 @@ fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme:
     ];
     if let Some(error) = &input.error {
         spans.push(Span::styled(format!("  {error}"), theme.style(Role::Error)));
-    } else if let InputPurpose::Relabel { old_label, .. } = &input.purpose {
-        let (text, ok) = crate::ui::relabel::preview(board, &input.text, old_label);
-        let role = if ok { Role::Muted } else { Role::Error };
-        spans.push(Span::styled(format!("  {text}"), theme.style(role)));
     } else if input.purpose == InputPurpose::Filter {
         spans.push(Span::styled(
             "  text · re:REGEX · !TEXT excludes · enter keeps · esc undoes",

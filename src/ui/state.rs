@@ -99,10 +99,14 @@ pub enum ScreenKind {
     Queues,
     Campaigns,
     Calls(CallScope),
-    CallDetail { session_id: String },
+    CallDetail {
+        session_id: String,
+    },
     Agents,
     Numbers,
     Recordings,
+    /// The relabel audit (pushed over the current view by `A` or `:audit`).
+    Audit,
 }
 
 /// Sort order of a table: a column index into the view's columns, and the direction.
@@ -159,20 +163,16 @@ pub enum Overlay {
     ConfirmDeleteRecording {
         recording_id: String,
     },
-    /// The relabel audit, newest first ([`UiState::relabel_audit`]).
-    Audit {
-        scroll: u16,
-    },
+    /// The label editor of one number (campaign + DN fields, or the raw label).
+    EditLabel(Box<crate::ui::label_editor::LabelEditor>),
     /// A bulk "set campaign" worked out and waiting for a yes.
     ConfirmBulk {
         campaign: String,
         plans: Vec<crate::app::relabel::PlannedRelabel>,
     },
-    /// A relabel typed and waiting for a yes.
+    /// A relabel typed and waiting for a yes; Esc goes back to `editor`.
     ConfirmRelabel {
-        number_id: String,
-        number: String,
-        old_label: String,
+        editor: Box<crate::ui::label_editor::LabelEditor>,
         new_label: String,
     },
 }
@@ -182,11 +182,6 @@ pub enum Overlay {
 pub enum InputPurpose {
     Filter,
     Command,
-    Relabel {
-        number_id: String,
-        number: String,
-        old_label: String,
-    },
     /// The campaign for a bulk relabel of these numbers (by id).
     BulkCampaign {
         number_ids: Vec<String>,
@@ -202,6 +197,9 @@ pub struct InputLine {
     pub error: Option<String>,
     /// The filter text before editing began, restored on Esc.
     pub original: String,
+    /// What was typed before the first Tab of a completion: Tab cycles the matches of this, so
+    /// the second Tab offers the next match instead of narrowing to the first. An edit clears it.
+    pub completion_prefix: Option<String>,
 }
 
 impl InputLine {
@@ -212,6 +210,7 @@ impl InputLine {
             cursor: text.chars().count(),
             error: None,
             original: text.to_string(),
+            completion_prefix: None,
         }
     }
 }
@@ -326,8 +325,10 @@ pub struct UiState {
     /// Relabels confirmed but not yet confirmed by the platform: number id → the label being
     /// written. The row shows it beside the old label until the outcome arrives.
     pub pending_relabels: std::collections::BTreeMap<String, String>,
+    /// The bulk relabel (or undo) being written, for the Numbers view's gauge.
+    pub relabel_progress: Option<crate::ui::relabel::RelabelProgress>,
     /// The newest relabel audit entries, newest first, read from the store while the audit
-    /// overlay is open.
+    /// view is shown.
     pub relabel_audit: Vec<crate::store::AuditEntry>,
     /// Numbers marked (by id) for a bulk relabel.
     pub marked_numbers: std::collections::BTreeSet<String>,
@@ -373,6 +374,7 @@ impl UiState {
             pending_relabels: std::collections::BTreeMap::new(),
             marked_numbers: std::collections::BTreeSet::new(),
             relabel_audit: Vec::new(),
+            relabel_progress: None,
             number_kind: crate::ui::relabel::NumberKind::All,
             quit: false,
             page_rows: 10,

@@ -10,8 +10,10 @@
 //! | [`calls`]      | Calls (all, or one queue's / campaign's) and Call detail  |
 //! | [`agents`]     | Agents of every queue                                     |
 //! | [`numbers`]    | Numbers (labels, campaigns, relabel) and Recordings       |
+//! | [`audit`]      | the relabel audit                                         |
 
 pub mod agents;
+pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod numbers;
@@ -74,6 +76,7 @@ fn table_data<'a>(board: &'a Board, ui: &'a UiState, now: DateTime<Utc>) -> Opti
         ScreenKind::Agents => Some(agents::table(board, screen, now)),
         ScreenKind::Numbers => Some(numbers::numbers_table(board, ui, screen, now)),
         ScreenKind::Recordings => Some(numbers::recordings_table(board, ui, screen, now)),
+        ScreenKind::Audit => Some(audit::table(ui, screen, now)),
         ScreenKind::CallDetail { .. } => None,
     }
 }
@@ -95,6 +98,25 @@ pub fn draw(
     let area = if screen.kind == ScreenKind::Recordings {
         let (table, panel) = recordings::split(area, ui);
         recordings::draw_downloads(frame, panel, ui, theme);
+        table
+    } else if screen.kind == ScreenKind::Numbers {
+        // A bulk relabel's gauge sits under the numbers it changes.
+        let gauge = crate::ui::relabel::progress_height(ui).min(area.height / 2);
+        let [table, panel] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Min(1),
+            ratatui::layout::Constraint::Length(gauge),
+        ])
+        .areas(area);
+        crate::ui::relabel::draw_progress(frame, panel, ui, theme, now);
+        table
+    } else if screen.kind == ScreenKind::Audit {
+        let detail = audit::DETAIL_LINES.min(area.height / 2);
+        let [table, panel] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Min(1),
+            ratatui::layout::Constraint::Length(detail),
+        ])
+        .areas(area);
+        audit::draw_detail(frame, panel, ui, theme, now);
         table
     } else {
         area
@@ -201,7 +223,7 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
             .map(|session_id| ScreenKind::CallDetail { session_id }),
         ScreenKind::Agents => agents::open(board, key),
         ScreenKind::Numbers => numbers::open(board, key),
-        ScreenKind::CallDetail { .. } => None,
+        ScreenKind::CallDetail { .. } | ScreenKind::Audit => None,
     }
 }
 
@@ -218,6 +240,7 @@ pub fn copy_text(board: &Board, ui: &UiState, key: &str) -> Option<String> {
         ScreenKind::Agents => board.agent(key).and_then(|a| a.current_call.clone()),
         ScreenKind::Queues => Some(key.to_string()),
         ScreenKind::Campaigns => campaigns::copy_text(key),
+        ScreenKind::Audit => audit::copy_text(ui, key),
     }
 }
 
@@ -261,6 +284,7 @@ fn columns_of(kind: &ScreenKind) -> &'static [Column] {
         ScreenKind::Agents => &agents::COLUMNS,
         ScreenKind::Numbers => &numbers::NUMBER_COLUMNS,
         ScreenKind::Recordings => &numbers::RECORDING_COLUMNS,
+        ScreenKind::Audit => &audit::COLUMNS,
         ScreenKind::CallDetail { .. } => &[],
     }
 }
@@ -292,6 +316,7 @@ pub fn screen_title(board: &Board, kind: &ScreenKind) -> String {
         ScreenKind::Agents => "Agents".into(),
         ScreenKind::Numbers => "Numbers".into(),
         ScreenKind::Recordings => "Recordings".into(),
+        ScreenKind::Audit => "Relabel audit (newest first)".into(),
     }
 }
 
@@ -312,14 +337,21 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
             Action::Open,
         ]),
         ScreenKind::CallDetail { .. } => actions.push(Action::Copy),
-        ScreenKind::Numbers => actions.extend([
-            Action::Relabel,
-            Action::MarkNumber,
-            Action::BulkRelabel,
-            Action::UndoRelabel,
-            Action::NumberKind,
-            Action::Open,
-        ]),
+        ScreenKind::Numbers => {
+            if ui.relabel_progress.is_some() {
+                actions.push(Action::CancelRelabels);
+            }
+            actions.extend([
+                Action::Relabel,
+                Action::MarkNumber,
+                Action::BulkRelabel,
+                Action::UndoRelabel,
+                Action::NumberKind,
+                Action::RelabelAudit,
+                Action::Open,
+            ])
+        }
+        ScreenKind::Audit => actions.extend([Action::UndoRelabel, Action::Copy]),
     }
     if ui.stack.len() > 1 || ui.screen().filter.is_active() {
         actions.push(Action::Back);
