@@ -720,23 +720,34 @@ fn flip_a_byte(path: &Path, at: usize) {
 mod ui_support;
 
 mod view {
+    use std::path::PathBuf;
     use std::time::Duration;
 
     use callboard::app::{App, Msg};
     use callboard::store::download::{DownloadEvent, DownloadUpdate, Progress, WaitReason};
     use callboard::store::recordings::{CallInfo, RecordingMeta, RecordingStatus};
+    use callboard::ui::downloads::RowKind;
     use callboard::ui::recording_actions::FetchFrom;
     use callboard::ui::update::Effect;
 
     use super::ui_support::{now, press, screen, scripted_app};
 
     fn download(app: &mut App, id: &str, update: DownloadUpdate) {
+        download_at(app, id, update, now());
+    }
+
+    fn download_at(
+        app: &mut App,
+        id: &str,
+        update: DownloadUpdate,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
         app.handle(
             Msg::Download(DownloadEvent {
                 recording_id: id.to_owned(),
                 update,
             }),
-            now(),
+            at,
         );
     }
 
@@ -761,10 +772,44 @@ mod view {
         }
     }
 
-    /// Three downloads: one flowing, one waiting for the platform, one just finished.
+    /// A download interrupted at 12.9 of 48 MiB (the process was killed, say).
+    fn partial(id: &str, session: &str) -> RecordingMeta {
+        RecordingMeta {
+            length: Some(48 * 1024 * 1024),
+            sha256: None,
+            started_at: now() - chrono::Duration::hours(27),
+            fetched_at: None,
+            status: RecordingStatus::Partial,
+            ..stored(id, session)
+        }
+    }
+
+    /// A recording whose stored content failed its sha256 check on export.
+    fn damaged(id: &str, session: &str) -> RecordingMeta {
+        RecordingMeta {
+            started_at: now() - chrono::Duration::hours(28),
+            status: RecordingStatus::NeedsRefetch,
+            refetch_reason: Some("sha256 mismatch in chunk 3".into()),
+            ..stored(id, session)
+        }
+    }
+
+    const PARTIAL_BYTES: u64 = 13_526_000;
+
+    /// The store holds a complete, a partial and a damaged recording; downloads: one flowing,
+    /// one just finished, and two ended calls looked up in the call log — one waiting for the
+    /// platform to publish its recording, one held back by the client's rate limiter. The
+    /// waits were announced a few seconds before the frame, so their countdowns have moved on.
     fn app_with_downloads() -> App {
         let mut app = scripted_app();
-        app.ui.stored_recordings = vec![stored("rec-6900", "s-yesterday")];
+        app.ui.stored_recordings = vec![
+            stored("rec-6900", "s-yesterday"),
+            partial("rec-6950", "s-killed"),
+            damaged("rec-6940", "s-flipped"),
+        ];
+        app.ui
+            .partial_bytes
+            .insert("rec-6950".to_owned(), PARTIAL_BYTES);
         download(
             &mut app,
             "rec-7002",
@@ -775,13 +820,29 @@ mod view {
                 eta: Some(Duration::from_secs(5)),
             }),
         );
-        download(
+        let five_seconds_ago = now() - chrono::Duration::seconds(5);
+        for session in ["s-ended-unpublished", "s-abandoned"] {
+            app.ui
+                .downloads
+                .requested(session, RowKind::Lookup, five_seconds_ago);
+        }
+        download_at(
             &mut app,
-            "s-ended-unrecorded",
+            "s-ended-unpublished",
             DownloadUpdate::Waiting {
                 reason: WaitReason::NotYetAvailable,
                 retry_in: Duration::from_secs(12),
             },
+            five_seconds_ago,
+        );
+        download_at(
+            &mut app,
+            "s-abandoned",
+            DownloadUpdate::Waiting {
+                reason: WaitReason::Paced,
+                retry_in: Duration::from_secs(9),
+            },
+            five_seconds_ago,
         );
         download(
             &mut app,
@@ -794,16 +855,162 @@ mod view {
         app
     }
 
+    fn select(app: &mut App, key: &str) {
+        app.ui.screen_mut().selected = Some(key.to_owned());
+    }
+
+    /// Complete, partial (12.9 of 48 MiB: "◐ partial 27%", size "13 of 48 MiB") and damaged
+    /// entries; gauges for a download (bytes, rate, time left), a wait for the recording and a
+    /// rate-limit pacing, each counting down from when it was announced (12 s and 9 s, five
+    /// seconds ago: 7 s and 4 s left).
     #[test]
     fn recordings_view_with_download_gauges() {
         for (width, height) in [(80, 24), (160, 48)] {
             let mut app = app_with_downloads();
             press(&mut app, "6");
+            let shown = screen(&app, width, height);
+            assert!(
+                shown.contains("waiting for the recording — next try in 7 s"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("paced by rate limit — next try in 4 s"),
+                "{shown}"
+            );
+            insta::assert_snapshot!(format!("recordings_downloads_{width}x{height}"), shown);
+        }
+    }
+
+    /// A selected partial says how much is stored and that fetching resumes it; `f` does.
+    #[test]
+    fn a_partial_recording_says_it_resumes_and_f_resumes_it() {
+        let mut app = app_with_downloads();
+        press(&mut app, "6");
+        select(&mut app, "rec-6950");
+        let shown = screen(&app, 80, 24);
+        assert!(
+            shown.contains("rec-6950: partial, 13 of 48 MiB stored — resumes on fetch (f)"),
+            "{shown}"
+        );
+        insta::assert_snapshot!("recordings_partial_selected_80x24", shown);
+
+        let effects = press(&mut app, "f");
+        assert!(
+            matches!(effects.as_slice(),
+                [Effect::FetchRecording { from: FetchFrom::Recording(id), .. }] if id == "rec-6950"),
+            "{effects:?}"
+        );
+
+        select(&mut app, "rec-6940");
+        let shown = screen(&app, 80, 24);
+        assert!(
+            shown.contains("rec-6940: damaged (sha256 mismatch in chunk 3) — f fetches it again"),
+            "{shown}"
+        );
+    }
+
+    /// A call-log lookup is a row of its own: selectable, and `x` cancels it like a download.
+    #[test]
+    fn x_cancels_a_call_log_lookup_like_a_download() {
+        let mut app = app_with_downloads();
+        press(&mut app, "6");
+        select(&mut app, "s-abandoned");
+        let effects = press(&mut app, "x");
+        assert_eq!(
+            effects,
+            [Effect::CancelDownload("s-abandoned".into())],
+            "x on the lookup's row"
+        );
+        download(&mut app, "s-abandoned", DownloadUpdate::Cancelled);
+        assert!(
+            press(&mut app, "x").is_empty(),
+            "cancelled twice: the lookup no longer runs"
+        );
+        // Once found, the lookup's row gives way to its download under the recording id.
+        app.handle(
+            Msg::RecordingFound {
+                session_id: "s-ended-unpublished".into(),
+                recording_id: "rec-7100".into(),
+            },
+            now(),
+        );
+        assert!(app.ui.downloads.row("s-ended-unpublished").is_none());
+    }
+
+    /// `o` proposes `<export dir>/recording-<id>.<ext>`; the path can be edited; Enter exports
+    /// without replacing; an existing file asks first, and only a yes replaces it.
+    #[test]
+    fn export_asks_where_and_asks_before_replacing() {
+        for (width, height) in [(80, 24), (160, 48)] {
+            let mut app = app_with_downloads();
+            app.ui.export_dir = PathBuf::from("/home/sup/calls");
+            press(&mut app, "6");
+            select(&mut app, "rec-6900");
+            assert!(
+                press(&mut app, "o").is_empty(),
+                "exported before asking where"
+            );
             insta::assert_snapshot!(
-                format!("recordings_downloads_{width}x{height}"),
+                format!("recordings_export_prompt_{width}x{height}"),
                 screen(&app, width, height)
             );
         }
+
+        let mut app = app_with_downloads();
+        app.ui.export_dir = PathBuf::from("/home/sup/calls");
+        press(&mut app, "6");
+        select(&mut app, "rec-6900");
+        press(&mut app, "o");
+        // The proposed name is edited in place: .mp3 becomes .wav.
+        let effects = press(&mut app, "<bs><bs><bs>wav<enter>");
+        assert_eq!(
+            effects,
+            [Effect::ExportRecording {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+                replace: false,
+            }]
+        );
+
+        app.handle(
+            Msg::ConfirmExportOverwrite {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+            },
+            now(),
+        );
+        insta::assert_snapshot!("recordings_export_overwrite_80x24", screen(&app, 80, 24));
+        assert!(press(&mut app, "n").is_empty(), "replaced without a yes");
+        assert!(app.ui.overlay.is_none());
+
+        app.handle(
+            Msg::ConfirmExportOverwrite {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+            },
+            now(),
+        );
+        assert_eq!(
+            press(&mut app, "y"),
+            [Effect::ExportRecording {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+                replace: true,
+            }]
+        );
+
+        // An emptied prompt says what it needs and stays open.
+        press(&mut app, "o<c-u>");
+        assert!(press(&mut app, "<enter>").is_empty());
+        assert!(
+            app.ui.input.is_some(),
+            "an empty destination closed the prompt"
+        );
+        // A partial recording cannot be exported: it says to fetch it first.
+        press(&mut app, "<esc>");
+        select(&mut app, "rec-6950");
+        assert!(press(&mut app, "o").is_empty());
+        assert!(app.ui.input.is_none());
     }
 
     #[test]

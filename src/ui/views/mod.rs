@@ -9,7 +9,8 @@
 //! | [`campaigns`]  | Campaigns, expandable to their numbers                    |
 //! | [`calls`]      | Calls (all, or one queue's / campaign's) and Call detail  |
 //! | [`agents`]     | Agents of every queue                                     |
-//! | [`numbers`]    | Numbers (labels, campaigns, relabel) and Recordings       |
+//! | [`numbers`]    | Numbers (labels, campaigns, relabel)                      |
+//! | [`recordings`] | Recordings: stored, partial, lookups, download gauges     |
 
 pub mod agents;
 pub mod calls;
@@ -73,7 +74,7 @@ fn table_data<'a>(board: &'a Board, ui: &'a UiState, now: DateTime<Utc>) -> Opti
         ScreenKind::Calls(scope) => Some(calls::table(board, ui, screen, scope, now)),
         ScreenKind::Agents => Some(agents::table(board, screen, now)),
         ScreenKind::Numbers => Some(numbers::numbers_table(board, ui, screen, now)),
-        ScreenKind::Recordings => Some(numbers::recordings_table(board, ui, screen, now)),
+        ScreenKind::Recordings => Some(recordings::recordings_table(board, ui, screen, now)),
         ScreenKind::CallDetail { .. } => None,
     }
 }
@@ -93,8 +94,8 @@ pub fn draw(
         return;
     }
     let area = if screen.kind == ScreenKind::Recordings {
-        let (table, panel) = recordings::split(area, ui);
-        recordings::draw_downloads(frame, panel, ui, theme);
+        let (table, panel) = recordings::split(area, board, ui, now);
+        recordings::draw_downloads(frame, panel, board, ui, theme, now);
         table
     } else {
         area
@@ -196,7 +197,7 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
         ScreenKind::Calls(_) => Some(ScreenKind::CallDetail {
             session_id: key.to_string(),
         }),
-        ScreenKind::Recordings => numbers::recording_session(board, ui, key)
+        ScreenKind::Recordings => recordings::recording_session(board, ui, key)
             .filter(|id| board.call(id).is_some())
             .map(|session_id| ScreenKind::CallDetail { session_id }),
         ScreenKind::Agents => agents::open(board, key),
@@ -209,7 +210,7 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
 pub fn copy_text(board: &Board, ui: &UiState, key: &str) -> Option<String> {
     match &ui.screen().kind {
         ScreenKind::Calls(_) => calls::copy_text(board, key),
-        ScreenKind::Recordings => Some(match numbers::recording_session(board, ui, key) {
+        ScreenKind::Recordings => Some(match recordings::recording_session(board, ui, key) {
             Some(session) => format!("{key} {session}"),
             None => key.to_string(),
         }),
@@ -260,7 +261,7 @@ fn columns_of(kind: &ScreenKind) -> &'static [Column] {
         ScreenKind::Calls(_) => &calls::COLUMNS,
         ScreenKind::Agents => &agents::COLUMNS,
         ScreenKind::Numbers => &numbers::NUMBER_COLUMNS,
-        ScreenKind::Recordings => &numbers::RECORDING_COLUMNS,
+        ScreenKind::Recordings => &recordings::RECORDING_COLUMNS,
         ScreenKind::CallDetail { .. } => &[],
     }
 }
