@@ -63,6 +63,32 @@ impl Scratch {
             .unwrap()
     }
 
+    /// The stored bytes of `recording_id` as a crash now would leave them: the sled files are
+    /// copied aside (a copy carries no lock) and listed from there. `None` while the copy has
+    /// no record of it, or cannot be read yet (caught mid-write: try again).
+    async fn durable_partial_bytes(&self, sim: &SimHandle, recording_id: &str) -> Option<u64> {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(
+            &self.data_dir().join("store.sled"),
+            &copy.path().join("store.sled"),
+        )
+        .ok()?;
+        let copy_dir = copy.path().to_str().unwrap().to_owned();
+        let output = self
+            .run(
+                sim,
+                sim.base_url(),
+                &["list", "--json", "--data-dir", &copy_dir],
+            )
+            .await;
+        if !output.status.success() {
+            return None;
+        }
+        let listed: Vec<Value> = serde_json::from_slice(&output.stdout).ok()?;
+        (status_of(&listed, recording_id).as_deref() == Some("partial"))
+            .then(|| stored_bytes_of(&listed, recording_id))
+    }
+
     async fn listed(&self, sim: &SimHandle) -> Vec<Value> {
         let output = self.run(sim, sim.base_url(), &["list", "--json"]).await;
         assert_success(&output, "list --json");
@@ -152,6 +178,32 @@ async fn export(scratch: &Scratch, sim: &SimHandle, recording_id: &str) -> (Outp
         )
         .await;
     (output, out)
+}
+
+/// The store's chunk size: whole chunks are what a download has stored.
+const CHUNK_BYTES: u64 = callboard::store::DEFAULT_CHUNK_BYTES as u64;
+
+fn stored_bytes_of(listed: &[Value], recording_id: &str) -> u64 {
+    listed
+        .iter()
+        .find(|r| r["recording_id"] == recording_id)
+        .and_then(|r| r["stored_bytes"].as_u64())
+        .unwrap_or_else(|| panic!("no stored_bytes for {recording_id} in {listed:?}"))
+}
+
+/// Copies a directory tree (files and subdirectories).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 fn status_of(listed: &[Value], recording_id: &str) -> Option<String> {
@@ -441,25 +493,28 @@ async fn a_killed_fetch_leaves_no_complete_looking_partial_and_the_next_one_resu
     let mut child: Child = scratch
         .command(&sim, &proxy.url, &["fetch", &recording_id])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The progress line (printed once the fetch has run a second) shows the held download;
-    // by then the received chunks are written, and sled flushes within 500 ms.
-    let stderr = child.stderr.take().unwrap();
-    let progress = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .find(|line| line.contains(" of "))
-    });
-    let seen = tokio::time::timeout(SAFETY_NET, progress)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(seen.is_some(), "no progress line before the hold");
+    // Kill only once the store on disk holds every whole chunk received before the hold:
+    // what a crash at that moment leaves is read from a copy of the sled files (the running
+    // fetch keeps the store itself locked), so no sleep has to guess how long flushing takes.
+    let held_chunks = 900_000 / CHUNK_BYTES * CHUNK_BYTES;
+    let durable = tokio::time::timeout(SAFETY_NET, async {
+        loop {
+            if let Some(stored) = scratch
+                .durable_partial_bytes(&sim, &recording_id)
+                .await
+                .filter(|&stored| stored >= held_chunks)
+            {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the held download's chunks never reached the disk");
     assert!(proxy.struck.load(Ordering::SeqCst));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -467,6 +522,18 @@ async fn a_killed_fetch_leaves_no_complete_looking_partial_and_the_next_one_resu
     assert_eq!(
         status_of(&listed, &recording_id).as_deref(),
         Some("partial")
+    );
+    let stored = stored_bytes_of(&listed, &recording_id);
+    assert!(
+        stored >= durable,
+        "{stored} stored, {durable} seen on disk before the kill"
+    );
+    let table = scratch.run(&sim, sim.base_url(), &["list"]).await;
+    assert_success(&table, "list");
+    let table = text(&table.stdout);
+    assert!(
+        table.contains(&format!("{recording_id}: partial,")) && table.contains("resumes on fetch"),
+        "{table}"
     );
     let (refused, path) = export(&scratch, &sim, &recording_id).await;
     assert!(
@@ -486,7 +553,11 @@ async fn a_killed_fetch_leaves_no_complete_looking_partial_and_the_next_one_resu
         "{}",
         text(&output.stdout)
     );
-    assert!(proxy.range_starts().iter().any(|&from| from > 0));
+    assert!(
+        proxy.range_starts().contains(&stored),
+        "did not resume at the {stored} bytes stored: {:?}",
+        proxy.range_starts()
+    );
     let (exported, path) = export(&scratch, &sim, &recording_id).await;
     assert_success(&exported, "export");
     assert_eq!(
@@ -674,6 +745,216 @@ async fn the_board_fetches_an_ended_call_by_its_session_and_keeps_what_it_knew()
     );
     let stored = store.recording(&recording_id).unwrap().unwrap();
     assert!(stored.is_complete());
+}
+
+/// Ctrl-C while the CLI waits for a call's recording to appear in the call log: it stops at
+/// once, says so, exits 130 like any command stopped by Ctrl-C, and stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_a_waiting_lookup_cleanly_and_stores_nothing() {
+    let sim = quiet_sim().await;
+    let scratch = Scratch::new("");
+    let mut child = scratch
+        .command(&sim, sim.base_url(), &["fetch", "s-never-recorded"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let waiting = tokio::task::spawn_blocking(move || {
+        let line = lines
+            .iter()
+            .find(|line| line.contains("waiting for the recording"));
+        (line, lines)
+    });
+    let (line, lines) = tokio::time::timeout(SAFETY_NET, waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(line.is_some(), "the lookup never said it waits");
+
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: signalling a child this test spawned and has not yet reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = tokio::time::timeout(
+        SAFETY_NET,
+        tokio::task::spawn_blocking(move || child.wait().unwrap()),
+    )
+    .await
+    .expect("Ctrl-C did not stop the fetch")
+    .unwrap();
+    reader.join().unwrap();
+    let rest: Vec<String> = lines.try_iter().collect();
+
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let said = rest.join("\n");
+    assert!(said.contains("was cancelled; nothing was stored"), "{said}");
+    assert!(scratch.listed(&sim).await.is_empty());
+}
+
+/// The TUI's lookup, held back by the client's rate limiter (the Heavy group is paused by a
+/// 429), says "paced" with the wait, not a stale retry; cancelling it ends it under its call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paced_lookup_says_so_and_its_cancel_ends_it() {
+    use callboard::app::recordings::RecordingFetcher;
+    use callboard::store::download::{DownloadConfig, DownloadUpdate, WaitReason};
+    use callboard::store::{CallInfo, Store, StoreConfig};
+
+    let sim = quiet_sim().await;
+    control(
+        &sim,
+        "/_sim/fault",
+        Some(json!({"kind": "rate_limit", "group": "heavy", "seconds": 30})),
+    )
+    .await;
+    let creds = sim.credentials();
+    let credentials = Credentials::new(
+        sim.base_url(),
+        creds.client_id.clone(),
+        Secret::new(creds.client_secret.clone()),
+        Secret::new(creds.jwt.clone()),
+    )
+    .unwrap();
+    let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
+    let fetcher = RecordingFetcher::new(
+        rest,
+        store.clone(),
+        DownloadConfig::default(),
+        events_tx.clone(),
+    )
+    .unwrap();
+    let cancel = fetcher.start_for_session(
+        "s-held-back".to_owned(),
+        CallInfo::default(),
+        events_tx,
+        |_, _| panic!("a recording was found for a call that has none"),
+    );
+
+    // The first word from the lookup is the limiter's wait: the call log answered nothing yet.
+    let first = tokio::time::timeout(SAFETY_NET, events.recv())
+        .await
+        .expect("the held-back lookup said nothing")
+        .expect("events ended");
+    assert_eq!(first.recording_id, "s-held-back");
+    let DownloadUpdate::Waiting {
+        reason: WaitReason::Paced,
+        retry_in: paced,
+    } = first.update
+    else {
+        panic!("expected a rate-limit pacing, got {:?}", first.update);
+    };
+    assert!(
+        paced > Duration::ZERO && paced <= Duration::from_secs(30),
+        "{paced:?}"
+    );
+
+    cancel.cancel();
+    let ended = tokio::time::timeout(SAFETY_NET, async {
+        loop {
+            let event = events.recv().await.expect("events ended");
+            if !matches!(event.update, DownloadUpdate::Waiting { .. }) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the cancelled lookup did not end");
+    assert_eq!(ended.recording_id, "s-held-back");
+    assert_eq!(ended.update, DownloadUpdate::Cancelled);
+    assert!(store.recordings().unwrap().is_empty());
+}
+
+/// Export never replaces a file unless told to (`--force`), writes 0600, and says plainly
+/// when the place cannot be written to.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_keeps_an_existing_file_without_force_and_names_an_unwritable_place() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let sim = quiet_sim().await;
+    let recording_id = add_recording(&sim, 300_000).await;
+    let scratch = Scratch::new("");
+    assert_success(
+        &scratch
+            .run(&sim, sim.base_url(), &["fetch", &recording_id])
+            .await,
+        "fetch",
+    );
+    let out = scratch.dir.path().join("call.wav");
+    std::fs::write(&out, b"someone else's file").unwrap();
+    let out_arg = out.to_str().unwrap();
+
+    let refused = scratch
+        .run(
+            &sim,
+            sim.base_url(),
+            &["export", &recording_id, "--out", out_arg],
+        )
+        .await;
+    assert!(!refused.status.success(), "replaced a file without --force");
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("already exists; pass --force"), "{stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"someone else's file");
+
+    let forced = scratch
+        .run(
+            &sim,
+            sim.base_url(),
+            &["export", &recording_id, "--out", out_arg, "--force"],
+        )
+        .await;
+    assert_success(&forced, "export --force");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        platform_content(&sim, &recording_id).await
+    );
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let nowhere = scratch.dir.path().join("no-such-dir").join("call.wav");
+    let missing = scratch
+        .run(
+            &sim,
+            sim.base_url(),
+            &["export", &recording_id, "--out", nowhere.to_str().unwrap()],
+        )
+        .await;
+    assert!(!missing.status.success());
+    let stderr = text(&missing.stderr);
+    assert!(
+        stderr.contains("is not a directory; create it or choose another place"),
+        "{stderr}"
+    );
+
+    // Permissions do not stop root: check a read-only directory only as another user.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let locked = scratch.dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let denied = scratch
+            .run(
+                &sim,
+                sim.base_url(),
+                &["export", &recording_id, "--out", locked.to_str().unwrap()],
+            )
+            .await;
+        assert!(!denied.status.success());
+        let stderr = text(&denied.stderr);
+        assert!(
+            stderr.contains("cannot write") && stderr.contains("choose a place you can write to"),
+            "{stderr}"
+        );
+    }
 }
 
 /// A call that is live and being recorded now (its recording is not published until it ends).

@@ -356,7 +356,7 @@ pub enum ExportError {
     #[error("{} already exists; choose another name, or confirm to replace it", path.display())]
     Exists { path: PathBuf },
     #[error(
-        "cannot export to {}: the directory {} does not exist; create it or choose another place",
+        "cannot export to {}: {} is not a directory; create it or choose another place",
         path.display(),
         dir.display()
     )]
