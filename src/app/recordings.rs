@@ -1,12 +1,15 @@
 //! Fetching a call's recording: from "this call" or "this recording id" to a complete recording in
-//! the store. The TUI and `callboard recordings` both go through [`RecordingFetcher`], so a
-//! recording fetched from either looks and behaves the same.
+//! the store, and exporting it. The TUI and `callboard recordings` both go through
+//! [`RecordingFetcher`] and [`export_to`], so a recording fetched or exported from either looks
+//! and behaves the same.
 //!
 //! A live call's recording id is on the board; an ended call's comes from the call log, looked up
 //! by `telephonySessionId`. The platform writes the call log some time after hang-up, so a lookup
 //! that finds nothing yet waits ("waiting for the recording") with the download engine's
 //! availability backoff, which keeps inside the Heavy rate-limit group the call log shares with
-//! recording content.
+//! recording content. When the REST client's own limiter holds the call-log request back, the
+//! lookup says so ("paced by rate limit") with the limiter's wait. A lookup is cancellable at
+//! every point, its request included, and stores nothing until its download begins.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -526,5 +529,110 @@ mod tests {
         );
         assert_eq!(request.call.agent.as_deref(), Some("+15550002222"));
         assert_eq!(request.call.duration_seconds, Some(62));
+    }
+
+    #[test]
+    fn only_waits_that_hold_this_lookup_are_its_pacing() {
+        use crate::rc::error::ErrorCode;
+        let notice = |action: &str, group, cause| RestNotice {
+            group,
+            cause,
+            wait: Duration::from_secs(7),
+            action: action.to_owned(),
+            code: ErrorCode::default(),
+        };
+        let own = "read the call log of call s-42";
+        assert!(holds_lookup(
+            &notice(own, RateGroup::Heavy, NoticeCause::Pacing),
+            "s-42"
+        ));
+        // A 429 on another Heavy request pauses the group, this lookup included.
+        assert!(holds_lookup(
+            &notice(
+                "list phone numbers",
+                RateGroup::Heavy,
+                NoticeCause::RateLimited
+            ),
+            "s-42"
+        ));
+        // Another group's pacing, or another request's own pacing, does not hold it.
+        assert!(!holds_lookup(
+            &notice("read presence", RateGroup::Light, NoticeCause::RateLimited),
+            "s-42"
+        ));
+        assert!(!holds_lookup(
+            &notice(
+                "read the call log of call s-7",
+                RateGroup::Heavy,
+                NoticeCause::Pacing
+            ),
+            "s-42"
+        ));
+    }
+
+    #[test]
+    fn a_tilde_means_home_only_at_the_start() {
+        let home = Path::new("/home/sup");
+        assert_eq!(
+            expand_home("~/calls/x.wav", Some(home)),
+            PathBuf::from("/home/sup/calls/x.wav")
+        );
+        assert_eq!(expand_home("~", Some(home)), PathBuf::from("/home/sup"));
+        assert_eq!(expand_home("a/~/b", Some(home)), PathBuf::from("a/~/b"));
+        assert_eq!(expand_home("~/x", None), PathBuf::from("~/x"));
+    }
+
+    /// A complete recording of `content` in a fresh store, stored as the downloader does.
+    fn store_with(dir: &Path, id: &str, content: &[u8]) -> Store {
+        use crate::store::recordings::FinishedContent;
+        use sha2::{Digest, Sha256};
+        let store = Store::open(dir, crate::store::StoreConfig::default()).unwrap();
+        let now = chrono::Utc::now();
+        store.begin_recording(id, CallInfo::default(), now).unwrap();
+        store
+            .note_recording_source(id, "audio/wav", Some(content.len() as u64))
+            .unwrap();
+        store.write_chunk(id, 0, content).unwrap();
+        let finished = FinishedContent {
+            length: content.len() as u64,
+            chunk_count: 1,
+            sha256_hex: hex::encode(Sha256::digest(content)),
+        };
+        store.finish_recording(id, finished, now).unwrap();
+        store
+    }
+
+    #[test]
+    fn export_names_the_file_in_a_directory_and_replaces_only_when_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir.path().join("data"), "77", b"RIFF....WAVE");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+
+        let report = export_to(&store, "77", &out, false).unwrap();
+        assert_eq!(report.path, out.join("recording-77.wav"));
+        assert_eq!(std::fs::read(&report.path).unwrap(), b"RIFF....WAVE");
+
+        std::fs::write(&report.path, b"edited since").unwrap();
+        match export_to(&store, "77", &out, false) {
+            Err(ExportError::Exists { path }) => assert_eq!(path, report.path),
+            other => panic!("expected Exists, got {other:?}"),
+        }
+        assert_eq!(std::fs::read(&report.path).unwrap(), b"edited since");
+        export_to(&store, "77", &report.path, true).unwrap();
+        assert_eq!(std::fs::read(&report.path).unwrap(), b"RIFF....WAVE");
+
+        let inside_a_file = report.path.join("x.wav");
+        let error = export_to(&store, "77", &inside_a_file, false).unwrap_err();
+        assert!(
+            matches!(error, ExportError::NoSuchDirectory { ref dir, .. } if *dir == report.path),
+            "{error:?}"
+        );
+        // Nothing of the refused exports is left beside the target.
+        let names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["recording-77.wav"]);
     }
 }
