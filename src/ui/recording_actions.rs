@@ -181,6 +181,17 @@ pub fn on_action(
                 FetchFrom::Session(_) => RowKind::Lookup,
             };
             ui.downloads.requested(&shown, kind, now);
+            if ui.screen().kind != ScreenKind::Recordings {
+                let what = match kind {
+                    RowKind::Lookup => "looking the call's recording up",
+                    RowKind::Download => "fetching the recording",
+                };
+                ui.flash(
+                    format!("{what}: progress in 6 Recordings (x there cancels)"),
+                    false,
+                    now,
+                );
+            }
             vec![Effect::FetchRecording { from, call }]
         }),
         Action::CancelDownload => {

@@ -199,22 +199,34 @@ fn recording_items<'a>(board: &'a Board, ui: &'a UiState) -> Vec<RecordingItem<'
         .map(|m| (m.recording_id.as_str(), m))
         .collect();
     let partial_bytes = |id: &str| ui.partial_bytes.get(id).copied();
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut items: Vec<RecordingItem> = board
-        .calls()
-        .rev()
-        .filter_map(|call| {
-            let id = call.recording.as_ref()?.id.as_str();
-            seen.insert(id);
-            Some(RecordingItem {
-                key: id.to_string(),
-                lookup: false,
-                call: Some(call),
-                stored: by_id.get(id).copied(),
-                partial_bytes: partial_bytes(id),
-            })
+    // Lookups have no recording id yet: they show under their call, first (they are what the
+    // user just asked for), until the download takes over; so they can be selected and
+    // cancelled like one.
+    let mut items: Vec<RecordingItem> = ui
+        .downloads
+        .rows()
+        .into_iter()
+        .filter(|row| row.kind == RowKind::Lookup)
+        .map(|row| RecordingItem {
+            key: row.id.clone(),
+            lookup: true,
+            call: board.call(&row.id),
+            stored: None,
+            partial_bytes: None,
         })
         .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    items.extend(board.calls().rev().filter_map(|call| {
+        let id = call.recording.as_ref()?.id.as_str();
+        seen.insert(id);
+        Some(RecordingItem {
+            key: id.to_string(),
+            lookup: false,
+            call: Some(call),
+            stored: by_id.get(id).copied(),
+            partial_bytes: partial_bytes(id),
+        })
+    }));
     let mut stored_only: Vec<&RecordingMeta> = stored
         .iter()
         .filter(|m| !seen.contains(m.recording_id.as_str()))
@@ -233,21 +245,6 @@ fn recording_items<'a>(board: &'a Board, ui: &'a UiState) -> Vec<RecordingItem<'
             partial_bytes: partial_bytes(&meta.recording_id),
         }
     }));
-    // Lookups have no recording id yet: they show under their call until the download takes
-    // over, so they can be selected and cancelled like one.
-    items.extend(
-        ui.downloads
-            .rows()
-            .into_iter()
-            .filter(|row| row.kind == RowKind::Lookup)
-            .map(|row| RecordingItem {
-                key: row.id.clone(),
-                lookup: true,
-                call: board.call(&row.id),
-                stored: None,
-                partial_bytes: None,
-            }),
-    );
     items
 }
 
