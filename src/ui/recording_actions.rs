@@ -100,15 +100,17 @@ fn stored_selection<'a>(ui: &UiState, selected: Option<&'a str>) -> Result<&'a s
     }
 }
 
-/// Opens the export prompt, proposing `<export dir>/recording-<id>.<ext>`; the user edits it to
-/// another file or directory.
+/// Opens the export prompt for a stored recording, proposing `<export dir>/recording-<id>.<ext>`
+/// (a name safe whatever the id); the user edits it to another file or directory.
 fn open_export_prompt(ui: &mut UiState, recording_id: &str) {
-    let file_name = ui
+    let Some(file_name) = ui
         .stored_recordings
         .iter()
         .find(|m| m.recording_id == recording_id)
         .map(|meta| meta.default_file_name())
-        .unwrap_or_else(|| format!("recording-{recording_id}"));
+    else {
+        return;
+    };
     let proposed = ui.export_dir.join(file_name);
     ui.input = Some(InputLine::new(
         InputPurpose::ExportRecording {

@@ -94,9 +94,7 @@ pub fn draw(
         return;
     }
     let area = if screen.kind == ScreenKind::Recordings {
-        let (table, panel) = recordings::split(area, board, ui, now);
-        recordings::draw_downloads(frame, panel, board, ui, theme, now);
-        table
+        recordings::draw_panel(frame, area, board, ui, theme, now)
     } else {
         area
     };

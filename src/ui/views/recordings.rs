@@ -435,17 +435,26 @@ const WIDE_PANEL: u16 = 100;
 /// Width of the id column.
 const ID_CELLS: usize = 14;
 
-/// Splits `area` into the table's part and the panel's (empty when nothing downloads and the
-/// selection needs no note). The panel takes the note, then one line per download plus its
-/// heading, never more than half the screen.
-pub fn split(area: Rect, board: &Board, ui: &UiState, now: DateTime<Utc>) -> (Rect, Rect) {
-    let rows = ui.downloads.rows().len() as u16;
-    let heading = u16::from(rows > 0);
-    let note = u16::from(selection_note(board, ui, now).is_some());
-    if rows + note == 0 || area.height < 6 {
-        return (area, Rect { height: 0, ..area });
+/// Draws the panel at the bottom of `area` and returns what is left for the table. The panel
+/// holds the selection's note, then the downloads' heading and one gauge line per download,
+/// never more than half the screen; it takes nothing when it has nothing to say.
+pub fn draw_panel(
+    frame: &mut Frame,
+    area: Rect,
+    board: &Board,
+    ui: &UiState,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) -> Rect {
+    let note = selection_note(board, ui, now);
+    let rows = ui.downloads.rows();
+    let wanted = usize::from(note.is_some()) + if rows.is_empty() { 0 } else { rows.len() + 1 };
+    if wanted == 0 || area.height < 6 {
+        return area;
     }
-    let panel_height = (note + heading + rows).min(area.height / 2);
+    let panel_height = u16::try_from(wanted)
+        .unwrap_or(u16::MAX)
+        .min(area.height / 2);
     let table = Rect {
         height: area.height - panel_height,
         ..area
@@ -455,29 +464,14 @@ pub fn split(area: Rect, board: &Board, ui: &UiState, now: DateTime<Utc>) -> (Re
         height: panel_height,
         ..area
     };
-    (table, panel)
-}
 
-/// Draws the panel into `area` (from [`split`]).
-pub fn draw_downloads(
-    frame: &mut Frame,
-    area: Rect,
-    board: &Board,
-    ui: &UiState,
-    theme: &Theme,
-    now: DateTime<Utc>,
-) {
-    if area.height == 0 {
-        return;
-    }
     let mut lines = Vec::new();
-    if let Some((note, role)) = selection_note(board, ui, now) {
+    if let Some((note, role)) = note {
         lines.push(Line::styled(
-            fit(&note, usize::from(area.width)),
+            fit(&note, usize::from(panel.width)),
             theme.style(role),
         ));
     }
-    let rows = ui.downloads.rows();
     if !rows.is_empty() {
         let running = ui.downloads.running();
         lines.push(Line::styled(
@@ -492,13 +486,14 @@ pub fn draw_downloads(
             theme.style(Role::Header),
         ));
     }
-    let room = usize::from(area.height).saturating_sub(lines.len());
+    let room = usize::from(panel.height).saturating_sub(lines.len());
     lines.extend(
         rows.iter()
             .take(room)
-            .map(|row| gauge_line(row, area.width, theme, now)),
+            .map(|row| gauge_line(row, panel.width, theme, now)),
     );
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(lines), panel);
+    table
 }
 
 fn gauge_line<'a>(row: &DownloadRow, width: u16, theme: &Theme, now: DateTime<Utc>) -> Line<'a> {
