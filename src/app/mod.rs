@@ -77,6 +77,8 @@ pub enum Msg {
         recording_id: String,
         path: std::path::PathBuf,
     },
+    /// Who the credentials belong to (a real account only): the status line names the account.
+    SignedIn(crate::rc::account::SignedInUser),
 }
 
 /// Board, UI state and theme, with the logic that turns messages into state. No IO here: the
@@ -173,6 +175,12 @@ impl App {
             Msg::Session(event) => self.on_session(event, now),
             Msg::Relabel(event) => {
                 self.on_relabel(event, now);
+                Vec::new()
+            }
+            Msg::SignedIn(user) => {
+                if matches!(self.ui.source, crate::ui::state::Source::Account(_)) {
+                    self.ui.source = crate::ui::state::Source::Account(user.account_label());
+                }
                 Vec::new()
             }
             Msg::Notice { text, is_error } => {
@@ -894,6 +902,26 @@ mod tests {
         let mut app = idle_app();
         app.handle(Msg::TerminalClosed("stdin closed".into()), now);
         assert!(app.ui.quit);
+    }
+
+    #[test]
+    fn the_status_line_names_the_account_once_the_platform_says_which() {
+        use crate::rc::account::SignedInUser;
+        let user = SignedInUser {
+            account_id: Some("37439510".into()),
+            extension_id: "63012345".into(),
+            name: Some("Jane Smith".into()),
+            extension_number: Some("101".into()),
+        };
+        let mut app = idle_app();
+        app.ui.source = Source::Account("platform.ringcentral.com".into());
+        app.handle(Msg::SignedIn(user.clone()), Utc::now());
+        assert_eq!(app.ui.source, Source::Account("acct 37439510".into()));
+
+        // The demo stays the demo whatever a worker reports.
+        let mut demo = idle_app();
+        demo.handle(Msg::SignedIn(user), Utc::now());
+        assert_eq!(demo.ui.source, Source::Demo);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::board::label::{LabelError, LabelGrammar};
-use crate::rc::records::{Extension, PhoneNumber};
+use crate::rc::records::PhoneNumber;
 use crate::rc::{RcError, RestClient};
 use crate::store::{AuditEntry, PendingRelabel, RelabelOutcome, Store, StoreError};
 
@@ -379,23 +379,8 @@ fn outcome_of_error(error: RcError) -> WriteOutcome {
 }
 
 async fn token_owner(rest: &RestClient) -> String {
-    let owner: Result<Extension, RcError> = rest
-        .get_json(
-            "read the signed-in user",
-            "/restapi/v1.0/account/~/extension/~",
-            &[],
-        )
-        .await;
-    match owner {
-        Ok(ext) => {
-            let name = ext.name.as_deref().map(crate::text::sanitize);
-            match (name, ext.extension_number) {
-                (Some(name), Some(number)) => format!("{name} (ext {number})"),
-                (Some(name), None) => name.into_owned(),
-                (None, Some(number)) => format!("ext {number}"),
-                (None, None) => format!("extension {}", ext.id),
-            }
-        }
+    match crate::rc::account::SignedInUser::read(rest).await {
+        Ok(user) => user.describe(),
         Err(err) => {
             tracing::warn!(error = %err, "cannot read the token's owner for the relabel audit");
             "token owner (unknown)".to_owned()

@@ -319,7 +319,7 @@ fn draw_status(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, now: 
     }
     let source = match &ui.source {
         Source::Demo => "DEMO".to_string(),
-        Source::Account(id) => format!("acct {id}"),
+        Source::Account(label) => label.clone(),
     };
     let local = now.with_timezone(&ui.time_zone);
     let clock = format!("{}  {}", source, local.format("%H:%M:%S %Z"));

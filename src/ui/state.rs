@@ -301,7 +301,8 @@ impl Flash {
 pub enum Source {
     /// The embedded simulator.
     Demo,
-    /// A real account, by its id (or the server's host name until the id is known).
+    /// A real account, as the status line names it: "acct 37439510" once the platform said
+    /// which, the server's host name until then.
     Account(String),
 }
 
