@@ -872,6 +872,91 @@ async fn a_paced_lookup_says_so_and_its_cancel_ends_it() {
     assert!(store.recordings().unwrap().is_empty());
 }
 
+/// After the lookup hands over to the download, the token it returned (what `x` on the row
+/// reaches) cancels the download too: the download ends as cancelled under its recording id,
+/// leaving a partial to resume, never a complete-looking one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lookups_token_cancels_the_download_it_handed_over_to() {
+    use callboard::app::recordings::RecordingFetcher;
+    use callboard::store::download::{Backoff, DownloadConfig, DownloadUpdate};
+    use callboard::store::{CallInfo, RecordingStatus, Store, StoreConfig};
+
+    let sim = start_sim(|config| {
+        config.world.recording_probability = 1.0;
+        config.world.recording_delay_seconds = 1.0;
+        config.world.calls_per_minute = 60.0;
+        // Talk of 10 s or more: recordings of 160 kB and up (8 kHz, 16-bit WAV).
+        config.world.min_talk_seconds = 10.0;
+        config.world.mean_talk_seconds = 12.0;
+    })
+    .await;
+    let session_id = live_recorded_call(&sim).await;
+    // The content download holds once it has carried 100 kB; the REST calls stay far below.
+    let proxy = Proxy::start(sim.addr(), Interference::Hold { after: 100_000 }).await;
+    let creds = sim.credentials();
+    let credentials = Credentials::new(
+        &proxy.url,
+        creds.client_id.clone(),
+        Secret::new(creds.client_secret.clone()),
+        Secret::new(creds.jwt.clone()),
+    )
+    .unwrap();
+    let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let config = DownloadConfig {
+        availability_backoff: Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(3),
+        },
+        ..DownloadConfig::default()
+    };
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
+    let fetcher = RecordingFetcher::new(rest, store.clone(), config, events_tx.clone()).unwrap();
+    let (found_tx, found_rx) = tokio::sync::oneshot::channel();
+    let cancel = fetcher.start_for_session(
+        session_id.clone(),
+        CallInfo::default(),
+        events_tx,
+        move |_, recording_id| {
+            let _ = found_tx.send(recording_id);
+        },
+    );
+    let recording_id = tokio::time::timeout(SAFETY_NET, found_rx)
+        .await
+        .expect("the recording was never found")
+        .unwrap();
+    let held = tokio::time::timeout(SAFETY_NET, async {
+        while !proxy.struck.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(held.is_ok(), "the download never reached the hold");
+
+    cancel.cancel();
+    let ended = tokio::time::timeout(SAFETY_NET, async {
+        loop {
+            let event = events.recv().await.expect("events ended");
+            if event.recording_id == recording_id
+                && matches!(
+                    event.update,
+                    DownloadUpdate::Cancelled
+                        | DownloadUpdate::Failed { .. }
+                        | DownloadUpdate::Finished { .. }
+                )
+            {
+                return event.update;
+            }
+        }
+    })
+    .await
+    .expect("the download went on after its lookup's token was cancelled");
+    assert_eq!(ended, DownloadUpdate::Cancelled);
+    let stored = store.recording(&recording_id).unwrap().unwrap();
+    assert_eq!(stored.status, RecordingStatus::Partial);
+}
+
 /// Export never replaces a file unless told to (`--force`), writes 0600, and says plainly
 /// when the place cannot be written to.
 #[tokio::test(flavor = "multi_thread")]
