@@ -1270,7 +1270,7 @@ mod view {
         select(&mut app, "rec-6940");
         let shown = screen(&app, 80, 24);
         assert!(
-            shown.contains("rec-6940: damaged (sha256 mismatch in chunk 3) — f fetches it again"),
+            shown.contains("rec-6940: damaged — f fetches it again (sha256 mismatch in chunk 3)"),
             "{shown}"
         );
     }

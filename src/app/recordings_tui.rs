@@ -258,7 +258,7 @@ fn launch_player(
     path: &std::path::Path,
 ) -> Result<(), String> {
     let argv = player_argv(command, &path.to_string_lossy());
-    std::process::Command::new(program)
+    let mut player = std::process::Command::new(program)
         .args(argv.iter().skip(1))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -270,6 +270,8 @@ fn launch_player(
                 program.display()
             )
         })?;
+    // Reaped when it exits, so a shift of listening leaves no zombies behind.
+    std::thread::spawn(move || player.wait());
     Ok(())
 }
 

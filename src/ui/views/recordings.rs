@@ -418,8 +418,9 @@ fn selection_note(board: &Board, ui: &UiState, now: DateTime<Utc>) -> Option<(St
                 .as_deref()
                 .map(|reason| format!(" ({})", sanitize(reason)))
                 .unwrap_or_default();
+            // The action first: the reason may be long (two sha256 sums) and is cut first.
             Some((
-                format!("{id}: damaged{why} — f fetches it again"),
+                format!("{id}: damaged — f fetches it again{why}"),
                 Role::Error,
             ))
         }
