@@ -1303,6 +1303,38 @@ mod view {
         assert!(app.ui.downloads.row("s-ended-unpublished").is_none());
     }
 
+    /// From the Calls view, `f` on an ended call the board has no recording id for starts a
+    /// call-log lookup; it shows first in the Recordings view, where `x` cancels it.
+    #[test]
+    fn an_ended_calls_lookup_started_from_calls_is_cancelled_from_recordings() {
+        let mut app = scripted_app();
+        press(&mut app, "3");
+        select(&mut app, "s-abandoned");
+        let effects = press(&mut app, "f");
+        assert!(
+            matches!(effects.as_slice(),
+                [Effect::FetchRecording { from: FetchFrom::Session(id), .. }] if id == "s-abandoned"),
+            "{effects:?}"
+        );
+        let flash = app.ui.flash.as_ref().map(|f| f.text.clone());
+        assert!(
+            flash.is_some_and(|text| text.starts_with("looking the call's recording up")),
+            "no word on where the lookup shows"
+        );
+
+        press(&mut app, "6");
+        let shown = screen(&app, 80, 24);
+        let first_row = shown.lines().nth(3).unwrap_or_default();
+        assert!(
+            first_row.contains("… call log") && first_row.contains("+17185550144"),
+            "the lookup is not the first row: {shown}"
+        );
+        assert_eq!(
+            press(&mut app, "x"),
+            [Effect::CancelDownload("s-abandoned".into())]
+        );
+    }
+
     /// `o` proposes `<export dir>/recording-<id>.<ext>`; the path can be edited; Enter exports
     /// without replacing; an existing file asks first, and only a yes replaces it.
     #[test]
@@ -1395,6 +1427,12 @@ mod view {
         assert_eq!(from, &FetchFrom::Recording("rec-7002".into()));
         assert!(call.telephony_session_id.is_some());
         assert!(call.agent.is_some(), "{call:?}");
+        let flash = app.ui.flash.as_ref().map(|f| f.text.as_str());
+        assert_eq!(
+            flash,
+            Some("fetching the recording: progress in 6 Recordings (x there cancels)"),
+            "a fetch from the Calls view must say where to follow it"
+        );
         // A second press while it runs does not start it twice.
         assert!(press(&mut app, "f").is_empty());
     }
