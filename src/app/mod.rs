@@ -72,6 +72,11 @@ pub enum Msg {
         session_id: String,
         recording_id: String,
     },
+    /// An export found a file at its target: ask before replacing it.
+    ConfirmExportOverwrite {
+        recording_id: String,
+        path: std::path::PathBuf,
+    },
     /// Who the credentials belong to (a real account only): the status line names the account.
     SignedIn(crate::rc::account::SignedInUser),
 }
@@ -189,7 +194,7 @@ impl App {
             } => {
                 self.ui.downloads.forget(&session_id);
                 if let Some(jobs) = &mut self.recordings {
-                    jobs.lookup_finished(&session_id);
+                    jobs.lookup_handed_over(&session_id, &recording_id);
                 }
                 tracing::info!(session_id, recording_id, "recording found in the call log");
                 Vec::new()
@@ -203,6 +208,11 @@ impl App {
                     }
                     self.refresh_stored_recordings(now);
                 }
+                Vec::new()
+            }
+            Msg::ConfirmExportOverwrite { recording_id, path } => {
+                self.ui.overlay =
+                    Some(crate::ui::state::Overlay::ConfirmExportOverwrite { recording_id, path });
                 Vec::new()
             }
         }
@@ -315,8 +325,11 @@ impl App {
         let Some(store) = &self.store else {
             return;
         };
-        match store.recordings() {
-            Ok(list) => self.ui.stored_recordings = list,
+        match crate::app::recordings::stored_recordings(store) {
+            Ok((list, partial_bytes)) => {
+                self.ui.stored_recordings = list;
+                self.ui.partial_bytes = partial_bytes;
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot list stored recordings");
                 self.ui.flash(format!("store: {err}"), true, now);
@@ -526,7 +539,7 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         }
         Effect::FetchRecording { .. }
         | Effect::CancelDownload(_)
-        | Effect::ExportRecording(_)
+        | Effect::ExportRecording { .. }
         | Effect::PlayRecording(_)
         | Effect::DeleteRecording(_) => carry_out_recording(app, effect, now),
         Effect::Relabel(request) => {
@@ -561,7 +574,11 @@ fn carry_out_recording(app: &mut App, effect: Effect, now: DateTime<Utc>) {
             app.ui
                 .flash(format!("no download of {id} is running"), true, now);
         }
-        Effect::ExportRecording(id) => jobs.export(id),
+        Effect::ExportRecording {
+            recording_id,
+            path,
+            replace,
+        } => jobs.export(recording_id, path, replace),
         Effect::PlayRecording(id) => jobs.play(id),
         Effect::DeleteRecording(id) => jobs.delete(id),
         _ => {}
@@ -737,6 +754,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         prepared.bell,
     );
     ui.time_zone = config.time_zone;
+    ui.export_dir = recordings::export_dir(config.recording_export_dir.as_deref());
     let mut app = App::new(
         board,
         ui,

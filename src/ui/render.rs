@@ -81,6 +81,17 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
             "Relabel — this changes the account",
             &crate::ui::relabel::confirm_lines(board, editor, new_label),
         ),
+        Some(Overlay::ConfirmExportOverwrite { recording_id, path }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Replace file?",
+            &[
+                format!("recording  {recording_id}"),
+                format!("{} already exists.", path.display()),
+                "Replace it with this recording? y / n".to_string(),
+            ],
+        ),
         Some(Overlay::ConfirmDeleteRecording { recording_id }) => draw_confirm(
             frame,
             body,
@@ -325,6 +336,7 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
             number_ids.len(),
             if number_ids.len() == 1 { "" } else { "s" }
         ),
+        InputPurpose::ExportRecording { .. } => "export to: ".to_string(),
     };
     let style = theme.style(Role::Input);
     let (before, after) = input
@@ -332,6 +344,9 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
         .char_indices()
         .nth(input.cursor)
         .map_or((input.text.as_str(), ""), |(i, _)| input.text.split_at(i));
+    // A long text (an export path) keeps the cursor on screen by hiding its start.
+    let room = usize::from(area.width).saturating_sub(prompt.width() + 2);
+    let before = tail_within(before, room);
     let mut after_chars = after.chars();
     let under_cursor = after_chars.next().map_or(" ".to_string(), String::from);
     let mut spans = vec![
@@ -350,8 +365,31 @@ fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
             "  text · re:REGEX · !TEXT excludes · enter keeps · esc undoes",
             theme.style(Role::Muted),
         ));
+    } else if let InputPurpose::ExportRecording { .. } = input.purpose {
+        spans.push(Span::styled(
+            "  a file or directory · enter exports · esc cancels",
+            theme.style(Role::Muted),
+        ));
     }
     frame.render_widget(Line::from(spans), area);
+}
+
+/// The end of `text` that fits in `cells` terminal cells, led by `…` when cut.
+fn tail_within(text: &str, cells: usize) -> std::borrow::Cow<'_, str> {
+    if text.width() <= cells {
+        return text.into();
+    }
+    let mut start = text.len();
+    let mut used = 1; // the ellipsis
+    for (i, c) in text.char_indices().rev() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > cells {
+            break;
+        }
+        used += w;
+        start = i;
+    }
+    format!("…{}", &text[start..]).into()
 }
 
 /// The help overlay, generated from the live key map: what you read is what the keys do. Wide

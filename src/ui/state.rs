@@ -165,6 +165,11 @@ pub enum Overlay {
     },
     /// The label editor of one number (campaign + DN fields, or the raw label).
     EditLabel(Box<crate::ui::label_editor::LabelEditor>),
+    /// An export's file exists: replace it?
+    ConfirmExportOverwrite {
+        recording_id: String,
+        path: std::path::PathBuf,
+    },
     /// A bulk "set campaign" worked out and waiting for a yes.
     ConfirmBulk {
         campaign: String,
@@ -185,6 +190,10 @@ pub enum InputPurpose {
     /// The campaign for a bulk relabel of these numbers (by id).
     BulkCampaign {
         number_ids: Vec<String>,
+    },
+    /// Where to export a stored recording: a file, or a directory for its default name.
+    ExportRecording {
+        recording_id: String,
     },
 }
 
@@ -344,6 +353,12 @@ pub struct UiState {
     pub stored_recordings: Vec<crate::store::recordings::RecordingMeta>,
     /// Recording downloads started this run, for the Recordings view's gauges.
     pub downloads: crate::ui::downloads::Downloads,
+    /// Content bytes stored of each partial (interrupted) recording, by id, read with
+    /// `stored_recordings`: the view shows how far a resumed fetch will start.
+    pub partial_bytes: std::collections::HashMap<String, u64>,
+    /// Where the export prompt proposes to write (config `export_dir`, else the directory
+    /// callboard was started in).
+    pub export_dir: std::path::PathBuf,
 }
 
 impl UiState {
@@ -381,6 +396,8 @@ impl UiState {
             time_zone: chrono_tz::Tz::UTC,
             stored_recordings: Vec::new(),
             downloads: crate::ui::downloads::Downloads::default(),
+            partial_bytes: std::collections::HashMap::new(),
+            export_dir: std::path::PathBuf::from("."),
         }
     }
 

@@ -30,8 +30,13 @@ pub enum Effect {
     },
     /// Cancel the download shown under this id.
     CancelDownload(String),
-    /// Export a stored recording to a file in the working directory.
-    ExportRecording(String),
+    /// Export a stored recording to `path` (a file, or a directory for its default name);
+    /// an existing file is replaced only with `replace` (the user said yes).
+    ExportRecording {
+        recording_id: String,
+        path: std::path::PathBuf,
+        replace: bool,
+    },
     /// Play a stored recording with the configured player.
     PlayRecording(String),
     /// Delete a stored recording (confirmed by the user).
@@ -315,6 +320,11 @@ fn on_overlay_key(
                 Vec::new()
             }
         }
+        Overlay::ConfirmExportOverwrite { recording_id, path } => {
+            ui.overlay = None;
+            let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+            crate::ui::recording_actions::confirm_overwrite(ui, recording_id, path, yes, ctx.now)
+        }
         Overlay::ConfirmQuit { .. } => {
             ui.overlay = None;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
@@ -462,6 +472,9 @@ fn submit_input(ui: &mut UiState, ctx: &Context<'_>, input: InputLine) -> Vec<Ef
         },
         InputPurpose::BulkCampaign { number_ids } => {
             crate::ui::relabel::submit_bulk(ui, ctx, input, number_ids)
+        }
+        InputPurpose::ExportRecording { recording_id } => {
+            crate::ui::recording_actions::submit_export(ui, input, recording_id)
         }
     }
 }

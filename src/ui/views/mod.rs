@@ -9,7 +9,8 @@
 //! | [`campaigns`]  | Campaigns, expandable to their numbers                    |
 //! | [`calls`]      | Calls (all, or one queue's / campaign's) and Call detail  |
 //! | [`agents`]     | Agents of every queue                                     |
-//! | [`numbers`]    | Numbers (labels, campaigns, relabel) and Recordings       |
+//! | [`numbers`]    | Numbers (labels, campaigns, relabel)                      |
+//! | [`recordings`] | Recordings: stored, partial, lookups, download gauges     |
 //! | [`audit`]      | the relabel audit                                         |
 
 pub mod agents;
@@ -75,7 +76,7 @@ fn table_data<'a>(board: &'a Board, ui: &'a UiState, now: DateTime<Utc>) -> Opti
         ScreenKind::Calls(scope) => Some(calls::table(board, ui, screen, scope, now)),
         ScreenKind::Agents => Some(agents::table(board, screen, now)),
         ScreenKind::Numbers => Some(numbers::numbers_table(board, ui, screen, now)),
-        ScreenKind::Recordings => Some(numbers::recordings_table(board, ui, screen, now)),
+        ScreenKind::Recordings => Some(recordings::recordings_table(board, ui, screen, now)),
         ScreenKind::Audit => Some(audit::table(ui, screen, now)),
         ScreenKind::CallDetail { .. } => None,
     }
@@ -96,9 +97,7 @@ pub fn draw(
         return;
     }
     let area = if screen.kind == ScreenKind::Recordings {
-        let (table, panel) = recordings::split(area, ui);
-        recordings::draw_downloads(frame, panel, ui, theme);
-        table
+        recordings::draw_panel(frame, area, board, ui, theme, now)
     } else if screen.kind == ScreenKind::Numbers {
         // A bulk relabel's gauge sits under the numbers it changes.
         let gauge = crate::ui::relabel::progress_height(ui).min(area.height / 2);
@@ -218,7 +217,7 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
         ScreenKind::Calls(_) => Some(ScreenKind::CallDetail {
             session_id: key.to_string(),
         }),
-        ScreenKind::Recordings => numbers::recording_session(board, ui, key)
+        ScreenKind::Recordings => recordings::recording_session(board, ui, key)
             .filter(|id| board.call(id).is_some())
             .map(|session_id| ScreenKind::CallDetail { session_id }),
         ScreenKind::Agents => agents::open(board, key),
@@ -231,7 +230,7 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
 pub fn copy_text(board: &Board, ui: &UiState, key: &str) -> Option<String> {
     match &ui.screen().kind {
         ScreenKind::Calls(_) => calls::copy_text(board, key),
-        ScreenKind::Recordings => Some(match numbers::recording_session(board, ui, key) {
+        ScreenKind::Recordings => Some(match recordings::recording_session(board, ui, key) {
             Some(session) => format!("{key} {session}"),
             None => key.to_string(),
         }),
@@ -283,7 +282,7 @@ fn columns_of(kind: &ScreenKind) -> &'static [Column] {
         ScreenKind::Calls(_) => &calls::COLUMNS,
         ScreenKind::Agents => &agents::COLUMNS,
         ScreenKind::Numbers => &numbers::NUMBER_COLUMNS,
-        ScreenKind::Recordings => &numbers::RECORDING_COLUMNS,
+        ScreenKind::Recordings => &recordings::RECORDING_COLUMNS,
         ScreenKind::Audit => &audit::COLUMNS,
         ScreenKind::CallDetail { .. } => &[],
     }
