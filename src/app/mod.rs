@@ -909,6 +909,23 @@ mod tests {
     }
 
     #[test]
+    fn only_what_the_board_drops_goes_undrawn() {
+        use crate::rc::ws::{RawFrame, SessionEvent};
+        let notification =
+            Msg::Session(SessionEvent::Notification(RawFrame::from("{}".to_string())));
+        // A notification shows through the board's revision, which the loop compares.
+        assert!(!changes_screen(&notification));
+        let key = Msg::Terminal(Event::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char('j'),
+        )));
+        assert!(changes_screen(&key));
+        let warning = Msg::Session(SessionEvent::Warning("renewal failed".into()));
+        assert!(changes_screen(&warning));
+        assert!(changes_screen(&Msg::Signal(StopSignal::HangUp)));
+        assert!(INPUT_FRAME_INTERVAL < FRAME_INTERVAL);
+    }
+
+    #[test]
     fn a_resize_sets_the_page_size() {
         let mut app = idle_app();
         app.handle(Msg::Terminal(Event::Resize(80, 24)), Utc::now());
