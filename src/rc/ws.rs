@@ -107,6 +107,10 @@ pub enum SyncKind {
     /// Not a read the session asks the hook for: the call-log records of calls a resync
     /// closed without seeing their end, delivered later by [`crate::rc::unseen_ends`].
     EndedWhileAway,
+    /// Not a read the session asks the hook for: today's call log, read by
+    /// [`crate::rc::sync::todays_calls`] after a bootstrap that asked for it (`call_log_since`),
+    /// once the live calls are on the board.
+    TodaysCalls,
 }
 
 /// What the session sends into the app loop.
@@ -906,6 +910,7 @@ impl Session {
         match result {
             Ok(snapshot) => {
                 conn.sync_failures = 0;
+                let call_log_since = snapshot.call_log_since;
                 if kind == SyncKind::Resync {
                     self.look_up_unseen_ends(&snapshot);
                 }
@@ -918,6 +923,14 @@ impl Session {
                 self.sync_pending = None;
                 if !self.release_held().await || !self.go_live().await {
                     return Some(Ended::EventsClosed);
+                }
+                if let Some(since) = call_log_since {
+                    tokio::spawn(crate::rc::sync::todays_calls(
+                        self.rest.clone(),
+                        since,
+                        self.events.clone(),
+                        self.shutdown.clone(),
+                    ));
                 }
                 None
             }
@@ -933,6 +946,7 @@ impl Session {
                     SyncKind::Bootstrap => "load today's calls",
                     SyncKind::Resync => "resync the live calls",
                     SyncKind::EndedWhileAway => "read how calls ended while offline",
+                    SyncKind::TodaysCalls => "read today's earlier calls",
                 };
                 let warning = format!(
                     "could not {what}: {error} — trying again in {}",
