@@ -19,6 +19,11 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+/// Added to "the oldest request leaves the window": the server counted that request when it
+/// arrived, a little after callboard sent it, so a request sent exactly a window later could
+/// still find it counted and be refused (and a refusal starts a penalty).
+pub const WINDOW_SLACK: Duration = Duration::from_millis(250);
+
 /// The platform's rate-limit groups. Every endpoint belongs to one (PROTOCOL.md §4 table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateGroup {
@@ -193,7 +198,7 @@ impl RateLimiter {
                 if budget.sent.len() >= budget.limit as usize
                     && let Some(&oldest) = budget.sent.front()
                 {
-                    consider(oldest + budget.window, WaitCause::QuotaUsed);
+                    consider(oldest + budget.window + WINDOW_SLACK, WaitCause::QuotaUsed);
                 }
                 let spacing = budget.window / budget.limit.max(1);
                 let since = budget.server_empty_at.unwrap_or(now);
@@ -204,7 +209,7 @@ impl RateLimiter {
                 if budget.sent.len() >= budget.limit as usize
                     && let Some(&oldest) = budget.sent.front()
                 {
-                    consider(oldest + budget.window, WaitCause::QuotaUsed);
+                    consider(oldest + budget.window + WINDOW_SLACK, WaitCause::QuotaUsed);
                 }
             }
         }
@@ -303,12 +308,15 @@ mod tests {
         let at = t0 + secs(10);
         assert_eq!(
             limiter.wait_needed(RateGroup::Heavy, at),
-            Some((secs(50), WaitCause::QuotaUsed))
+            Some((secs(50) + WINDOW_SLACK, WaitCause::QuotaUsed))
         );
         // Other groups are not affected.
         assert_eq!(limiter.wait_needed(RateGroup::Light, at), None);
-        // Once the first request is a window old, one more may go.
-        assert_eq!(limiter.wait_needed(RateGroup::Heavy, t0 + secs(60)), None);
+        // Once the first request is a window old (and the slack passed), one more may go.
+        assert_eq!(
+            limiter.wait_needed(RateGroup::Heavy, t0 + secs(60) + WINDOW_SLACK),
+            None
+        );
     }
 
     #[test]
@@ -327,7 +335,7 @@ mod tests {
         assert_eq!(limiter.limit(RateGroup::Light), 2);
         assert_eq!(
             limiter.wait_needed(RateGroup::Light, t0 + secs(2)),
-            Some((secs(8), WaitCause::QuotaUsed))
+            Some((secs(8) + WINDOW_SLACK, WaitCause::QuotaUsed))
         );
     }
 
@@ -379,7 +387,7 @@ mod tests {
         }
         assert_eq!(
             limiter.wait_needed(RateGroup::Heavy, t0),
-            Some((secs(60), WaitCause::QuotaUsed))
+            Some((secs(60) + WINDOW_SLACK, WaitCause::QuotaUsed))
         );
         // The first answer says the app's real limit has room: the rest go at once.
         limiter.on_answered(RateGroup::Heavy);
@@ -436,7 +444,7 @@ mod tests {
         // Asking every window/limit would be refused until t0+60: the log knows better.
         assert_eq!(
             limiter.wait_needed(RateGroup::Heavy, t0 + secs(10)),
-            Some((secs(50), WaitCause::QuotaUsed))
+            Some((secs(50) + WINDOW_SLACK, WaitCause::QuotaUsed))
         );
     }
 

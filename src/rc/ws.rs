@@ -557,11 +557,19 @@ impl Session {
             None => true,
             Some(old) => meta.kind == MessageType::ConnectionDetails || sequence > old.sequence,
         };
-        if newer {
-            self.wsc = Some(WscToken {
-                token: Secret::new(token.as_str()),
-                sequence,
-            });
+        if !newer {
+            return;
+        }
+        match &mut self.wsc {
+            // Every notification repeats the session's token with the next sequence: keep the
+            // token, move the sequence, allocate nothing.
+            Some(old) if old.token.expose() == token.as_str() => old.sequence = sequence,
+            _ => {
+                self.wsc = Some(WscToken {
+                    token: Secret::new(token.as_str()),
+                    sequence,
+                });
+            }
         }
     }
 
