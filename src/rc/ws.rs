@@ -100,7 +100,8 @@ pub enum ConnState {
 /// What a sync is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncKind {
-    /// The first sync after start: the whole day (numbers, queues, call log, live calls).
+    /// The first sync after start: numbers, queues and the live calls; the hook may leave
+    /// today's call log for a [`SyncKind::TodaysCalls`] follow-up (`Snapshot::call_log_since`).
     Bootstrap,
     /// After a lost session: the live calls only.
     Resync,

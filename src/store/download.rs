@@ -929,23 +929,29 @@ impl<S: RecordingSource> Downloader<S> {
     }
 
     /// Hands the buffer to the store as chunk `next_chunk` and empties it. The chunk is hashed
-    /// and written on the blocking pool while the next chunk arrives, so hashing, disk and
-    /// network overlap (sha256 alone runs at about the speed of a loopback download); at most
-    /// one write is in flight, and chunks are hashed in order because the hash state travels
-    /// with the write.
+    /// and written by two tasks on the blocking pool while the next chunk arrives, so hashing,
+    /// disk and network all overlap (sha256 alone runs at about the speed of a loopback
+    /// download). At most one chunk is in flight, and chunks are hashed in order because the
+    /// hash state travels with the chunk.
     async fn write_buffer(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
         self.settle(transfer).await?;
         let mut hasher = self.take_hasher(transfer)?;
         let chunk_bytes = self.inner.chunk_bytes;
-        let content = std::mem::replace(&mut transfer.buffer, Vec::with_capacity(chunk_bytes));
+        let content = Arc::new(std::mem::replace(
+            &mut transfer.buffer,
+            Vec::with_capacity(chunk_bytes),
+        ));
+        let hashed = Arc::clone(&content);
         let index = transfer.next_chunk;
         let id = transfer.recording_id.clone();
         let store = self.inner.store.clone();
-        transfer.in_flight = Some(tokio::task::spawn_blocking(move || {
-            hasher.update(&content);
-            let written = store.write_chunk(&id, index, &content);
-            (hasher, written)
-        }));
+        transfer.in_flight = Some(ChunkInFlight {
+            hash: tokio::task::spawn_blocking(move || {
+                hasher.update(&*hashed);
+                hasher
+            }),
+            write: tokio::task::spawn_blocking(move || store.write_chunk(&id, index, &content)),
+        });
         Ok(())
     }
 
@@ -962,25 +968,26 @@ impl<S: RecordingSource> Downloader<S> {
         })
     }
 
-    /// Waits for the chunk write in flight, if any, and reports its failure.
+    /// Waits for the chunk in flight, if any, and reports its failure.
     async fn settle(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
-        let Some(write) = transfer.in_flight.take() else {
+        let Some(ChunkInFlight { hash, write }) = transfer.in_flight.take() else {
             return Ok(());
         };
-        let store_error = |source| DownloadError::Store {
+        // Both are awaited before anything is reported, so no task outlives the download.
+        let (hashed, written) = (hash.await, write.await);
+        let stopped = |what: &str, join_error: tokio::task::JoinError| DownloadError::Store {
+            recording_id: transfer.recording_id.clone(),
+            source: StoreError::Other {
+                dir: self.inner.store.dir().to_path_buf(),
+                detail: format!("{what} stopped unexpectedly: {join_error}"),
+            },
+        };
+        let written = written.map_err(|e| stopped("a chunk write", e))?;
+        transfer.hasher = Some(hashed.map_err(|e| stopped("the content hash", e))?);
+        written.map_err(|source| DownloadError::Store {
             recording_id: transfer.recording_id.clone(),
             source,
-        };
-        match write.await {
-            Ok((hasher, written)) => {
-                transfer.hasher = Some(hasher);
-                written.map_err(store_error)
-            }
-            Err(join_error) => Err(store_error(StoreError::Other {
-                dir: self.inner.store.dir().to_path_buf(),
-                detail: format!("a chunk write stopped unexpectedly: {join_error}"),
-            })),
-        }
+        })
     }
 
     /// Stores the last partial chunk and writes the complete record (last).
@@ -1082,6 +1089,12 @@ impl<S: RecordingSource> Downloader<S> {
     }
 }
 
+/// One chunk on the blocking pool: its hash (which gives the hash state back) and its write.
+struct ChunkInFlight {
+    hash: tokio::task::JoinHandle<Sha256>,
+    write: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
 /// How reading one response ended.
 enum Received {
     /// Every byte is in (or the total was unknown and the body ended cleanly).
@@ -1101,8 +1114,8 @@ struct Transfer {
     next_chunk: u64,
     /// Received bytes not yet stored: less than one chunk.
     buffer: Vec<u8>,
-    /// The previous chunk, being hashed and written; gives the hash state back.
-    in_flight: Option<tokio::task::JoinHandle<(Sha256, Result<(), StoreError>)>>,
+    /// The previous chunk, being hashed and written.
+    in_flight: Option<ChunkInFlight>,
     /// sha256 of the chunks handed to the store so far; lent to the write in flight.
     hasher: Option<Sha256>,
     content_type: Option<String>,
