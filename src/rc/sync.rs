@@ -143,12 +143,26 @@ pub fn local_midnight(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
         .map_or(now, |t| t.with_timezone(&Utc))
 }
 
-/// The startup read of what the board needs to show the calls live now. A part that cannot be
-/// read becomes a warning; only the live calls are required, because without them the board
-/// would show a false picture. `board_live` is what the board already believes live (normally
-/// nothing at start). Today's call log is not read here: the snapshot's `call_log_since` asks
-/// the session to read it next ([`todays_calls`]).
+/// The whole day in one snapshot, for a one-shot reader (`callboard numbers list`): what
+/// [`bootstrap_live`] reads, then today's call log. A log that cannot be read is a warning.
 pub async fn bootstrap(
+    rest: &RestClient,
+    zone: Tz,
+    board_live: Vec<String>,
+) -> Result<Snapshot, RcError> {
+    let mut snapshot = bootstrap_live(rest, zone, board_live).await?;
+    if let Some(since) = snapshot.call_log_since.take() {
+        snapshot.call_log = keep(rest.call_log_since(since).await, &mut snapshot.warnings);
+    }
+    Ok(snapshot)
+}
+
+/// The session's startup read: what the board needs to show the calls live now. A part that
+/// cannot be read becomes a warning; only the live calls are required, because without them
+/// the board would show a false picture. `board_live` is what the board already believes live
+/// (normally nothing at start). Today's call log is not read here: the snapshot's
+/// `call_log_since` asks the session to read it next ([`todays_calls`]).
+pub async fn bootstrap_live(
     rest: &RestClient,
     zone: Tz,
     board_live: Vec<String>,
@@ -247,7 +261,7 @@ pub fn platform_sync(rest: Arc<RestClient>, zone: Tz) -> crate::rc::ws::SyncHook
         let rest = rest.clone();
         Box::pin(async move {
             match kind {
-                SyncKind::Bootstrap => bootstrap(&rest, zone, board_live).await,
+                SyncKind::Bootstrap => bootstrap_live(&rest, zone, board_live).await,
                 // The session asks only for these two; the call-log follow-ups (`EndedWhileAway`
                 // by `rc::unseen_ends`, `TodaysCalls` by `todays_calls`) are read apart, so a
                 // request for them is answered like a resync.
