@@ -773,18 +773,36 @@ impl Watcher {
     }
 
     /// Waits for the process to end by itself; kills it after `timeout`. True if it ended.
-    fn wait(mut self, timeout: Duration) -> bool {
+    fn wait(self, timeout: Duration) -> bool {
+        self.wait_with_cpu(timeout).0
+    }
+
+    /// [`Self::wait`], and the CPU seconds the process had used when last seen alive.
+    fn wait_with_cpu(mut self, timeout: Duration) -> (bool, f64) {
         let deadline = Instant::now() + timeout;
+        let mut cpu = 0.0;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
+                return (true, cpu);
             }
+            cpu = process_cpu_seconds(self.child.id()).unwrap_or(cpu);
             std::thread::sleep(Duration::from_millis(2));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        false
+        (false, cpu)
     }
+}
+
+/// User + system CPU seconds process `pid` has used (/proc/PID/stat); `None` once it is gone.
+fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')';
+    // utime and stime are the 12th and 13th of those.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some((ticks(11)? + ticks(12)?) / hz)
 }
 
 fn end_to_end_ingest(rows: &mut Vec<Row>, board_ingest_rate: Option<f64>) {
@@ -794,12 +812,15 @@ fn end_to_end_ingest(rows: &mut Vec<Row>, board_ingest_rate: Option<f64>) {
     sim.control("/_sim/pause", serde_json::json!({}));
     let count = BURST.to_string();
     let watcher = Watcher::start(&sim, &["--count", &count], home.path());
+    let sim_cpu_before = process_cpu_seconds(sim.child.id()).unwrap_or(f64::NAN);
+    let watch_cpu_before = process_cpu_seconds(watcher.child.id()).unwrap_or(f64::NAN);
     let start = Instant::now();
     let lines_before = watcher.lines();
     let burst = sim.control("/_sim/burst", serde_json::json!({"count": BURST}));
     let lines_at = std::sync::Arc::clone(&watcher.lines);
-    let finished = watcher.wait(Duration::from_secs(120));
+    let (finished, watch_cpu_after) = watcher.wait_with_cpu(Duration::from_secs(120));
     let seconds = start.elapsed().as_secs_f64();
+    let sim_cpu_after = process_cpu_seconds(sim.child.id()).unwrap_or(f64::NAN);
     // Every event line and the closing board line.
     let events = lines_at
         .load(std::sync::atomic::Ordering::Relaxed)
@@ -816,6 +837,27 @@ fn end_to_end_ingest(rows: &mut Vec<Row>, board_ingest_rate: Option<f64>) {
         ratio: board_ingest_rate.map_or_else(String::new, |r| format!("{:.2}×", rate / r)),
         budget: "≥ 100k ev/s".into(),
         pass: check(finished && rate >= 100_000.0),
+    });
+    // Each side's CPU per event: unlike the rate, these do not depend on how busy the machine
+    // is, and they say which side limits the rate on two free cores.
+    let micros_per_event = |cpu: f64| cpu * 1e6 / BURST as f64;
+    let sim_cost = micros_per_event(sim_cpu_after - sim_cpu_before);
+    let watch_cost = micros_per_event(watch_cpu_after - watch_cpu_before);
+    rows.push(Row {
+        what: "  e2e CPU: sim (world + gateway + socket)".into(),
+        figure: format!("{sim_cost:.1} µs/ev"),
+        baseline: format!("{watch_cost:.1} µs/ev watch"),
+        ratio: format!("{:.2}×", sim_cost / watch_cost),
+        budget: String::new(),
+        pass: None,
+    });
+    rows.push(Row {
+        what: "  e2e CPU: watch (WS + board + JSON lines)".into(),
+        figure: format!("{watch_cost:.1} µs/ev"),
+        baseline: format!("{:.1} µs/ev at 100k ev/s", 1e6 / 100_000.0),
+        ratio: format!("{:.2}×", watch_cost / 10.0),
+        budget: String::new(),
+        pass: None,
     });
 }
 

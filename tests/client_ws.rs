@@ -226,6 +226,7 @@ async fn start(config: SessionConfig, recover: bool) -> Harness {
                     extensions: None,
                     queues: None,
                     call_log: None,
+                    call_log_since: None,
                     presence: Vec::new(),
                     sessions: Vec::new(),
                     warnings: Vec::new(),

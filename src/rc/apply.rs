@@ -120,19 +120,29 @@ pub struct SnapshotSummary {
 
 /// Applies a bootstrap or resync snapshot: numbers and queues first (so calls are attributed),
 /// then presence, then the live calls, then ends the calls the platform no longer has, then
-/// today's call log (which skips calls the board already holds). An `EndedWhileAway` snapshot
-/// carries only call-log records: it corrects the calls a resync closed, nothing else.
+/// today's call log if the snapshot has one (it skips calls the board already holds). The
+/// follow-ups carry only call-log records: `EndedWhileAway` corrects the calls a resync closed,
+/// `TodaysCalls` adds today's earlier calls the board does not hold; neither ends anything.
 pub fn apply_snapshot(
     board: &mut Board,
     snapshot: &Snapshot,
     now: DateTime<Utc>,
 ) -> SnapshotSummary {
-    if snapshot.kind == SyncKind::EndedWhileAway {
-        let records = snapshot.call_log.as_deref().unwrap_or_default();
-        return SnapshotSummary {
-            corrected_from_call_log: board.correct_from_call_log(records, now),
-            ..SnapshotSummary::default()
-        };
+    let records = snapshot.call_log.as_deref().unwrap_or_default();
+    match snapshot.kind {
+        SyncKind::EndedWhileAway => {
+            return SnapshotSummary {
+                corrected_from_call_log: board.correct_from_call_log(records, now),
+                ..SnapshotSummary::default()
+            };
+        }
+        SyncKind::TodaysCalls => {
+            return SnapshotSummary {
+                from_call_log: board.bootstrap_from_call_log(records, now),
+                ..SnapshotSummary::default()
+            };
+        }
+        SyncKind::Bootstrap | SyncKind::Resync => {}
     }
     if let Some(numbers) = &snapshot.numbers {
         board.set_numbers(numbers, now);
@@ -199,10 +209,42 @@ mod tests {
             extensions: None,
             queues: None,
             call_log: None,
+            call_log_since: None,
             presence: Vec::new(),
             sessions: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    fn call_log_record(session: &str) -> crate::rc::records::CallLogRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("r-{session}"), "telephonySessionId": session,
+            "startTime": "2026-11-25T13:00:00.000Z", "duration": 42, "direction": "Inbound",
+            "result": "Accepted",
+            "from": {"phoneNumber": "+14155550123"}, "to": {"phoneNumber": "+18005550100"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn todays_calls_arriving_after_live_events_add_only_the_calls_not_held() {
+        let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
+        let now = "2026-11-25T14:00:01Z".parse().unwrap();
+        apply_notification(&mut board, &frame(2, "Setup"), now).unwrap();
+        let mut todays = snapshot(SyncKind::TodaysCalls);
+        todays.call_log = Some(vec![call_log_record("s-1"), call_log_record("s-0")]);
+        let later = "2026-11-25T14:05:00Z".parse().unwrap();
+        let summary = apply_snapshot(&mut board, &todays, later);
+        assert_eq!(
+            summary,
+            SnapshotSummary {
+                from_call_log: 1,
+                ..SnapshotSummary::default()
+            }
+        );
+        // The live call is neither ended nor doubled; the earlier call is there, finished.
+        assert_eq!(live_call_ids(&board), ["s-1"]);
+        assert!(board.call("s-0").is_some_and(|call| !call.is_live()));
     }
 
     #[test]

@@ -3,13 +3,26 @@
 //!
 //! RingCentral limits requests per (user, app) per group over a sliding window, and punishes a
 //! client that keeps asking during a penalty (each request restarts it). So the client must not
-//! find the limit by hitting it: it keeps its own log of what it sent in the window, learns the
-//! real limit and window from the `X-Rate-Limit-*` headers, waits when the server says the quota is
-//! spent (another program of the same user may share it), and obeys `Retry-After` exactly.
+//! find the limit by hitting it. Limits are customisable per app, and the server announces the
+//! real ones on every response (`X-Rate-Limit-Limit`, `-Remaining`, `-Window`), so:
+//!
+//! * before the first response of a group, callboard paces by the published default limits,
+//!   counting what it sent in its own log;
+//! * once the server has spoken, its `Remaining` is the budget: while it says requests are
+//!   left (less those callboard sent since), requests go at once, whatever the defaults say;
+//! * when it says none are left, callboard waits until its own log frees a slot (the oldest
+//!   request leaves the window), or, when the quota went to another program of the same user,
+//!   one window/limit before asking again;
+//! * `Retry-After` is obeyed exactly.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
+
+/// Added to "the oldest request leaves the window": the server counted that request when it
+/// arrived, a little after callboard sent it, so a request sent exactly a window later could
+/// still find it counted and be refused (and a refusal starts a penalty).
+pub const WINDOW_SLACK: Duration = Duration::from_millis(250);
 
 /// The platform's rate-limit groups. Every endpoint belongs to one (PROTOCOL.md §4 table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,8 +119,13 @@ struct GroupBudget {
     window: Duration,
     /// When each request of the current window was sent, oldest first.
     sent: VecDeque<Instant>,
-    /// Set when the server said the window has no requests left.
+    /// What the server last said is left in the window, less the requests sent since;
+    /// `None` until a response of this group carried `X-Rate-Limit-Remaining`.
+    server_remaining: Option<u32>,
+    /// When `server_remaining` last reached zero: the next request waits a spacing after it.
     server_empty_at: Option<Instant>,
+    /// Requests sent and not yet answered: a response's `Remaining` does not count them yet.
+    in_flight: u32,
     /// Set by `Retry-After`; nothing is sent before it.
     blocked_until: Option<Instant>,
 }
@@ -118,7 +136,9 @@ impl GroupBudget {
             limit: group.default_limit(),
             window: Duration::from_secs(60),
             sent: VecDeque::new(),
+            server_remaining: None,
             server_empty_at: None,
+            in_flight: 0,
             blocked_until: None,
         }
     }
@@ -167,30 +187,59 @@ impl RateLimiter {
         if let Some(until) = budget.blocked_until {
             consider(until, WaitCause::RetryAfter);
         }
-        if budget.sent.len() >= budget.limit as usize
-            && let Some(&oldest) = budget.sent.front()
-        {
-            consider(oldest + budget.window, WaitCause::QuotaUsed);
-        }
-        if let Some(at) = budget.server_empty_at {
-            // In a sliding window one request's slot frees every window/limit on average; waiting
-            // that long and asking again never trips the penalty.
-            let spacing = budget.window / budget.limit.max(1);
-            consider(at + spacing, WaitCause::ServerQuotaEmpty);
+        match budget.server_remaining {
+            // The server's count is the truth once it has spoken: requests are left.
+            Some(left) if left > 0 => {}
+            Some(_) => {
+                // None left. Where callboard's own log explains it, the oldest request leaving
+                // the window frees a slot; otherwise (another program used the quota) a slot of
+                // a sliding window frees every window/limit on average: asking again after that
+                // long never trips the penalty.
+                if budget.sent.len() >= budget.limit as usize
+                    && let Some(&oldest) = budget.sent.front()
+                {
+                    consider(oldest + budget.window + WINDOW_SLACK, WaitCause::QuotaUsed);
+                }
+                let spacing = budget.window / budget.limit.max(1);
+                let since = budget.server_empty_at.unwrap_or(now);
+                consider(since + spacing, WaitCause::ServerQuotaEmpty);
+            }
+            // Before the server's first word: the published limit, by callboard's own log.
+            None => {
+                if budget.sent.len() >= budget.limit as usize
+                    && let Some(&oldest) = budget.sent.front()
+                {
+                    consider(oldest + budget.window + WINDOW_SLACK, WaitCause::QuotaUsed);
+                }
+            }
         }
         longest.map(|(until, cause)| (until - now, cause))
     }
 
-    /// Records that a request in `group` went out at `now`.
+    /// Records that a request in `group` went out at `now`. Pair it with [`Self::on_answered`].
     pub fn on_sent(&mut self, group: RateGroup, now: Instant) {
         let budget = &mut self.groups[group.index()];
         budget.forget_before(now);
         budget.sent.push_back(now);
-        budget.server_empty_at = None;
+        budget.in_flight += 1;
+        if let Some(left) = budget.server_remaining.as_mut() {
+            // Sending when none was left is the spaced probe; the spacing restarts from it.
+            if *left <= 1 {
+                budget.server_empty_at = Some(now);
+            }
+            *left = left.saturating_sub(1);
+        }
     }
 
-    /// Learns from a response's `X-Rate-Limit-*` headers. The group named by the server wins over
-    /// callboard's own table, because limits are customisable per app.
+    /// Records that a request of `group` sent earlier was answered, or failed without an answer.
+    pub fn on_answered(&mut self, group: RateGroup) {
+        let budget = &mut self.groups[group.index()];
+        budget.in_flight = budget.in_flight.saturating_sub(1);
+    }
+
+    /// Learns from a response's `X-Rate-Limit-*` headers (call it after [`Self::on_answered`]
+    /// for that response). The group named by the server wins over callboard's own table,
+    /// because limits are customisable per app.
     pub fn on_headers(&mut self, group: RateGroup, headers: RateHeaders, now: Instant) {
         let budget = &mut self.groups[group.index()];
         if let Some(limit) = headers.limit.filter(|&l| l > 0) {
@@ -199,8 +248,11 @@ impl RateLimiter {
         if let Some(window) = headers.window {
             budget.window = window;
         }
-        if headers.remaining == Some(0) {
-            budget.server_empty_at = Some(now);
+        if let Some(remaining) = headers.remaining {
+            // Requests still on their way were not counted by the server when it answered.
+            let left = remaining.saturating_sub(budget.in_flight);
+            budget.server_remaining = Some(left);
+            budget.server_empty_at = (left == 0).then_some(now);
         }
     }
 
@@ -256,12 +308,15 @@ mod tests {
         let at = t0 + secs(10);
         assert_eq!(
             limiter.wait_needed(RateGroup::Heavy, at),
-            Some((secs(50), WaitCause::QuotaUsed))
+            Some((secs(50) + WINDOW_SLACK, WaitCause::QuotaUsed))
         );
         // Other groups are not affected.
         assert_eq!(limiter.wait_needed(RateGroup::Light, at), None);
-        // Once the first request is a window old, one more may go.
-        assert_eq!(limiter.wait_needed(RateGroup::Heavy, t0 + secs(60)), None);
+        // Once the first request is a window old (and the slack passed), one more may go.
+        assert_eq!(
+            limiter.wait_needed(RateGroup::Heavy, t0 + secs(60) + WINDOW_SLACK),
+            None
+        );
     }
 
     #[test]
@@ -274,12 +329,13 @@ mod tests {
             window: Some(secs(10)),
         };
         limiter.on_sent(RateGroup::Light, t0);
+        limiter.on_answered(RateGroup::Light);
         limiter.on_headers(RateGroup::Light, headers, t0);
         limiter.on_sent(RateGroup::Light, t0 + secs(1));
         assert_eq!(limiter.limit(RateGroup::Light), 2);
         assert_eq!(
             limiter.wait_needed(RateGroup::Light, t0 + secs(2)),
-            Some((secs(8), WaitCause::QuotaUsed))
+            Some((secs(8) + WINDOW_SLACK, WaitCause::QuotaUsed))
         );
     }
 
@@ -298,6 +354,98 @@ mod tests {
             Some((secs(6), WaitCause::ServerQuotaEmpty))
         );
         assert_eq!(limiter.wait_needed(RateGroup::Heavy, t0 + secs(6)), None);
+    }
+
+    #[test]
+    fn requests_the_server_says_are_left_go_at_once_past_the_published_limit() {
+        let mut limiter = RateLimiter::new();
+        let t0 = Instant::now();
+        // An app whose heavy group allows far more than the documented 10 a minute.
+        for i in 0..500u32 {
+            assert_eq!(
+                limiter.wait_needed(RateGroup::Heavy, t0),
+                None,
+                "request {i}"
+            );
+            limiter.on_sent(RateGroup::Heavy, t0);
+            limiter.on_answered(RateGroup::Heavy);
+            let headers = RateHeaders {
+                limit: Some(10_000),
+                remaining: Some(9_999 - i),
+                window: Some(secs(60)),
+            };
+            limiter.on_headers(RateGroup::Heavy, headers, t0);
+        }
+    }
+
+    #[test]
+    fn before_the_first_answer_the_published_limit_paces() {
+        let mut limiter = RateLimiter::new();
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            limiter.on_sent(RateGroup::Heavy, t0);
+        }
+        assert_eq!(
+            limiter.wait_needed(RateGroup::Heavy, t0),
+            Some((secs(60) + WINDOW_SLACK, WaitCause::QuotaUsed))
+        );
+        // The first answer says the app's real limit has room: the rest go at once.
+        limiter.on_answered(RateGroup::Heavy);
+        let headers = RateHeaders {
+            limit: Some(1_000),
+            remaining: Some(990),
+            window: Some(secs(60)),
+        };
+        limiter.on_headers(RateGroup::Heavy, headers, t0);
+        assert_eq!(limiter.wait_needed(RateGroup::Heavy, t0), None);
+    }
+
+    #[test]
+    fn remaining_counts_down_with_requests_sent_and_those_still_in_flight() {
+        let mut limiter = RateLimiter::new();
+        let t0 = Instant::now();
+        // Three requests out at once; the first answer says 3 were left when it was counted,
+        // but the other two were sent before it came back.
+        for _ in 0..3 {
+            limiter.on_sent(RateGroup::Light, t0);
+        }
+        limiter.on_answered(RateGroup::Light);
+        let headers = RateHeaders {
+            limit: Some(5),
+            remaining: Some(3),
+            window: Some(secs(60)),
+        };
+        limiter.on_headers(RateGroup::Light, headers, t0);
+        assert_eq!(limiter.wait_needed(RateGroup::Light, t0), None);
+        limiter.on_sent(RateGroup::Light, t0);
+        // 3 left − 2 in flight − 1 sent: none. The own log (4 of 5) does not explain it, so the
+        // next request is spaced by window / limit.
+        assert_eq!(
+            limiter.wait_needed(RateGroup::Light, t0),
+            Some((secs(12), WaitCause::ServerQuotaEmpty))
+        );
+    }
+
+    #[test]
+    fn an_exhausted_server_quota_with_a_full_own_log_waits_for_the_oldest_to_leave() {
+        let mut limiter = RateLimiter::new();
+        let t0 = Instant::now();
+        for i in 0..10u32 {
+            let at = t0 + secs(u64::from(i));
+            limiter.on_sent(RateGroup::Heavy, at);
+            limiter.on_answered(RateGroup::Heavy);
+            let headers = RateHeaders {
+                limit: Some(10),
+                remaining: Some(9 - i),
+                window: Some(secs(60)),
+            };
+            limiter.on_headers(RateGroup::Heavy, headers, at);
+        }
+        // Asking every window/limit would be refused until t0+60: the log knows better.
+        assert_eq!(
+            limiter.wait_needed(RateGroup::Heavy, t0 + secs(10)),
+            Some((secs(50) + WINDOW_SLACK, WaitCause::QuotaUsed))
+        );
     }
 
     #[test]

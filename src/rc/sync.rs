@@ -2,9 +2,11 @@
 //! enough (PROTOCOL.md §9.5):
 //!
 //! * **bootstrap**, at start: the phone numbers (attribution), the extensions (names), the call
-//!   queues with their service-level settings and members, today's call log since local
-//!   midnight, who is on a call, and every live call — so a supervisor who opens callboard at
-//!   2 pm sees the whole day;
+//!   queues with their service-level settings and members, who is on a call, and every live
+//!   call; then, once the board shows those, today's call log since local midnight
+//!   ([`todays_calls`]) — so a supervisor who opens callboard at 2 pm sees the whole day, and
+//!   sees the live calls first: a busy day's log is many Heavy-group pages, and the board must
+//!   not stay empty while they are paced;
 //! * **resync**, after a lost session: the phone numbers and the live calls.
 //!
 //! A live call is found two ways: in the detailed presence of an extension (agents' calls), and
@@ -18,13 +20,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use tokio::sync::{mpsc, watch};
 
 use crate::rc::error::RcError;
 use crate::rc::records::{
     CallLogRecord, CallQueue, CallQueueMember, Extension, PhoneNumber, Presence, TelephonySession,
 };
 use crate::rc::rest::RestClient;
-use crate::rc::ws::SyncKind;
+use crate::rc::ws::{SessionEvent, SyncKind};
 
 /// One call queue with what the board needs of it.
 #[derive(Debug, Clone)]
@@ -47,6 +50,9 @@ pub struct Snapshot {
     pub queues: Option<Vec<QueueSnapshot>>,
     /// Today's finished calls (Detailed view), newest first as the platform sends them.
     pub call_log: Option<Vec<CallLogRecord>>,
+    /// Set by a bootstrap that left today's call log for later: the session reads the log from
+    /// this instant with [`todays_calls`] once the snapshot is applied and the board is live.
+    pub call_log_since: Option<DateTime<Utc>>,
     pub presence: Vec<Presence>,
     /// Every call the platform confirmed live, as `GET …/telephony/sessions/{id}` returned it.
     pub sessions: Vec<TelephonySession>,
@@ -137,10 +143,26 @@ pub fn local_midnight(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
         .map_or(now, |t| t.with_timezone(&Utc))
 }
 
-/// The startup read: the whole day. A part that cannot be read becomes a warning; only the
-/// live calls are required, because without them the board would show a false picture.
-/// `board_live` is what the board already believes live (normally nothing at start).
+/// The whole day in one snapshot, for a one-shot reader (`callboard numbers list`): what
+/// [`bootstrap_live`] reads, then today's call log. A log that cannot be read is a warning.
 pub async fn bootstrap(
+    rest: &RestClient,
+    zone: Tz,
+    board_live: Vec<String>,
+) -> Result<Snapshot, RcError> {
+    let mut snapshot = bootstrap_live(rest, zone, board_live).await?;
+    if let Some(since) = snapshot.call_log_since.take() {
+        snapshot.call_log = keep(rest.call_log_since(since).await, &mut snapshot.warnings);
+    }
+    Ok(snapshot)
+}
+
+/// The session's startup read: what the board needs to show the calls live now. A part that
+/// cannot be read becomes a warning; only the live calls are required, because without them
+/// the board would show a false picture. `board_live` is what the board already believes live
+/// (normally nothing at start). Today's call log is not read here: the snapshot's
+/// `call_log_since` asks the session to read it next ([`todays_calls`]).
+pub async fn bootstrap_live(
     rest: &RestClient,
     zone: Tz,
     board_live: Vec<String>,
@@ -151,10 +173,6 @@ pub async fn bootstrap(
     let extensions = keep(rest.extensions().await, &mut warnings);
     let queues = read_queues(rest, &mut warnings).await;
     let queues = keep(queues, &mut warnings);
-    let call_log = keep(
-        rest.call_log_since(local_midnight(taken_at, zone)).await,
-        &mut warnings,
-    );
     let presence = keep(rest.account_presence().await, &mut warnings).unwrap_or_default();
     let mut candidates = presence_call_ids(&presence);
     candidates.extend(board_live);
@@ -165,11 +183,52 @@ pub async fn bootstrap(
         numbers,
         extensions,
         queues,
-        call_log,
+        call_log: None,
+        call_log_since: Some(local_midnight(taken_at, zone)),
         presence,
         sessions,
         warnings,
     })
+}
+
+/// Reads today's finished calls (from `since`, local midnight) after a bootstrap, and sends
+/// them to the app as a [`SyncKind::TodaysCalls`] snapshot (the board skips calls it already
+/// holds, so events applied meanwhile are not doubled). A failure is a warning: the live board
+/// is right without it, only today's totals miss the earlier calls. Ends early when the app has
+/// gone or the session shuts down.
+pub async fn todays_calls(
+    rest: Arc<RestClient>,
+    since: DateTime<Utc>,
+    events: mpsc::Sender<SessionEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let taken_at = Utc::now();
+    let read = tokio::select! {
+        read = rest.call_log_since(since) => read,
+        _ = shutdown.wait_for(|stop| *stop) => return,
+    };
+    let event = match read {
+        Ok(records) => SessionEvent::Synced(Box::new(Snapshot {
+            kind: SyncKind::TodaysCalls,
+            taken_at,
+            numbers: None,
+            extensions: None,
+            queues: None,
+            call_log: Some(records),
+            call_log_since: None,
+            presence: Vec::new(),
+            sessions: Vec::new(),
+            warnings: Vec::new(),
+        })),
+        Err(e) => {
+            tracing::warn!(target: "callboard::rc", "{e}");
+            SessionEvent::Warning(format!(
+                "today's earlier calls could not be read, so today's totals count only calls seen live: {e}"
+            ))
+        }
+    };
+    // The app gone means nobody is left to tell.
+    let _ = events.send(event).await;
 }
 
 /// The read after a lost session: the phone numbers (labels may have changed meanwhile, and
@@ -189,6 +248,7 @@ pub async fn resync(rest: &RestClient, board_live: Vec<String>) -> Result<Snapsh
         extensions: None,
         queues: None,
         call_log: None,
+        call_log_since: None,
         presence,
         sessions,
         warnings,
@@ -201,11 +261,13 @@ pub fn platform_sync(rest: Arc<RestClient>, zone: Tz) -> crate::rc::ws::SyncHook
         let rest = rest.clone();
         Box::pin(async move {
             match kind {
-                SyncKind::Bootstrap => bootstrap(&rest, zone, board_live).await,
-                // The session asks only for these two; the call-log follow-up of a resync
-                // (`EndedWhileAway`) is read by `rc::unseen_ends`, so a request for it is
-                // answered like a resync.
-                SyncKind::Resync | SyncKind::EndedWhileAway => resync(&rest, board_live).await,
+                SyncKind::Bootstrap => bootstrap_live(&rest, zone, board_live).await,
+                // The session asks only for these two; the call-log follow-ups (`EndedWhileAway`
+                // by `rc::unseen_ends`, `TodaysCalls` by `todays_calls`) are read apart, so a
+                // request for them is answered like a resync.
+                SyncKind::Resync | SyncKind::EndedWhileAway | SyncKind::TodaysCalls => {
+                    resync(&rest, board_live).await
+                }
             }
         })
     })

@@ -206,7 +206,9 @@ impl Transport {
         loop {
             self.pace(group, action, &last_code).await;
             self.limiter().on_sent(group, Instant::now());
-            let response = match build().send().await {
+            let sent = build().send().await;
+            self.limiter().on_answered(group);
+            let response = match sent {
                 Ok(response) => response,
                 Err(error) => {
                     failed_tries += 1;

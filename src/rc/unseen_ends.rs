@@ -121,6 +121,7 @@ fn correction(records: Vec<CallLogRecord>) -> SessionEvent {
         extensions: None,
         queues: None,
         call_log: Some(records),
+        call_log_since: None,
         presence: Vec::new(),
         sessions: Vec::new(),
         warnings: Vec::new(),

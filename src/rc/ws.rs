@@ -100,13 +100,18 @@ pub enum ConnState {
 /// What a sync is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncKind {
-    /// The first sync after start: the whole day (numbers, queues, call log, live calls).
+    /// The first sync after start: numbers, queues and the live calls; the hook may leave
+    /// today's call log for a [`SyncKind::TodaysCalls`] follow-up (`Snapshot::call_log_since`).
     Bootstrap,
     /// After a lost session: the live calls only.
     Resync,
     /// Not a read the session asks the hook for: the call-log records of calls a resync
     /// closed without seeing their end, delivered later by [`crate::rc::unseen_ends`].
     EndedWhileAway,
+    /// Not a read the session asks the hook for: today's call log, read by
+    /// [`crate::rc::sync::todays_calls`] after a bootstrap that asked for it (`call_log_since`),
+    /// once the live calls are on the board.
+    TodaysCalls,
 }
 
 /// What the session sends into the app loop.
@@ -553,11 +558,19 @@ impl Session {
             None => true,
             Some(old) => meta.kind == MessageType::ConnectionDetails || sequence > old.sequence,
         };
-        if newer {
-            self.wsc = Some(WscToken {
-                token: Secret::new(token.as_str()),
-                sequence,
-            });
+        if !newer {
+            return;
+        }
+        match &mut self.wsc {
+            // Every notification repeats the session's token with the next sequence: keep the
+            // token, move the sequence, allocate nothing.
+            Some(old) if old.token.expose() == token.as_str() => old.sequence = sequence,
+            _ => {
+                self.wsc = Some(WscToken {
+                    token: Secret::new(token.as_str()),
+                    sequence,
+                });
+            }
         }
     }
 
@@ -906,6 +919,7 @@ impl Session {
         match result {
             Ok(snapshot) => {
                 conn.sync_failures = 0;
+                let call_log_since = snapshot.call_log_since;
                 if kind == SyncKind::Resync {
                     self.look_up_unseen_ends(&snapshot);
                 }
@@ -918,6 +932,14 @@ impl Session {
                 self.sync_pending = None;
                 if !self.release_held().await || !self.go_live().await {
                     return Some(Ended::EventsClosed);
+                }
+                if let Some(since) = call_log_since {
+                    tokio::spawn(crate::rc::sync::todays_calls(
+                        self.rest.clone(),
+                        since,
+                        self.events.clone(),
+                        self.shutdown.clone(),
+                    ));
                 }
                 None
             }
@@ -933,6 +955,7 @@ impl Session {
                     SyncKind::Bootstrap => "load today's calls",
                     SyncKind::Resync => "resync the live calls",
                     SyncKind::EndedWhileAway => "read how calls ended while offline",
+                    SyncKind::TodaysCalls => "read today's earlier calls",
                 };
                 let warning = format!(
                     "could not {what}: {error} — trying again in {}",

@@ -276,7 +276,8 @@ pub struct SimArgs {
     /// socket per token). The official JS SDK reuses its token when it reconnects.
     #[arg(long)]
     pub reusable_ws_tokens: bool,
-    /// Rate limits: `off`, or a factor applied to the platform defaults (e.g. 10).
+    /// Rate limits: a factor applied to the platform defaults (e.g. 10), or `off` (nothing is
+    /// refused; the headers announce 1000× the defaults, counted down as requests come).
     #[arg(long, default_value = "1", value_parser = parse_rate_limits)]
     pub rate_limits: RateLimits,
 }

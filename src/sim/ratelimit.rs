@@ -41,7 +41,8 @@ pub struct RateLimits {
     pub window: Duration,
     /// How long a caller who went over is refused; every refused request restarts it.
     pub penalty: Duration,
-    /// `false` turns limiting off (headers are still sent, with nothing ever used up).
+    /// `false` turns refusing off: requests are still counted and the headers still say what
+    /// is left, as a platform with a generous custom limit would, but nothing is ever refused.
     pub enabled: bool,
 }
 
@@ -74,11 +75,15 @@ impl RateLimits {
         }
     }
 
-    /// Limits switched off entirely.
+    /// The limit [`RateLimits::off`] announces, as a multiple of the documented defaults.
+    pub const OFF_FACTOR: f64 = 1000.0;
+
+    /// Limits switched off: nothing is refused, and the headers announce limits a thousand
+    /// times the defaults (a client pacing by the headers never waits), counted down honestly.
     pub fn off() -> Self {
         RateLimits {
             enabled: false,
-            ..RateLimits::default()
+            ..RateLimits::scaled(Self::OFF_FACTOR)
         }
     }
 
@@ -116,6 +121,19 @@ struct CallerWindow {
     penalty_until: Option<Instant>,
 }
 
+impl CallerWindow {
+    /// Drops the hits a whole window old.
+    fn forget_before(&mut self, now: Instant, window: Duration) {
+        while self
+            .hits
+            .front()
+            .is_some_and(|&hit| now.saturating_duration_since(hit) >= window)
+        {
+            self.hits.pop_front();
+        }
+    }
+}
+
 /// Sliding-window counters keyed by caller (an OAuth session, or a client id for token calls).
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -140,16 +158,22 @@ impl RateLimiter {
         let limit = self.limits.limit(group);
         let window = self.limits.window;
         let window_secs = window.as_secs();
-        if !self.limits.enabled {
+        let penalty = self.limits.penalty;
+        let enabled = self.limits.enabled;
+        let entry = self.windows.entry((caller.to_owned(), group)).or_default();
+        if !enabled {
+            entry.forget_before(now, window);
+            // Past the limit nothing is refused: the window stops growing and reports none left.
+            if entry.hits.len() < limit as usize {
+                entry.hits.push_back(now);
+            }
             return Verdict::Allowed {
                 group,
                 limit,
-                remaining: limit,
+                remaining: limit - entry.hits.len() as u32,
                 window_secs,
             };
         }
-        let penalty = self.limits.penalty;
-        let entry = self.windows.entry((caller.to_owned(), group)).or_default();
         if entry.penalty_until.is_some_and(|until| now < until) {
             // The 429 trap: knocking during the penalty restarts it.
             entry.penalty_until = Some(now + penalty);
@@ -161,13 +185,7 @@ impl RateLimiter {
             };
         }
         entry.penalty_until = None;
-        while entry
-            .hits
-            .front()
-            .is_some_and(|&hit| now.saturating_duration_since(hit) >= window)
-        {
-            entry.hits.pop_front();
-        }
+        entry.forget_before(now, window);
         if entry.hits.len() >= limit as usize {
             entry.penalty_until = Some(now + penalty);
             return Verdict::Limited {
@@ -309,12 +327,38 @@ mod tests {
     fn disabled_limits_never_refuse() {
         let mut limiter = RateLimiter::new(RateLimits::off());
         let t0 = Instant::now();
-        for _ in 0..1000 {
+        for _ in 0..10_000 {
             assert!(matches!(
                 limiter.check("a", Group::Auth, t0),
                 Verdict::Allowed { .. }
             ));
         }
+    }
+
+    #[test]
+    fn disabled_limits_announce_a_large_limit_and_count_down_honestly() {
+        let mut limiter = RateLimiter::new(RateLimits::off());
+        let t0 = Instant::now();
+        let remaining = |verdict: Verdict| match verdict {
+            Verdict::Allowed {
+                limit, remaining, ..
+            } => (limit, remaining),
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(
+            remaining(limiter.check("a", Group::Heavy, t0)),
+            (10_000, 9_999)
+        );
+        assert_eq!(
+            remaining(limiter.check("a", Group::Heavy, t0)),
+            (10_000, 9_998)
+        );
+        // A window later the count starts again.
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(
+            remaining(limiter.check("a", Group::Heavy, later)),
+            (10_000, 9_999)
+        );
     }
 
     #[test]

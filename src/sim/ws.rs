@@ -26,6 +26,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::Response;
 use chrono::Utc;
+use futures_util::SinkExt;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -226,6 +227,42 @@ struct Link<'a> {
     peer: SocketAddr,
 }
 
+/// Frames written to a socket between two flushes at most.
+const SEND_BATCH: usize = 256;
+
+/// Writes `first` and whatever else is already queued (up to [`SEND_BATCH`] frames), then
+/// flushes once: a burst leaves in large writes instead of one system call per frame, and a
+/// lone frame still goes at once. `Some` when the socket is to end.
+async fn forward_queued(
+    socket: &mut WebSocket,
+    inlet: &mut Inlet,
+    first: Option<Outbound>,
+) -> Option<Ending> {
+    let mut next = first;
+    let mut written = 0;
+    loop {
+        let message = match next {
+            Some(Outbound::Text(text)) => Message::Text(text.into()),
+            Some(Outbound::Binary(bytes)) => Message::Binary(bytes.into()),
+            // Closing sends (and so flushes) what was written before the close frame.
+            Some(Outbound::Close { code, reason }) => return Some(Ending::Close(code, reason)),
+            Some(Outbound::Drop) | None => return Some(Ending::Quiet),
+        };
+        if socket.feed(message).await.is_err() {
+            return Some(Ending::Quiet);
+        }
+        written += 1;
+        if written >= SEND_BATCH {
+            break;
+        }
+        match inlet.frames.try_recv() {
+            Ok(queued) => next = Some(queued),
+            Err(_) => break,
+        }
+    }
+    socket.flush().await.err().map(|_| Ending::Quiet)
+}
+
 async fn run(state: &SimState, socket: &mut WebSocket, inlet: &mut Inlet, link: &Link<'_>) {
     let settings = state.cfg.gateway.clone();
     let started = tokio::time::Instant::now();
@@ -240,20 +277,11 @@ async fn run(state: &SimState, socket: &mut WebSocket, inlet: &mut Inlet, link: 
     let ending = loop {
         let idle_deadline = last_activity + settings.idle_timeout;
         tokio::select! {
-            outbound = inlet.frames.recv() => match outbound {
-                Some(Outbound::Text(text)) => {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break Ending::Quiet;
-                    }
+            outbound = inlet.frames.recv() => {
+                if let Some(ending) = forward_queued(socket, inlet, outbound).await {
+                    break ending;
                 }
-                Some(Outbound::Binary(bytes)) => {
-                    if socket.send(Message::Binary(bytes.into())).await.is_err() {
-                        break Ending::Quiet;
-                    }
-                }
-                Some(Outbound::Close { code, reason }) => break Ending::Close(code, reason),
-                Some(Outbound::Drop) | None => break Ending::Quiet,
-            },
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     last_activity = tokio::time::Instant::now();

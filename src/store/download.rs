@@ -9,13 +9,14 @@
 //! One download, start to end:
 //! 1. a recording already complete in the store is not fetched again;
 //! 2. otherwise the store says how many bytes it holds contiguously ([`Store::stored_prefix`],
-//!    re-hashed so the final sha256 covers the whole content) and the request asks
-//!    `Range: bytes=<that>-`;
+//!    whole chunks re-hashed so the final sha256 covers the whole content) and the request
+//!    asks `Range: bytes=<that>-`;
 //! 3. "not there yet" (404) waits with backoff and says "waiting for the recording"; 429 waits
 //!    for `Retry-After`; a cut socket, 5xx or a stall resumes from the last byte received;
-//! 4. bytes are buffered up to one chunk and written to the store chunk by chunk, one write in
-//!    flight while the next chunk arrives, so memory stays at two chunks whatever the size; the
-//!    store checks its size cap before every chunk;
+//! 4. bytes are buffered up to one chunk and hashed and written to the store chunk by chunk on
+//!    the blocking pool, one write in flight while the next chunk arrives, so memory stays at
+//!    two chunks whatever the size and the hash costs the network side nothing; the store
+//!    checks its size cap before every chunk;
 //! 5. content type (must be audio) and length (must match what the platform announced) are
 //!    checked; the metadata record marking the recording complete is written last.
 
@@ -607,7 +608,7 @@ impl<S: RecordingSource> Downloader<S> {
             next_chunk: prefix.next_chunk,
             buffer: reserve_chunk(prefix.tail, chunk_bytes),
             in_flight: None,
-            hasher: prefix.sha256,
+            hasher: Some(prefix.sha256),
             content_type: meta.content_type.clone(),
             total_length: meta.length,
             peak_buffered: 0,
@@ -907,10 +908,9 @@ impl<S: RecordingSource> Downloader<S> {
         }
     }
 
-    /// Hashes `bytes` and moves them through the one-chunk buffer into the store.
+    /// Moves `bytes` through the one-chunk buffer into the store (hashed on the way there).
     async fn absorb(&self, transfer: &mut Transfer, mut bytes: &[u8]) -> Result<(), DownloadError> {
         let chunk_bytes = self.inner.chunk_bytes;
-        transfer.hasher.update(bytes);
         transfer.position += bytes.len() as u64;
         while !bytes.is_empty() {
             let room = chunk_bytes - transfer.buffer.len();
@@ -931,37 +931,66 @@ impl<S: RecordingSource> Downloader<S> {
         Ok(())
     }
 
-    /// Hands the buffer to the store as chunk `next_chunk` and empties it. The write runs while
-    /// the next chunk arrives (so disk and network overlap); at most one write is in flight.
+    /// Hands the buffer to the store as chunk `next_chunk` and empties it. The chunk is hashed
+    /// and written by two tasks on the blocking pool while the next chunk arrives, so hashing,
+    /// disk and network all overlap (sha256 alone runs at about the speed of a loopback
+    /// download). At most one chunk is in flight, and chunks are hashed in order because the
+    /// hash state travels with the chunk.
     async fn write_buffer(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
         self.settle(transfer).await?;
+        let mut hasher = self.take_hasher(transfer)?;
         let chunk_bytes = self.inner.chunk_bytes;
-        let content = std::mem::replace(&mut transfer.buffer, Vec::with_capacity(chunk_bytes));
+        let content = Arc::new(std::mem::replace(
+            &mut transfer.buffer,
+            Vec::with_capacity(chunk_bytes),
+        ));
+        let hashed = Arc::clone(&content);
         let index = transfer.next_chunk;
         let id = transfer.recording_id.clone();
         let store = self.inner.store.clone();
-        transfer.in_flight = Some(tokio::task::spawn_blocking(move || {
-            store.write_chunk(&id, index, &content)
-        }));
+        transfer.in_flight = Some(ChunkInFlight {
+            hash: tokio::task::spawn_blocking(move || {
+                hasher.update(&*hashed);
+                hasher
+            }),
+            write: tokio::task::spawn_blocking(move || store.write_chunk(&id, index, &content)),
+        });
         Ok(())
     }
 
-    /// Waits for the chunk write in flight, if any, and reports its failure.
+    /// The hash state, back from the last chunk write. It is missing only after a chunk write
+    /// failed, which ends the download; asking again is a bug reported as a store failure
+    /// rather than a wrong sha256.
+    fn take_hasher(&self, transfer: &mut Transfer) -> Result<Sha256, DownloadError> {
+        transfer.hasher.take().ok_or_else(|| DownloadError::Store {
+            recording_id: transfer.recording_id.clone(),
+            source: StoreError::Other {
+                dir: self.inner.store.dir().to_path_buf(),
+                detail: "the content hash was lost with a failed chunk write".to_owned(),
+            },
+        })
+    }
+
+    /// Waits for the chunk in flight, if any, and reports its failure.
     async fn settle(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
-        let Some(write) = transfer.in_flight.take() else {
+        let Some(ChunkInFlight { hash, write }) = transfer.in_flight.take() else {
             return Ok(());
         };
-        let store_error = |source| DownloadError::Store {
+        // Both are awaited before anything is reported, so no task outlives the download.
+        let (hashed, written) = (hash.await, write.await);
+        let stopped = |what: &str, join_error: tokio::task::JoinError| DownloadError::Store {
+            recording_id: transfer.recording_id.clone(),
+            source: StoreError::Other {
+                dir: self.inner.store.dir().to_path_buf(),
+                detail: format!("{what} stopped unexpectedly: {join_error}"),
+            },
+        };
+        let written = written.map_err(|e| stopped("a chunk write", e))?;
+        transfer.hasher = Some(hashed.map_err(|e| stopped("the content hash", e))?);
+        written.map_err(|source| DownloadError::Store {
             recording_id: transfer.recording_id.clone(),
             source,
-        };
-        match write.await {
-            Ok(result) => result.map_err(store_error),
-            Err(join_error) => Err(store_error(StoreError::Other {
-                dir: self.inner.store.dir().to_path_buf(),
-                detail: format!("a chunk write stopped unexpectedly: {join_error}"),
-            })),
-        }
+        })
     }
 
     /// Stores the last partial chunk and writes the complete record (last).
@@ -982,7 +1011,7 @@ impl<S: RecordingSource> Downloader<S> {
         let content = FinishedContent {
             length: transfer.position,
             chunk_count,
-            sha256_hex: hex::encode(transfer.hasher.clone().finalize()),
+            sha256_hex: hex::encode(self.take_hasher(transfer)?.finalize()),
         };
         let id = transfer.recording_id.clone();
         on_store(&self.inner.store, move |store| {
@@ -1020,7 +1049,7 @@ impl<S: RecordingSource> Downloader<S> {
         transfer.position = 0;
         transfer.next_chunk = 0;
         transfer.buffer.clear();
-        transfer.hasher = Sha256::new();
+        transfer.hasher = Some(Sha256::new());
         transfer.content_type = None;
         transfer.total_length = None;
         Ok(())
@@ -1063,6 +1092,12 @@ impl<S: RecordingSource> Downloader<S> {
     }
 }
 
+/// One chunk on the blocking pool: its hash (which gives the hash state back) and its write.
+struct ChunkInFlight {
+    hash: tokio::task::JoinHandle<Sha256>,
+    write: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
 /// How reading one response ended.
 enum Received {
     /// Every byte is in (or the total was unknown and the body ended cleanly).
@@ -1082,9 +1117,10 @@ struct Transfer {
     next_chunk: u64,
     /// Received bytes not yet stored: less than one chunk.
     buffer: Vec<u8>,
-    /// The previous chunk, being written.
-    in_flight: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
-    hasher: Sha256,
+    /// The previous chunk, being hashed and written.
+    in_flight: Option<ChunkInFlight>,
+    /// sha256 of the chunks handed to the store so far; lent to the write in flight.
+    hasher: Option<Sha256>,
     content_type: Option<String>,
     total_length: Option<u64>,
     peak_buffered: usize,

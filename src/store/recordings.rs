@@ -160,7 +160,8 @@ pub struct StoredPrefix {
     pub next_chunk: u64,
     /// Content of a short last chunk (fewer than `chunk_bytes`), to be completed.
     pub tail: Vec<u8>,
-    /// sha256 state over all `bytes`, so the final hash covers the content across resumes.
+    /// sha256 state over the whole chunks (all `bytes` but the `tail`, which is hashed when
+    /// its chunk is written again), so the final hash covers the content across resumes.
     pub sha256: Sha256,
 }
 
@@ -333,12 +334,12 @@ impl Store {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
                 Err(e) => return Err(self.file_error(&path, e)),
             }
-            prefix.sha256.update(&*content);
             prefix.bytes += len as u64;
             if len < chunk_bytes {
                 prefix.tail = content.to_vec();
                 break;
             }
+            prefix.sha256.update(&*content);
             prefix.next_chunk += 1;
         }
         Ok(prefix)
@@ -955,9 +956,10 @@ mod tests {
         assert_eq!(prefix.bytes, 10);
         assert_eq!(prefix.next_chunk, 2);
         assert_eq!(prefix.tail, b"ij");
+        // The tail is hashed when its chunk is written again, completed.
         assert_eq!(
             hex::encode(prefix.sha256.finalize()),
-            hex::encode(Sha256::digest(b"abcdefghij"))
+            hex::encode(Sha256::digest(b"abcdefgh"))
         );
     }
 
