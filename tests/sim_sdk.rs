@@ -38,6 +38,9 @@ async fn sdk_dir() -> Option<PathBuf> {
         return None;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk-js");
+    // The checks run in parallel; one `npm ci` at a time, the others wait and find it done.
+    static INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _installing = INSTALL.lock().await;
     if !dir.join("node_modules").exists() {
         let install = tokio::time::timeout(
             PATIENCE,
