@@ -103,7 +103,7 @@ fn matches_filter(board: &Board, call: &Call, screen: &Screen) -> bool {
         call.queue_name.as_deref(),
         call.agent_name.as_deref(),
         Some(label),
-        Some(call.id.as_str()),
+        Some(&*call.id),
     ]
     .into_iter()
     .flatten()
@@ -153,7 +153,7 @@ pub fn table<'a>(
     now: DateTime<Utc>,
 ) -> TableData<'a> {
     let calls = calls(board, screen, scope, now);
-    let keys = calls.iter().map(|c| c.id.clone()).collect();
+    let keys = calls.iter().map(|c| c.id.to_string()).collect();
     TableData {
         columns: &COLUMNS,
         keys,
@@ -181,12 +181,12 @@ fn call_row(board: &Board, call: &Call, theme: &Theme, now: DateTime<Utc>) -> Dr
         } else {
             short_duration(in_state as i64)
         }),
-        Line::from(call.caller.clone().unwrap_or_else(dash)),
-        Line::from(call.caller_name.clone().unwrap_or_default()),
+        Line::from(call.caller.as_deref().map_or_else(dash, str::to_owned)),
+        Line::from(call.caller_name.as_deref().unwrap_or_default().to_owned()),
         Line::from(campaign.unwrap_or_else(dash)),
-        Line::from(call.queue_name.clone().unwrap_or_else(dash)),
-        Line::from(call.agent_name.clone().unwrap_or_else(dash)),
-        Line::from(call.dialed.clone().unwrap_or_else(dash)),
+        Line::from(call.queue_name.as_deref().map_or_else(dash, str::to_owned)),
+        Line::from(call.agent_name.as_deref().map_or_else(dash, str::to_owned)),
+        Line::from(call.dialed.as_deref().map_or_else(dash, str::to_owned)),
         Line::from(clock_duration(total)),
     ];
     let style = if !live {
@@ -204,7 +204,7 @@ pub fn copy_text(board: &Board, session_id: &str) -> Option<String> {
     let call = board.call(session_id)?;
     Some(match &call.caller {
         Some(caller) => format!("{} {caller}", call.id),
-        None => call.id.clone(),
+        None => call.id.to_string(),
     })
 }
 
@@ -270,18 +270,27 @@ pub fn draw_detail(
             "caller",
             format!(
                 "{}  {}",
-                call.caller.clone().unwrap_or_else(dash),
-                call.caller_name.clone().unwrap_or_default()
+                call.caller.as_deref().map_or_else(dash, str::to_owned),
+                call.caller_name.as_deref().unwrap_or_default().to_owned()
             ) + if call.first_time_caller {
                 "  (first-time caller)"
             } else {
                 ""
             },
         ),
-        field("dialled", call.dialed.clone().unwrap_or_else(dash)),
+        field(
+            "dialled",
+            call.dialed.as_deref().map_or_else(dash, str::to_owned),
+        ),
         field("campaign", campaign),
-        field("queue", call.queue_name.clone().unwrap_or_else(dash)),
-        field("agent", call.agent_name.clone().unwrap_or_else(dash)),
+        field(
+            "queue",
+            call.queue_name.as_deref().map_or_else(dash, str::to_owned),
+        ),
+        field(
+            "agent",
+            call.agent_name.as_deref().map_or_else(dash, str::to_owned),
+        ),
         field(
             "times",
             format!(
@@ -307,7 +316,7 @@ pub fn draw_detail(
             format!(
                 "telephonySessionId {}  sessionId {}",
                 call.id,
-                call.session_id.clone().unwrap_or_else(dash)
+                call.session_id.as_deref().map_or_else(dash, str::to_owned)
             ),
         ),
     ];
@@ -323,7 +332,7 @@ pub fn draw_detail(
             ),
         ));
     }
-    for party in call.parties() {
+    for party in call.party_summaries() {
         let who = match party.extension_id.as_deref() {
             None => "caller".to_string(),
             Some(ext) => board

@@ -433,7 +433,7 @@ pub fn recording_session(board: &Board, ui: &UiState, recording_id: &str) -> Opt
     board
         .calls()
         .find(|c| c.recording.as_ref().is_some_and(|r| r.id == recording_id))
-        .map(|c| c.id.clone())
+        .map(|c| c.id.to_string())
         .or_else(|| {
             ui.stored_recordings
                 .iter()
