@@ -7,7 +7,7 @@
 //! (state, queue, agent, times, outcome), then the call's tally contribution is swapped for the
 //! new one. Strings are sanitised here, once, as they enter the board.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -450,6 +450,7 @@ impl Board {
             };
             let old_start = call.started_at;
             let old_end = call.ended_at;
+            let counted = self.contribution_of(&call);
             for party in call.parties.iter_mut() {
                 if !party.status.is_terminal() {
                     transition(
@@ -463,7 +464,7 @@ impl Board {
                 call.ended_at = Some(now);
             }
             call.end_seen = false;
-            self.finish_call_update(key, call, old_start, old_end, now);
+            self.finish_call_update(key, call, old_start, old_end, counted, now);
         }
         if !missing.is_empty() {
             self.revision += 1;
@@ -510,11 +511,12 @@ impl Board {
             call.serial = old.serial;
             call.first_time_caller = old.first_time_caller;
             call.caller_checked = old.caller_checked;
-            call.contribution = old.contribution;
+            let counted = self.contribution_of(&old);
             if call.recording.is_none() {
                 call.recording = old.recording.map(|r| RecordingRef { active: false, ..r });
             }
-            self.finish_call_update(key, Box::new(call), old.started_at, old.ended_at, now);
+            let (start, end) = (old.started_at, old.ended_at);
+            self.finish_call_update(key, Box::new(call), start, end, counted, now);
             corrected += 1;
         }
         if corrected > 0 {
@@ -541,7 +543,8 @@ impl Board {
                 let id = Arc::clone(&call.id);
                 let started = call.started_at;
                 self.by_start.insert((started, Arc::clone(&id)));
-                self.finish_call_update(id, Box::new(call), started, None, now);
+                let counted = Contribution::default();
+                self.finish_call_update(id, Box::new(call), started, None, counted, now);
                 added += 1;
             }
         }
@@ -728,7 +731,6 @@ impl Board {
             summaries: Box::default(),
             caller_checked: true,
             source: CallSource::CallLog { talk_ms },
-            contribution: Contribution::default(),
             serial,
         };
         call.outcome = self.outcome_of(&call);
@@ -805,6 +807,27 @@ impl Board {
     /// replace the defaults when the record carries them; held calls are re-derived so their
     /// thresholds follow.
     pub fn set_queues(&mut self, queues: &[CallQueue], now: DateTime<Utc>) {
+        // What a call counts depends on its queue's thresholds: the calls of queues whose
+        // settings change are taken back as they were counted, under the old settings.
+        let changing: HashSet<String> = queues
+            .iter()
+            .filter(|record| record.service_level_settings.is_some())
+            .filter(|record| {
+                let new = SlaSettings::from_record(record.service_level_settings.as_ref());
+                let old = self.queues.get(&clean(&record.id)).map(|q| q.sla);
+                old.unwrap_or_default() != new
+            })
+            .map(|record| clean(&record.id))
+            .collect();
+        let counted_before: HashMap<Arc<str>, Contribution> = if changing.is_empty() {
+            HashMap::new()
+        } else {
+            self.calls
+                .values()
+                .filter(|c| c.queue_id.as_deref().is_some_and(|q| changing.contains(q)))
+                .map(|c| (Arc::clone(&c.id), self.contribution_of(c)))
+                .collect()
+        };
         for record in queues {
             let id = clean(&record.id);
             if id.is_empty() {
@@ -827,7 +850,7 @@ impl Board {
             queue.discovered = false;
             queue.changed_at = now;
         }
-        self.rederive_all(now);
+        self.rederive_all(&counted_before, now);
         self.revision += 1;
     }
 
@@ -928,7 +951,7 @@ impl Board {
                 self.agents.insert(id, agent);
             }
         }
-        self.rederive_all(now);
+        self.rederive_all(&HashMap::new(), now);
         self.revision += 1;
     }
 
@@ -1136,6 +1159,8 @@ impl Board {
             self.stale_events += 1;
             return Applied::Stale;
         }
+        // What the call counts now, to take back after the update.
+        let counted = self.contribution_of(&call);
         let mut changed = false;
         for update in updates {
             changed |= update_party(&mut call, update, at, &mut self.texts);
@@ -1156,18 +1181,25 @@ impl Board {
         if at < call.started_at {
             call.started_at = at;
         }
-        self.finish_call_update(key, call, old_start, old_end, now);
+        self.finish_call_update(key, call, old_start, old_end, counted, now);
         self.revision += 1;
         Applied::Changed
     }
 
-    /// Derives the call again, swaps its tally contribution, fixes the indexes and stores it.
+    /// Derives the call again, swaps its tally contribution (`counted`: what it added before
+    /// the change) for the new one, fixes the indexes and stores it.
+    ///
+    /// No contribution is stored per call: at rest, what a call adds to the tallies is always
+    /// `contribution_of(call)` under the board's current settings, since everything it reads
+    /// changes only through this function (or, for queue thresholds, `set_queues`, which
+    /// passes what the calls counted under the old ones).
     fn finish_call_update(
         &mut self,
         key: Arc<str>,
         mut call: Box<Call>,
         old_start: DateTime<Utc>,
         old_end: Option<DateTime<Utc>>,
+        counted: Contribution,
         now: DateTime<Utc>,
     ) {
         if call.source == CallSource::Live {
@@ -1193,9 +1225,8 @@ impl Board {
             }
         }
         let fresh = self.contribution_of(&call);
-        if fresh != call.contribution {
-            let old = std::mem::replace(&mut call.contribution, fresh);
-            self.swap_contribution(&old, &call.contribution, call.serial, now);
+        if fresh != counted {
+            self.swap_contribution(&counted, &fresh, call.serial, now);
         }
         if let (Some(id), Some(name)) = (&call.queue_id, &call.queue_name) {
             // A queue learned from events takes the name its first call carried.
@@ -1207,13 +1238,22 @@ impl Board {
     }
 
     /// Re-derives every held call (after the directory or queue settings changed).
-    fn rederive_all(&mut self, now: DateTime<Utc>) {
+    /// `counted_before` holds what calls counted under settings that have changed since.
+    fn rederive_all(
+        &mut self,
+        counted_before: &HashMap<Arc<str>, Contribution>,
+        now: DateTime<Utc>,
+    ) {
         let ids: Vec<Arc<str>> = self.calls.keys().cloned().collect();
         for id in ids {
             if let Some((key, call)) = self.calls.remove_entry(&id) {
                 let (start, end) = (call.started_at, call.ended_at);
                 let changed_at = call.changed_at;
-                self.finish_call_update(key, call, start, end, now);
+                let counted = match counted_before.get(&id) {
+                    Some(counted) => counted.clone(),
+                    None => self.contribution_of(&call),
+                };
+                self.finish_call_update(key, call, start, end, counted, now);
                 // Re-deriving is not a change the user made happen on this row.
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.changed_at = changed_at;
@@ -1740,7 +1780,6 @@ fn new_call(id: Arc<str>, started_at: DateTime<Utc>, serial: u64, now: DateTime<
         parties: Vec::new(),
         summaries: Box::default(),
         source: CallSource::Live,
-        contribution: Contribution::default(),
         serial,
     }
 }

@@ -215,9 +215,9 @@ pub(crate) enum CallSource {
     Compacted { talk_ms: i64, hold_ms: i64 },
 }
 
-/// The counters a call currently adds to the tallies, kept so they can be taken back exactly
-/// when the call changes. Compact, since every call held keeps one: the keys are the call's
-/// own shared texts, and the counts (0 or 1 per call) are flags in [`CallCounts`].
+/// The counters a call adds to the tallies, computed before and after each change so the
+/// difference can be applied exactly. The keys are the call's own shared texts, and the
+/// counts (0 or 1 per call) are flags in [`CallCounts`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Contribution {
     /// The queue the call is counted in, and when it entered it.
@@ -392,7 +392,6 @@ pub struct Call {
     /// The first-time-caller check ran (it runs once, when the caller number is first known).
     pub(crate) caller_checked: bool,
     pub(crate) source: CallSource,
-    pub(crate) contribution: Contribution,
     /// Unique per call held; orders waiting calls with equal queue times.
     pub(crate) serial: u64,
 }
