@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::board::metrics::SlaSettings;
 use crate::board::model::{
     Agent, AgentState, Applied, Board, Call, CallCounts, CallDirection, CallSource, CallState,
-    Contribution, Endpoint, Interner, NumberEntry, NumberStats, Outcome, PartyState, Queue,
-    RecordingRef, local_midnight, minute_index, normalize_number,
+    Contribution, Endpoint, FastMap, Interner, NumberEntry, NumberStats, Outcome, PartyState,
+    Queue, RecordingRef, local_midnight, minute_index, normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -93,6 +93,25 @@ fn copy_name(slot: &mut Option<Arc<str>>, value: Option<&str>, texts: &mut Inter
     }
 }
 
+/// Like [`set_shared`] for raw network text, which is sanitised (and put in shape by `shape`)
+/// only when it differs from what the slot holds: what a slot holds is already clean, so raw
+/// text equal to it is too, and most events repeat what the board has.
+fn merge_raw(
+    slot: &mut Option<Arc<str>>,
+    raw: Option<&str>,
+    texts: &mut Interner,
+    shape: impl Fn(&str) -> std::borrow::Cow<'_, str>,
+) -> bool {
+    let Some(raw) = raw else {
+        return false;
+    };
+    if slot.as_deref() == Some(raw) {
+        return false;
+    }
+    let clean = sanitize(raw);
+    set_shared(slot, Some(&shape(&clean)), texts)
+}
+
 /// The shared copy of an owned text, if any.
 fn shared(value: Option<String>, texts: &mut Interner) -> Option<Arc<str>> {
     value.map(|v| texts.intern(&v))
@@ -143,15 +162,18 @@ impl<'x> EndpointRef<'x> {
     /// Fills what the party does not know yet, and takes newer values; allocates only for a
     /// value that differs from the one held.
     fn merge_into(&self, target: &mut Endpoint, texts: &mut Interner) -> bool {
-        let sanitized = self.phone_number.map(sanitize);
-        let number = sanitized.as_deref().map(normalize_number);
-        let changed_number = set_shared(&mut target.phone_number, number.as_deref(), texts);
-        let changed_name = set_shared(&mut target.name, self.name.map(sanitize).as_deref(), texts);
-        let changed_extension = set_shared(
-            &mut target.extension_id,
-            self.extension_id.map(sanitize).as_deref(),
+        fn as_is(text: &str) -> std::borrow::Cow<'_, str> {
+            std::borrow::Cow::Borrowed(text)
+        }
+        let changed_number = merge_raw(
+            &mut target.phone_number,
+            self.phone_number,
             texts,
+            normalize_number,
         );
+        let changed_name = merge_raw(&mut target.name, self.name, texts, as_is);
+        let changed_extension =
+            merge_raw(&mut target.extension_id, self.extension_id, texts, as_is);
         changed_number || changed_name || changed_extension
     }
 }
@@ -194,9 +216,9 @@ impl Board {
         self.apply_telephony_at(ev, None, now)
     }
 
-    fn apply_telephony_at(
+    fn apply_telephony_at<'e>(
         &mut self,
-        ev: &TelephonyEvent<'_>,
+        ev: &'e TelephonyEvent<'_>,
         envelope_time: Option<&str>,
         now: DateTime<Utc>,
     ) -> Applied {
@@ -210,33 +232,42 @@ impl Board {
             .and_then(parse_timestamp)
             .or_else(|| envelope_time.and_then(parse_timestamp))
             .unwrap_or(now);
-        let updates: Vec<PartyUpdate<'_>> = ev
-            .parties
-            .iter()
-            .filter_map(|p| {
-                Some(PartyUpdate {
-                    id: p.id.as_deref().filter(|id| !id.is_empty())?,
-                    sequence: ev.sequence,
-                    extension_id: p.extension_id.as_deref(),
-                    direction: p.direction(),
-                    status: p.status(),
-                    reason: p.status.as_ref().and_then(|s| s.reason.as_deref()),
-                    from: EndpointRef::from_event(p.from.as_ref()),
-                    to: EndpointRef::from_event(p.to.as_ref()),
-                    queue_call: p.queue_call,
-                    missed_call: p.missed_call,
-                    recording: p
-                        .recordings
-                        .as_ref()
-                        .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
-                })
+        let to_update = |p: &'e events::Party<'_>| {
+            Some(PartyUpdate {
+                id: p.id.as_deref().filter(|id| !id.is_empty())?,
+                sequence: ev.sequence,
+                extension_id: p.extension_id.as_deref(),
+                direction: p.direction(),
+                status: p.status(),
+                reason: p.status.as_ref().and_then(|s| s.reason.as_deref()),
+                from: EndpointRef::from_event(p.from.as_ref()),
+                to: EndpointRef::from_event(p.to.as_ref()),
+                queue_call: p.queue_call,
+                missed_call: p.missed_call,
+                recording: p
+                    .recordings
+                    .as_ref()
+                    .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
             })
-            .collect();
-        if updates.is_empty() {
-            return Applied::Ignored;
-        }
+        };
         let session_id = ev.session_id.as_deref();
-        let applied = self.apply_party_updates(session, session_id, &updates, at, at, now);
+        // Events carry one party: no list is built for them.
+        let applied = match ev.parties.as_slice() {
+            [party] => match to_update(party) {
+                Some(update) => {
+                    let updates = std::slice::from_ref(&update);
+                    self.apply_party_updates(session, session_id, updates, at, at, now)
+                }
+                None => return Applied::Ignored,
+            },
+            parties => {
+                let updates: Vec<PartyUpdate<'_>> = parties.iter().filter_map(to_update).collect();
+                if updates.is_empty() {
+                    return Applied::Ignored;
+                }
+                self.apply_party_updates(session, session_id, &updates, at, at, now)
+            }
+        };
         self.age_out(now);
         applied
     }
@@ -335,7 +366,7 @@ impl Board {
             (&mut agent.dnd_status, input.dnd_status),
             (&mut agent.telephony_status, input.telephony_status),
         ] {
-            if let Some(value) = value {
+            if let Some(value) = value.filter(|v| slot.as_deref() != Some(*v)) {
                 changed |= set_text(slot, Some(&sanitize(value)));
             }
         }
@@ -1006,6 +1037,10 @@ impl Board {
     }
 
     fn age_out(&mut self, now: DateTime<Utc>) {
+        // Runs on every input: costs two comparisons when nothing is due.
+        if now < self.next_housekeeping && minute_index(now) == self.pruned_minute {
+            return;
+        }
         let horizon = self.horizon_start(now);
         let mut removed = false;
         while self
@@ -1030,6 +1065,7 @@ impl Board {
             self.texts.sweep_if_grown();
         }
         self.compact_finished(now);
+        self.next_housekeeping = self.housekeeping_due();
         let keep_after = self.forget_before(now);
         while self
             .forgotten_order
@@ -1067,6 +1103,36 @@ impl Board {
         for series in series {
             series.minutes.retain(|m, _| *m >= first_minute);
         }
+    }
+
+    /// The earliest time at which a finished call can be due to be compacted or aged out, or
+    /// a forgotten id due to be dropped (a forgotten id is kept at least a day).
+    fn housekeeping_due(&self) -> DateTime<Utc> {
+        let after = |t: Option<DateTime<Utc>>, span: Duration| {
+            t.and_then(|t| t.checked_add_signed(span))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        let age = after(
+            self.by_end.first().map(|(ended, _)| *ended),
+            self.config.finished_call_horizon,
+        );
+        let compact = after(
+            self.to_compact.first().map(|(ended, _)| *ended),
+            self.config.compact_finished_after,
+        );
+        let forget = after(
+            self.forgotten_order.front().map(|(at, _)| *at),
+            Duration::hours(24),
+        );
+        age.min(compact).min(forget)
+    }
+
+    /// Notes that a call ended at `end`, so housekeeping looks at it in time.
+    fn note_end_for_housekeeping(&mut self, end: DateTime<Utc>) {
+        let after = |span: Duration| end.checked_add_signed(span).unwrap_or(end);
+        let due =
+            after(self.config.finished_call_horizon).min(after(self.config.compact_finished_after));
+        self.next_housekeeping = self.next_housekeeping.min(due);
     }
 
     /// Compacts the finished calls that ended more than `compact_finished_after` ago: their
@@ -1133,7 +1199,8 @@ impl Board {
             self.stale_events += 1;
             return Applied::Stale;
         }
-        if at < self.forget_before(now) {
+        // Cheap test first: `forget_before` is at least a day before `now`.
+        if at.timestamp() <= now.timestamp() - 86_400 && at < self.forget_before(now) {
             self.stale_events += 1;
             return Applied::Stale;
         }
@@ -1222,6 +1289,7 @@ impl Board {
                 if call.source == CallSource::Live {
                     self.to_compact.insert((end, Arc::clone(&key)));
                 }
+                self.note_end_for_housekeeping(end);
             }
         }
         let fresh = self.contribution_of(&call);
@@ -1662,7 +1730,7 @@ impl Board {
 /// The queue with this id, created (as discovered from events) if the board has not seen it.
 /// Looks up before inserting, so the common case allocates no key.
 fn ensure_queue<'q>(
-    queues: &'q mut std::collections::HashMap<String, Queue>,
+    queues: &'q mut FastMap<String, Queue>,
     id: &str,
     now: DateTime<Utc>,
 ) -> &'q mut Queue {
@@ -1678,7 +1746,7 @@ fn ensure_queue<'q>(
 
 /// The running figures of a dialled number, created empty if new; allocates no key otherwise.
 fn number_stats_entry<'n>(
-    stats: &'n mut std::collections::HashMap<String, NumberStats>,
+    stats: &'n mut FastMap<String, NumberStats>,
     number: &str,
 ) -> &'n mut NumberStats {
     if !stats.contains_key(number) {
@@ -1899,17 +1967,26 @@ fn update_party(
     if let Some(m) = update.missed_call {
         party.missed_call = m;
     }
-    if let Some(reason) = update.reason {
+    if let Some(reason) = update
+        .reason
+        .filter(|r| party.reason.as_deref() != Some(*r))
+    {
         let reason = sanitize(reason);
         if !reason.is_empty() && party.reason.as_deref() != Some(&*reason) {
             party.reason = Some(reason.into());
         }
     }
-    if let Some(id) = update.recording {
-        let id = sanitize(id);
+    if let Some(raw) = update.recording {
         match &mut party.recording_hint {
-            Some((held, when)) if **held == *id => *when = at,
-            hint => *hint = Some((id.into(), at)),
+            // Held ids are clean, so raw text equal to one is too.
+            Some((held, when)) if **held == *raw => *when = at,
+            hint => {
+                let id = sanitize(raw);
+                match hint {
+                    Some((held, when)) if **held == *id => *when = at,
+                    _ => *hint = Some((id.into(), at)),
+                }
+            }
         }
     }
     if let Some(status) = &update.status {

@@ -9,6 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+/// The board's hash maps are looked up several times per event, with short string keys:
+/// foldhash (randomly seeded, already in the tree through ratatui's hashbrown) hashes them at
+/// a fraction of SipHash's cost.
+pub(crate) type FastHash = foldhash::fast::RandomState;
+pub(crate) type FastMap<K, V> = HashMap<K, V, FastHash>;
+pub(crate) type FastSet<T> = HashSet<T, FastHash>;
+
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -309,7 +316,7 @@ impl CallCounts {
 /// `Arc`. Texts nothing else holds any more are dropped by [`Interner::sweep_if_grown`].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Interner {
-    texts: HashSet<Arc<str>>,
+    texts: FastSet<Arc<str>>,
     /// Size after the last sweep; the next one runs when the set has doubled since.
     swept_len: usize,
 }
@@ -677,7 +684,7 @@ pub struct Board {
     pub(crate) config: BoardConfig,
     /// Calls by telephony session id. Boxed, so the table stays small (and cheap to grow)
     /// however large a call is; the key is the call's own `id`, shared.
-    pub(crate) calls: HashMap<Arc<str>, Box<Call>>,
+    pub(crate) calls: FastMap<Arc<str>, Box<Call>>,
     /// (started at, id) of every call held, for sorted iteration.
     pub(crate) by_start: BTreeSet<(DateTime<Utc>, Arc<str>)>,
     /// (ended at, id) of finished calls held, oldest first, for ageing out.
@@ -685,17 +692,17 @@ pub struct Board {
     /// (ended at, id) of finished calls not yet compacted, oldest first.
     pub(crate) to_compact: BTreeSet<(DateTime<Utc>, Arc<str>)>,
     /// Calls aged out of memory, so a late or replayed event cannot count them twice.
-    pub(crate) forgotten: HashSet<Arc<str>>,
+    pub(crate) forgotten: FastSet<Arc<str>>,
     pub(crate) forgotten_order: VecDeque<(DateTime<Utc>, Arc<str>)>,
-    pub(crate) queues: HashMap<String, Queue>,
-    pub(crate) agents: HashMap<String, Agent>,
+    pub(crate) queues: FastMap<String, Queue>,
+    pub(crate) agents: FastMap<String, Agent>,
     /// Extension id → type (`User`, `IvrMenu`, …), from the directory.
-    pub(crate) extension_types: HashMap<String, String>,
+    pub(crate) extension_types: FastMap<String, String>,
     pub(crate) book: HashMap<String, NumberEntry>,
     /// Phone-number id → E.164 number.
     pub(crate) book_ids: HashMap<String, String>,
-    pub(crate) number_stats: HashMap<String, NumberStats>,
-    pub(crate) known_callers: HashSet<Arc<str>>,
+    pub(crate) number_stats: FastMap<String, NumberStats>,
+    pub(crate) known_callers: FastSet<Arc<str>>,
     pub(crate) new_callers: Vec<Arc<str>>,
     /// The shared copies of texts held in many places.
     pub(crate) texts: Interner,
@@ -705,6 +712,8 @@ pub struct Board {
     pub(crate) today_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The minute of the last pruning of per-minute buckets.
     pub(crate) pruned_minute: i64,
+    /// Nothing is due to be compacted, aged out or forgotten before this (see `age_out`).
+    pub(crate) next_housekeeping: DateTime<Utc>,
     pub(crate) revision: u64,
     pub(crate) next_serial: u64,
     pub(crate) stale_events: u64,
@@ -716,18 +725,18 @@ impl Board {
     pub fn new(config: BoardConfig, known_callers: impl IntoIterator<Item = String>) -> Board {
         Board {
             config,
-            calls: HashMap::new(),
+            calls: Default::default(),
             by_start: BTreeSet::new(),
             by_end: BTreeSet::new(),
             to_compact: BTreeSet::new(),
-            forgotten: HashSet::new(),
+            forgotten: Default::default(),
             forgotten_order: VecDeque::new(),
-            queues: HashMap::new(),
-            agents: HashMap::new(),
-            extension_types: HashMap::new(),
+            queues: Default::default(),
+            agents: Default::default(),
+            extension_types: Default::default(),
             book: HashMap::new(),
             book_ids: HashMap::new(),
-            number_stats: HashMap::new(),
+            number_stats: Default::default(),
             known_callers: known_callers
                 .into_iter()
                 .map(|caller| Arc::from(caller.as_str()))
@@ -737,6 +746,7 @@ impl Board {
             today: None,
             today_span: None,
             pruned_minute: i64::MIN,
+            next_housekeeping: DateTime::<Utc>::MIN_UTC,
             revision: 0,
             next_serial: 0,
             stale_events: 0,
