@@ -79,6 +79,9 @@ pub struct Config {
     pub relabel_path: String,
     /// Command that plays a recording; `{file}` is replaced by the exported file's path.
     pub recording_player: Option<String>,
+    /// Where exports go unless told otherwise (the TUI's prompt proposes it, the CLI's `--out`
+    /// defaults to it); `None`: the current directory.
+    pub recording_export_dir: Option<PathBuf>,
     pub store_cap_bytes: u64,
     pub download_concurrency: usize,
 }
@@ -155,6 +158,7 @@ struct RelabelSection {
 #[serde(deny_unknown_fields)]
 struct RecordingsSection {
     player: Option<String>,
+    export_dir: Option<PathBuf>,
     store_cap_mb: Option<Spanned<u64>>,
     download_concurrency: Option<Spanned<usize>>,
 }
@@ -363,6 +367,11 @@ impl Config {
                 .player
                 .clone()
                 .filter(|p| !p.trim().is_empty()),
+            recording_export_dir: file
+                .recordings
+                .export_dir
+                .clone()
+                .filter(|dir| !dir.as_os_str().is_empty()),
             store_cap_bytes: store_cap_mb * 1024 * 1024,
             download_concurrency,
         })
@@ -535,6 +544,7 @@ path = "/restapi/v2/accounts/~/phone-numbers/{id}"
 
 [recordings]
 player = "mpv {file}"
+export_dir = "/srv/calls"
 store_cap_mb = 512
 download_concurrency = 4
 "#,
@@ -555,6 +565,10 @@ download_concurrency = 4
         );
         assert_eq!(config.key_overrides["quit"], vec!["x", "ctrl-q"]);
         assert_eq!(config.recording_player.as_deref(), Some("mpv {file}"));
+        assert_eq!(
+            config.recording_export_dir.as_deref(),
+            Some(Path::new("/srv/calls"))
+        );
         assert_eq!(config.store_cap_bytes, 512 * 1024 * 1024);
         assert_eq!(config.download_concurrency, 4);
     }

@@ -47,16 +47,32 @@ impl Tmux {
     /// Starts callboard in a fresh session. The shell around it records the pid, the exit
     /// status and the terminal settings after it ends, then waits so the pane can be read.
     fn start(&self, session: &str, width: u16, height: u16) {
-        let bin = env!("CARGO_BIN_EXE_callboard");
+        self.start_with(session, width, height, &[]);
+    }
+
+    /// The environment callboard runs with: a fresh home, no credentials unless `extra` sets
+    /// them, colour allowed, UTC.
+    fn env_words(&self, extra: &[(&str, String)]) -> String {
         let home = self.dir.path().display().to_string();
+        let mut words = format!(
+            "env -u RC_SERVER_URL -u RC_CLIENT_ID -u RC_CLIENT_SECRET -u RC_JWT -u NO_COLOR \
+             HOME='{home}' XDG_CONFIG_HOME='{home}/config' CALLBOARD_DATA_DIR='{home}/data' \
+             TERM=xterm-256color TZ=UTC"
+        );
+        for (name, value) in extra {
+            words.push_str(&format!(" {name}='{value}'"));
+        }
+        words
+    }
+
+    /// As [`Tmux::start`], with extra environment (e.g. credentials).
+    fn start_with(&self, session: &str, width: u16, height: u16, extra: &[(&str, String)]) {
+        let bin = env!("CARGO_BIN_EXE_callboard");
         let script = format!(
             // `\$\$`: the pane's own shell must pass `$$` through to the inner one.
-            "echo \\$\\$ > '{pid}'; \
-             exec env -u RC_SERVER_URL -u RC_CLIENT_ID -u RC_CLIENT_SECRET -u RC_JWT -u NO_COLOR \
-                 HOME='{home}' XDG_CONFIG_HOME='{home}/config' CALLBOARD_DATA_DIR='{home}/data' \
-                 TERM=xterm-256color TZ=UTC \
-                 '{bin}'",
+            "echo \\$\\$ > '{pid}'; exec {env} '{bin}'",
             pid = self.path(&format!("{session}.pid")).display(),
+            env = self.env_words(extra),
         );
         let wrapper = format!(
             "sh -c \"{}\"; echo \"[exit $?]\"; stty -a > '{stty}'; sleep 600",
@@ -79,6 +95,28 @@ impl Tmux {
             "tmux new-session: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// An interactive shell with job control (so Ctrl-Z stops a job and `fg` resumes it),
+    /// where the test types its own commands.
+    fn start_shell(&self, session: &str, width: u16, height: u16) {
+        let out = self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "env PS1='shell$ ' bash --norc --noprofile -i",
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.wait_text(session, "shell$");
     }
 
     fn screen(&self, session: &str) -> String {
@@ -288,6 +326,127 @@ fn sighup_and_kill_session_quit_cleanly_and_restore_the_terminal() {
     let pid = tmux.pid("killed");
     tmux.tmux(&["kill-session", "-t", "killed"]);
     wait_gone(pid);
+}
+
+#[test]
+fn ctrl_z_suspends_to_the_shell_and_fg_resumes() {
+    let tmux = Tmux::new("suspend");
+    tmux.start_shell("job", 100, 30);
+    let bin = env!("CARGO_BIN_EXE_callboard");
+    tmux.type_text("job", &format!("{} '{bin}'", tmux.env_words(&[])));
+    tmux.keys("job", &["Enter"]);
+    tmux.wait_for("job", "the board", queues_filled);
+    assert_eq!(tmux.format("job", "#{alternate_on}"), "1");
+
+    tmux.keys("job", &["C-z"]);
+    let screen = tmux.wait_for("job", "the shell's job-stopped line", |s| {
+        s.contains("Stopped")
+    });
+    assert_eq!(
+        tmux.format("job", "#{alternate_on}"),
+        "0",
+        "the shell gets the normal screen back:\n{screen}"
+    );
+    assert_eq!(tmux.format("job", "#{cursor_flag}"), "1", "cursor shown");
+    // The shell reads lines again: raw mode is off while callboard is stopped.
+    let stty = tmux.path("stopped.stty");
+    tmux.type_text("job", &format!("stty -a > '{}'", stty.display()));
+    tmux.keys("job", &["Enter"]);
+    let deadline = Instant::now() + WAIT;
+    let settings = loop {
+        if let Ok(text) = std::fs::read_to_string(&stty)
+            && !text.is_empty()
+        {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no stty output");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        settings.split_whitespace().any(|w| w == "icanon"),
+        "raw mode left on while suspended:\n{settings}"
+    );
+
+    tmux.type_text("job", "fg");
+    tmux.keys("job", &["Enter"]);
+    tmux.wait_for("job", "the board redrawn after fg", |s| {
+        queues_filled(s) && !s.contains("Stopped")
+    });
+    assert_eq!(tmux.format("job", "#{alternate_on}"), "1");
+    // Still answering keys after the resume.
+    tmux.keys("job", &["3"]);
+    tmux.wait_for("job", "the Calls view", |s| s.contains("In st."));
+    tmux.keys("job", &["q"]);
+    tmux.wait_for("job", "the shell prompt after quitting", |s| {
+        s.lines().rev().find(|l| !l.trim().is_empty()) == Some("shell$")
+    });
+    assert_eq!(tmux.format("job", "#{alternate_on}"), "0");
+}
+
+/// A `callboard sim` process of its own, with the credentials it prints.
+struct SimProcess {
+    child: std::process::Child,
+    env: Vec<(&'static str, String)>,
+    _home: tempfile::TempDir,
+}
+
+impl SimProcess {
+    fn start() -> SimProcess {
+        use std::io::BufRead;
+        let home = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callboard"))
+            .args(["sim", "--listen", "127.0.0.1:0"])
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env_remove("CALLBOARD_CONFIG")
+            .env_remove("RC_CLIENT_ID")
+            .env_remove("RC_CLIENT_SECRET")
+            .env_remove("RC_JWT")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut env = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().take(5) {
+            let line = line.unwrap();
+            for name in [
+                "RC_SERVER_URL",
+                "RC_CLIENT_ID",
+                "RC_CLIENT_SECRET",
+                "RC_JWT",
+            ] {
+                if let Some(value) = line.strip_prefix(&format!("{name}=")) {
+                    env.push((name, value.to_string()));
+                }
+            }
+        }
+        assert_eq!(env.len(), 4, "the simulator printed its credentials");
+        SimProcess {
+            child,
+            env,
+            _home: home,
+        }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_credentials_the_status_line_names_the_account_not_demo() {
+    let sim = SimProcess::start();
+    let tmux = Tmux::new("account");
+    tmux.start_with("acct", 120, 30, &sim.env);
+    let screen = tmux.wait_for("acct", "the board with the account named", |s| {
+        queues_filled(s) && s.contains("acct ")
+    });
+    assert!(!screen.contains("DEMO"), "{screen}");
+    tmux.keys("acct", &["q"]);
+    tmux.assert_exited_and_restored("acct");
 }
 
 /// POSTs a JSON body to the simulator's control API (plain HTTP/1.1 on loopback).

@@ -63,6 +63,32 @@ impl Scratch {
             .unwrap()
     }
 
+    /// The stored bytes of `recording_id` as a crash now would leave them: the sled files are
+    /// copied aside (a copy carries no lock) and listed from there. `None` while the copy has
+    /// no record of it, or cannot be read yet (caught mid-write: try again).
+    async fn durable_partial_bytes(&self, sim: &SimHandle, recording_id: &str) -> Option<u64> {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(
+            &self.data_dir().join("store.sled"),
+            &copy.path().join("store.sled"),
+        )
+        .ok()?;
+        let copy_dir = copy.path().to_str().unwrap().to_owned();
+        let output = self
+            .run(
+                sim,
+                sim.base_url(),
+                &["list", "--json", "--data-dir", &copy_dir],
+            )
+            .await;
+        if !output.status.success() {
+            return None;
+        }
+        let listed: Vec<Value> = serde_json::from_slice(&output.stdout).ok()?;
+        (status_of(&listed, recording_id).as_deref() == Some("partial"))
+            .then(|| stored_bytes_of(&listed, recording_id))
+    }
+
     async fn listed(&self, sim: &SimHandle) -> Vec<Value> {
         let output = self.run(sim, sim.base_url(), &["list", "--json"]).await;
         assert_success(&output, "list --json");
@@ -152,6 +178,32 @@ async fn export(scratch: &Scratch, sim: &SimHandle, recording_id: &str) -> (Outp
         )
         .await;
     (output, out)
+}
+
+/// The store's chunk size: whole chunks are what a download has stored.
+const CHUNK_BYTES: u64 = callboard::store::DEFAULT_CHUNK_BYTES as u64;
+
+fn stored_bytes_of(listed: &[Value], recording_id: &str) -> u64 {
+    listed
+        .iter()
+        .find(|r| r["recording_id"] == recording_id)
+        .and_then(|r| r["stored_bytes"].as_u64())
+        .unwrap_or_else(|| panic!("no stored_bytes for {recording_id} in {listed:?}"))
+}
+
+/// Copies a directory tree (files and subdirectories).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 fn status_of(listed: &[Value], recording_id: &str) -> Option<String> {
@@ -441,25 +493,28 @@ async fn a_killed_fetch_leaves_no_complete_looking_partial_and_the_next_one_resu
     let mut child: Child = scratch
         .command(&sim, &proxy.url, &["fetch", &recording_id])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The progress line (printed once the fetch has run a second) shows the held download;
-    // by then the received chunks are written, and sled flushes within 500 ms.
-    let stderr = child.stderr.take().unwrap();
-    let progress = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .find(|line| line.contains(" of "))
-    });
-    let seen = tokio::time::timeout(SAFETY_NET, progress)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(seen.is_some(), "no progress line before the hold");
+    // Kill only once the store on disk holds every whole chunk received before the hold:
+    // what a crash at that moment leaves is read from a copy of the sled files (the running
+    // fetch keeps the store itself locked), so no sleep has to guess how long flushing takes.
+    let held_chunks = 900_000 / CHUNK_BYTES * CHUNK_BYTES;
+    let durable = tokio::time::timeout(SAFETY_NET, async {
+        loop {
+            if let Some(stored) = scratch
+                .durable_partial_bytes(&sim, &recording_id)
+                .await
+                .filter(|&stored| stored >= held_chunks)
+            {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the held download's chunks never reached the disk");
     assert!(proxy.struck.load(Ordering::SeqCst));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -467,6 +522,18 @@ async fn a_killed_fetch_leaves_no_complete_looking_partial_and_the_next_one_resu
     assert_eq!(
         status_of(&listed, &recording_id).as_deref(),
         Some("partial")
+    );
+    let stored = stored_bytes_of(&listed, &recording_id);
+    assert!(
+        stored >= durable,
+        "{stored} stored, {durable} seen on disk before the kill"
+    );
+    let table = scratch.run(&sim, sim.base_url(), &["list"]).await;
+    assert_success(&table, "list");
+    let table = text(&table.stdout);
+    assert!(
+        table.contains(&format!("{recording_id}: partial,")) && table.contains("resumes on fetch"),
+        "{table}"
     );
     let (refused, path) = export(&scratch, &sim, &recording_id).await;
     assert!(
@@ -486,7 +553,11 @@ async fn a_killed_fetch_leaves_no_complete_looking_partial_and_the_next_one_resu
         "{}",
         text(&output.stdout)
     );
-    assert!(proxy.range_starts().iter().any(|&from| from > 0));
+    assert!(
+        proxy.range_starts().contains(&stored),
+        "did not resume at the {stored} bytes stored: {:?}",
+        proxy.range_starts()
+    );
     let (exported, path) = export(&scratch, &sim, &recording_id).await;
     assert_success(&exported, "export");
     assert_eq!(
@@ -676,6 +747,301 @@ async fn the_board_fetches_an_ended_call_by_its_session_and_keeps_what_it_knew()
     assert!(stored.is_complete());
 }
 
+/// Ctrl-C while the CLI waits for a call's recording to appear in the call log: it stops at
+/// once, says so, exits 130 like any command stopped by Ctrl-C, and stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_a_waiting_lookup_cleanly_and_stores_nothing() {
+    let sim = quiet_sim().await;
+    let scratch = Scratch::new("");
+    let mut child = scratch
+        .command(&sim, sim.base_url(), &["fetch", "s-never-recorded"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let waiting = tokio::task::spawn_blocking(move || {
+        let line = lines
+            .iter()
+            .find(|line| line.contains("waiting for the recording"));
+        (line, lines)
+    });
+    let (line, lines) = tokio::time::timeout(SAFETY_NET, waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(line.is_some(), "the lookup never said it waits");
+
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: signalling a child this test spawned and has not yet reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = tokio::time::timeout(
+        SAFETY_NET,
+        tokio::task::spawn_blocking(move || child.wait().unwrap()),
+    )
+    .await
+    .expect("Ctrl-C did not stop the fetch")
+    .unwrap();
+    reader.join().unwrap();
+    let rest: Vec<String> = lines.try_iter().collect();
+
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let said = rest.join("\n");
+    assert!(said.contains("was cancelled; nothing was stored"), "{said}");
+    assert!(scratch.listed(&sim).await.is_empty());
+}
+
+/// The TUI's lookup, held back by the client's rate limiter (the Heavy group is paused by a
+/// 429), says "paced" with the wait, not a stale retry; cancelling it ends it under its call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paced_lookup_says_so_and_its_cancel_ends_it() {
+    use callboard::app::recordings::RecordingFetcher;
+    use callboard::store::download::{DownloadConfig, DownloadUpdate, WaitReason};
+    use callboard::store::{CallInfo, Store, StoreConfig};
+
+    let sim = quiet_sim().await;
+    control(
+        &sim,
+        "/_sim/fault",
+        Some(json!({"kind": "rate_limit", "group": "heavy", "seconds": 30})),
+    )
+    .await;
+    let creds = sim.credentials();
+    let credentials = Credentials::new(
+        sim.base_url(),
+        creds.client_id.clone(),
+        Secret::new(creds.client_secret.clone()),
+        Secret::new(creds.jwt.clone()),
+    )
+    .unwrap();
+    let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
+    let fetcher = RecordingFetcher::new(
+        rest,
+        store.clone(),
+        DownloadConfig::default(),
+        events_tx.clone(),
+    )
+    .unwrap();
+    let cancel = fetcher.start_for_session(
+        "s-held-back".to_owned(),
+        CallInfo::default(),
+        events_tx,
+        |_, _| panic!("a recording was found for a call that has none"),
+    );
+
+    // The first word from the lookup is the limiter's wait: the call log answered nothing yet.
+    let first = tokio::time::timeout(SAFETY_NET, events.recv())
+        .await
+        .expect("the held-back lookup said nothing")
+        .expect("events ended");
+    assert_eq!(first.recording_id, "s-held-back");
+    let DownloadUpdate::Waiting {
+        reason: WaitReason::Paced,
+        retry_in: paced,
+    } = first.update
+    else {
+        panic!("expected a rate-limit pacing, got {:?}", first.update);
+    };
+    assert!(
+        paced > Duration::ZERO && paced <= Duration::from_secs(30),
+        "{paced:?}"
+    );
+
+    cancel.cancel();
+    let ended = tokio::time::timeout(SAFETY_NET, async {
+        loop {
+            let event = events.recv().await.expect("events ended");
+            if !matches!(event.update, DownloadUpdate::Waiting { .. }) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the cancelled lookup did not end");
+    assert_eq!(ended.recording_id, "s-held-back");
+    assert_eq!(ended.update, DownloadUpdate::Cancelled);
+    assert!(store.recordings().unwrap().is_empty());
+}
+
+/// After the lookup hands over to the download, the token it returned (what `x` on the row
+/// reaches) cancels the download too: the download ends as cancelled under its recording id,
+/// leaving a partial to resume, never a complete-looking one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lookups_token_cancels_the_download_it_handed_over_to() {
+    use callboard::app::recordings::RecordingFetcher;
+    use callboard::store::download::{Backoff, DownloadConfig, DownloadUpdate};
+    use callboard::store::{CallInfo, RecordingStatus, Store, StoreConfig};
+
+    let sim = start_sim(|config| {
+        config.world.recording_probability = 1.0;
+        config.world.recording_delay_seconds = 1.0;
+        config.world.calls_per_minute = 60.0;
+        // Talk of 10 s or more: recordings of 160 kB and up (8 kHz, 16-bit WAV).
+        config.world.min_talk_seconds = 10.0;
+        config.world.mean_talk_seconds = 12.0;
+    })
+    .await;
+    let session_id = live_recorded_call(&sim).await;
+    // The content download holds once it has carried 100 kB; the REST calls stay far below.
+    let proxy = Proxy::start(sim.addr(), Interference::Hold { after: 100_000 }).await;
+    let creds = sim.credentials();
+    let credentials = Credentials::new(
+        &proxy.url,
+        creds.client_id.clone(),
+        Secret::new(creds.client_secret.clone()),
+        Secret::new(creds.jwt.clone()),
+    )
+    .unwrap();
+    let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let config = DownloadConfig {
+        availability_backoff: Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(3),
+        },
+        ..DownloadConfig::default()
+    };
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(256);
+    let fetcher = RecordingFetcher::new(rest, store.clone(), config, events_tx.clone()).unwrap();
+    let (found_tx, found_rx) = tokio::sync::oneshot::channel();
+    let cancel = fetcher.start_for_session(
+        session_id.clone(),
+        CallInfo::default(),
+        events_tx,
+        move |_, recording_id| {
+            let _ = found_tx.send(recording_id);
+        },
+    );
+    let recording_id = tokio::time::timeout(SAFETY_NET, found_rx)
+        .await
+        .expect("the recording was never found")
+        .unwrap();
+    let held = tokio::time::timeout(SAFETY_NET, async {
+        while !proxy.struck.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(held.is_ok(), "the download never reached the hold");
+
+    cancel.cancel();
+    let ended = tokio::time::timeout(SAFETY_NET, async {
+        loop {
+            let event = events.recv().await.expect("events ended");
+            if event.recording_id == recording_id
+                && matches!(
+                    event.update,
+                    DownloadUpdate::Cancelled
+                        | DownloadUpdate::Failed { .. }
+                        | DownloadUpdate::Finished { .. }
+                )
+            {
+                return event.update;
+            }
+        }
+    })
+    .await
+    .expect("the download went on after its lookup's token was cancelled");
+    assert_eq!(ended, DownloadUpdate::Cancelled);
+    let stored = store.recording(&recording_id).unwrap().unwrap();
+    assert_eq!(stored.status, RecordingStatus::Partial);
+}
+
+/// Export never replaces a file unless told to (`--force`), writes 0600, and says plainly
+/// when the place cannot be written to.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_keeps_an_existing_file_without_force_and_names_an_unwritable_place() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let sim = quiet_sim().await;
+    let recording_id = add_recording(&sim, 300_000).await;
+    let scratch = Scratch::new("");
+    assert_success(
+        &scratch
+            .run(&sim, sim.base_url(), &["fetch", &recording_id])
+            .await,
+        "fetch",
+    );
+    let out = scratch.dir.path().join("call.wav");
+    std::fs::write(&out, b"someone else's file").unwrap();
+    let out_arg = out.to_str().unwrap();
+
+    let refused = scratch
+        .run(
+            &sim,
+            sim.base_url(),
+            &["export", &recording_id, "--out", out_arg],
+        )
+        .await;
+    assert!(!refused.status.success(), "replaced a file without --force");
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("already exists; pass --force"), "{stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"someone else's file");
+
+    let forced = scratch
+        .run(
+            &sim,
+            sim.base_url(),
+            &["export", &recording_id, "--out", out_arg, "--force"],
+        )
+        .await;
+    assert_success(&forced, "export --force");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        platform_content(&sim, &recording_id).await
+    );
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let nowhere = scratch.dir.path().join("no-such-dir").join("call.wav");
+    let missing = scratch
+        .run(
+            &sim,
+            sim.base_url(),
+            &["export", &recording_id, "--out", nowhere.to_str().unwrap()],
+        )
+        .await;
+    assert!(!missing.status.success());
+    let stderr = text(&missing.stderr);
+    assert!(
+        stderr.contains("is not a directory; create it or choose another place"),
+        "{stderr}"
+    );
+
+    // Permissions do not stop root: check a read-only directory only as another user.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let locked = scratch.dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let denied = scratch
+            .run(
+                &sim,
+                sim.base_url(),
+                &["export", &recording_id, "--out", locked.to_str().unwrap()],
+            )
+            .await;
+        assert!(!denied.status.success());
+        let stderr = text(&denied.stderr);
+        assert!(
+            stderr.contains("cannot write") && stderr.contains("choose a place you can write to"),
+            "{stderr}"
+        );
+    }
+}
+
 /// A call that is live and being recorded now (its recording is not published until it ends).
 async fn live_recorded_call(sim: &SimHandle) -> String {
     let deadline = Instant::now() + SAFETY_NET;
@@ -720,23 +1086,34 @@ fn flip_a_byte(path: &Path, at: usize) {
 mod ui_support;
 
 mod view {
+    use std::path::PathBuf;
     use std::time::Duration;
 
     use callboard::app::{App, Msg};
     use callboard::store::download::{DownloadEvent, DownloadUpdate, Progress, WaitReason};
     use callboard::store::recordings::{CallInfo, RecordingMeta, RecordingStatus};
+    use callboard::ui::downloads::RowKind;
     use callboard::ui::recording_actions::FetchFrom;
     use callboard::ui::update::Effect;
 
     use super::ui_support::{now, press, screen, scripted_app};
 
     fn download(app: &mut App, id: &str, update: DownloadUpdate) {
+        download_at(app, id, update, now());
+    }
+
+    fn download_at(
+        app: &mut App,
+        id: &str,
+        update: DownloadUpdate,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
         app.handle(
             Msg::Download(DownloadEvent {
                 recording_id: id.to_owned(),
                 update,
             }),
-            now(),
+            at,
         );
     }
 
@@ -761,10 +1138,44 @@ mod view {
         }
     }
 
-    /// Three downloads: one flowing, one waiting for the platform, one just finished.
+    /// A download interrupted at 12.9 of 48 MiB (the process was killed, say).
+    fn partial(id: &str, session: &str) -> RecordingMeta {
+        RecordingMeta {
+            length: Some(48 * 1024 * 1024),
+            sha256: None,
+            started_at: now() - chrono::Duration::hours(27),
+            fetched_at: None,
+            status: RecordingStatus::Partial,
+            ..stored(id, session)
+        }
+    }
+
+    /// A recording whose stored content failed its sha256 check on export.
+    fn damaged(id: &str, session: &str) -> RecordingMeta {
+        RecordingMeta {
+            started_at: now() - chrono::Duration::hours(28),
+            status: RecordingStatus::NeedsRefetch,
+            refetch_reason: Some("sha256 mismatch in chunk 3".into()),
+            ..stored(id, session)
+        }
+    }
+
+    const PARTIAL_BYTES: u64 = 13_526_000;
+
+    /// The store holds a complete, a partial and a damaged recording; downloads: one flowing,
+    /// one just finished, and two ended calls looked up in the call log — one waiting for the
+    /// platform to publish its recording, one held back by the client's rate limiter. The
+    /// waits were announced a few seconds before the frame, so their countdowns have moved on.
     fn app_with_downloads() -> App {
         let mut app = scripted_app();
-        app.ui.stored_recordings = vec![stored("rec-6900", "s-yesterday")];
+        app.ui.stored_recordings = vec![
+            stored("rec-6900", "s-yesterday"),
+            partial("rec-6950", "s-killed"),
+            damaged("rec-6940", "s-flipped"),
+        ];
+        app.ui
+            .partial_bytes
+            .insert("rec-6950".to_owned(), PARTIAL_BYTES);
         download(
             &mut app,
             "rec-7002",
@@ -775,13 +1186,29 @@ mod view {
                 eta: Some(Duration::from_secs(5)),
             }),
         );
-        download(
+        let five_seconds_ago = now() - chrono::Duration::seconds(5);
+        for session in ["s-ended-unpublished", "s-abandoned"] {
+            app.ui
+                .downloads
+                .requested(session, RowKind::Lookup, five_seconds_ago);
+        }
+        download_at(
             &mut app,
-            "s-ended-unrecorded",
+            "s-ended-unpublished",
             DownloadUpdate::Waiting {
                 reason: WaitReason::NotYetAvailable,
                 retry_in: Duration::from_secs(12),
             },
+            five_seconds_ago,
+        );
+        download_at(
+            &mut app,
+            "s-abandoned",
+            DownloadUpdate::Waiting {
+                reason: WaitReason::Paced,
+                retry_in: Duration::from_secs(9),
+            },
+            five_seconds_ago,
         );
         download(
             &mut app,
@@ -794,16 +1221,194 @@ mod view {
         app
     }
 
+    fn select(app: &mut App, key: &str) {
+        app.ui.screen_mut().selected = Some(key.to_owned());
+    }
+
+    /// Complete, partial (12.9 of 48 MiB: "◐ partial 27%", size "13 of 48 MiB") and damaged
+    /// entries; gauges for a download (bytes, rate, time left), a wait for the recording and a
+    /// rate-limit pacing, each counting down from when it was announced (12 s and 9 s, five
+    /// seconds ago: 7 s and 4 s left).
     #[test]
     fn recordings_view_with_download_gauges() {
         for (width, height) in [(80, 24), (160, 48)] {
             let mut app = app_with_downloads();
             press(&mut app, "6");
+            let shown = screen(&app, width, height);
+            assert!(
+                shown.contains("waiting for the recording — next try in 7 s"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("paced by rate limit — next try in 4 s"),
+                "{shown}"
+            );
+            insta::assert_snapshot!(format!("recordings_downloads_{width}x{height}"), shown);
+        }
+    }
+
+    /// A selected partial says how much is stored and that fetching resumes it; `f` does.
+    #[test]
+    fn a_partial_recording_says_it_resumes_and_f_resumes_it() {
+        let mut app = app_with_downloads();
+        press(&mut app, "6");
+        select(&mut app, "rec-6950");
+        let shown = screen(&app, 80, 24);
+        assert!(
+            shown.contains("rec-6950: partial, 13 of 48 MiB stored — resumes on fetch (f)"),
+            "{shown}"
+        );
+        insta::assert_snapshot!("recordings_partial_selected_80x24", shown);
+
+        let effects = press(&mut app, "f");
+        assert!(
+            matches!(effects.as_slice(),
+                [Effect::FetchRecording { from: FetchFrom::Recording(id), .. }] if id == "rec-6950"),
+            "{effects:?}"
+        );
+
+        select(&mut app, "rec-6940");
+        let shown = screen(&app, 80, 24);
+        assert!(
+            shown.contains("rec-6940: damaged — f fetches it again (sha256 mismatch in chunk 3)"),
+            "{shown}"
+        );
+    }
+
+    /// A call-log lookup is a row of its own: selectable, and `x` cancels it like a download.
+    #[test]
+    fn x_cancels_a_call_log_lookup_like_a_download() {
+        let mut app = app_with_downloads();
+        press(&mut app, "6");
+        select(&mut app, "s-abandoned");
+        let effects = press(&mut app, "x");
+        assert_eq!(
+            effects,
+            [Effect::CancelDownload("s-abandoned".into())],
+            "x on the lookup's row"
+        );
+        download(&mut app, "s-abandoned", DownloadUpdate::Cancelled);
+        assert!(
+            press(&mut app, "x").is_empty(),
+            "cancelled twice: the lookup no longer runs"
+        );
+        // Once found, the lookup's row gives way to its download under the recording id.
+        app.handle(
+            Msg::RecordingFound {
+                session_id: "s-ended-unpublished".into(),
+                recording_id: "rec-7100".into(),
+            },
+            now(),
+        );
+        assert!(app.ui.downloads.row("s-ended-unpublished").is_none());
+    }
+
+    /// From the Calls view, `f` on an ended call the board has no recording id for starts a
+    /// call-log lookup; it shows first in the Recordings view, where `x` cancels it.
+    #[test]
+    fn an_ended_calls_lookup_started_from_calls_is_cancelled_from_recordings() {
+        let mut app = scripted_app();
+        press(&mut app, "3");
+        select(&mut app, "s-abandoned");
+        let effects = press(&mut app, "f");
+        assert!(
+            matches!(effects.as_slice(),
+                [Effect::FetchRecording { from: FetchFrom::Session(id), .. }] if id == "s-abandoned"),
+            "{effects:?}"
+        );
+        let flash = app.ui.flash.as_ref().map(|f| f.text.clone());
+        assert!(
+            flash.is_some_and(|text| text.starts_with("looking the call's recording up")),
+            "no word on where the lookup shows"
+        );
+
+        press(&mut app, "6");
+        let shown = screen(&app, 80, 24);
+        let first_row = shown.lines().nth(3).unwrap_or_default();
+        assert!(
+            first_row.contains("… call log") && first_row.contains("+17185550144"),
+            "the lookup is not the first row: {shown}"
+        );
+        assert_eq!(
+            press(&mut app, "x"),
+            [Effect::CancelDownload("s-abandoned".into())]
+        );
+    }
+
+    /// `o` proposes `<export dir>/recording-<id>.<ext>`; the path can be edited; Enter exports
+    /// without replacing; an existing file asks first, and only a yes replaces it.
+    #[test]
+    fn export_asks_where_and_asks_before_replacing() {
+        for (width, height) in [(80, 24), (160, 48)] {
+            let mut app = app_with_downloads();
+            app.ui.export_dir = PathBuf::from("/home/sup/calls");
+            press(&mut app, "6");
+            select(&mut app, "rec-6900");
+            assert!(
+                press(&mut app, "o").is_empty(),
+                "exported before asking where"
+            );
             insta::assert_snapshot!(
-                format!("recordings_downloads_{width}x{height}"),
+                format!("recordings_export_prompt_{width}x{height}"),
                 screen(&app, width, height)
             );
         }
+
+        let mut app = app_with_downloads();
+        app.ui.export_dir = PathBuf::from("/home/sup/calls");
+        press(&mut app, "6");
+        select(&mut app, "rec-6900");
+        press(&mut app, "o");
+        // The proposed name is edited in place: .mp3 becomes .wav.
+        let effects = press(&mut app, "<bs><bs><bs>wav<enter>");
+        assert_eq!(
+            effects,
+            [Effect::ExportRecording {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+                replace: false,
+            }]
+        );
+
+        app.handle(
+            Msg::ConfirmExportOverwrite {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+            },
+            now(),
+        );
+        insta::assert_snapshot!("recordings_export_overwrite_80x24", screen(&app, 80, 24));
+        assert!(press(&mut app, "n").is_empty(), "replaced without a yes");
+        assert!(app.ui.overlay.is_none());
+
+        app.handle(
+            Msg::ConfirmExportOverwrite {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+            },
+            now(),
+        );
+        assert_eq!(
+            press(&mut app, "y"),
+            [Effect::ExportRecording {
+                recording_id: "rec-6900".into(),
+                path: PathBuf::from("/home/sup/calls/recording-rec-6900.wav"),
+                replace: true,
+            }]
+        );
+
+        // An emptied prompt says what it needs and stays open.
+        press(&mut app, "o<c-u>");
+        assert!(press(&mut app, "<enter>").is_empty());
+        assert!(
+            app.ui.input.is_some(),
+            "an empty destination closed the prompt"
+        );
+        // A partial recording cannot be exported: it says to fetch it first.
+        press(&mut app, "<esc>");
+        select(&mut app, "rec-6950");
+        assert!(press(&mut app, "o").is_empty());
+        assert!(app.ui.input.is_none());
     }
 
     #[test]
@@ -822,6 +1427,12 @@ mod view {
         assert_eq!(from, &FetchFrom::Recording("rec-7002".into()));
         assert!(call.telephony_session_id.is_some());
         assert!(call.agent.is_some(), "{call:?}");
+        let flash = app.ui.flash.as_ref().map(|f| f.text.as_str());
+        assert_eq!(
+            flash,
+            Some("fetching the recording: progress in 6 Recordings (x there cancels)"),
+            "a fetch from the Calls view must say where to follow it"
+        );
         // A second press while it runs does not start it twice.
         assert!(press(&mut app, "f").is_empty());
     }

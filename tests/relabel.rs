@@ -234,9 +234,16 @@ async fn server_errors_keep_the_write_pending_until_it_lands() {
     let confirmed = writer.confirm(&plan, Utc::now()).unwrap();
     let report = writer.write(&confirmed[0]).await.unwrap();
     match &report.outcome {
-        WriteOutcome::Deferred { message } => {
-            assert!(message.contains("HTTP 500"), "{message}");
-            assert!(report.outcome.describe().contains("will retry"));
+        WriteOutcome::Deferred { reason, .. } => {
+            assert!(reason.contains("HTTP 500"), "{reason}");
+            assert!(
+                report
+                    .outcome
+                    .words()
+                    .starts_with("RingCentral is having trouble (HTTP 500) — will retry in 30 s"),
+                "{}",
+                report.outcome.words()
+            );
         }
         other => panic!("a 5xx keeps the write pending, got {other:?}"),
     }
@@ -261,14 +268,12 @@ async fn server_errors_keep_the_write_pending_until_it_lands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_are_final_in_words_with_the_code_and_the_label_is_unchanged() {
+async fn a_403_is_final_says_not_permitted_with_the_code_and_keeps_the_label() {
     let sim = start_sim(None).await;
     let rest = rest_for(&sim);
     let dir = tempfile::tempdir().unwrap();
     let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
     let number = ctns(&rest).await.remove(2);
-
-    // 403: the account's API does not allow label changes.
     fault(
         &sim,
         json!({"kind": "http_error", "path_prefix": format!("/restapi/v1.0/account/~/phone-number/{}", number.id), "status": 403, "seconds": 30}),
@@ -285,40 +290,19 @@ async fn refusals_are_final_in_words_with_the_code_and_the_label_is_unchanged() 
         WriteOutcome::Failed { code, message } => {
             assert_eq!(code.as_deref(), Some("CMN-109"));
             assert!(
-                message.contains("does not allow label changes"),
+                message.starts_with("not permitted for this account (HTTP 403, CMN-109)"),
                 "{message}"
             );
-            assert!(message.contains("[CMN-109]"), "{message}");
         }
         other => panic!("a 403 is final, got {other:?}"),
     }
-
-    // 404: a number the account does not have.
-    let ghost = PlannedRelabel {
-        number_id: "999999999".into(),
-        phone_number: "+19995550100".into(),
-        old_label: None,
-        new_label: "Ghost".into(),
-    };
-    let missing = writer.confirm(&[ghost], Utc::now()).unwrap();
-    let report = writer.write(&missing[0]).await.unwrap();
-    match &report.outcome {
-        WriteOutcome::Failed { code, .. } => assert_eq!(code.as_deref(), Some("CMN-102")),
-        other => panic!("a 404 is final, got {other:?}"),
-    }
-
     assert!(writer.store().pending_relabels().unwrap().is_empty());
     let audit = writer.store().audit_log().unwrap();
-    assert_eq!(audit.len(), 2);
-    assert!(
-        audit
-            .iter()
-            .all(|e| matches!(e.outcome, RelabelOutcome::Failed { .. }))
-    );
+    assert_eq!(audit.len(), 1);
+    assert!(matches!(audit[0].outcome, RelabelOutcome::Failed { .. }));
     // Undo has nothing to put back: nothing landed.
-    let newest_first: Vec<_> = audit.iter().rev().cloned().collect();
-    assert_eq!(plan_undo(&newest_first), None);
-    // Other paths still answer: only the faulted number is refused.
+    assert_eq!(plan_undo(&audit), None);
+    // Other numbers still answer: only the faulted one is refused.
     let other = ctns(&rest).await.remove(3);
     let still_works = writer
         .confirm(
@@ -338,6 +322,47 @@ async fn refusals_are_final_in_words_with_the_code_and_the_label_is_unchanged() 
     let listed = rest.phone_numbers().await.unwrap();
     let refused = listed.iter().find(|n| n.id == number.id).unwrap();
     assert_eq!(refused.label, number.label);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_is_final_and_says_the_number_is_not_on_the_account() {
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
+    let before = rest.phone_numbers().await.unwrap();
+    let ghost = PlannedRelabel {
+        number_id: "999999999".into(),
+        phone_number: "+19995550100".into(),
+        old_label: None,
+        new_label: "Ghost".into(),
+    };
+    let missing = writer.confirm(&[ghost], Utc::now()).unwrap();
+    let report = writer.write(&missing[0]).await.unwrap();
+    match &report.outcome {
+        WriteOutcome::Failed { code, message } => {
+            assert_eq!(code.as_deref(), Some("CMN-102"));
+            assert!(
+                message.starts_with("number not found on the account (HTTP 404, CMN-102)"),
+                "{message}"
+            );
+        }
+        other => panic!("a 404 is final, got {other:?}"),
+    }
+    assert!(writer.store().pending_relabels().unwrap().is_empty());
+    let audit = writer.store().audit_log().unwrap();
+    assert_eq!(audit.len(), 1);
+    assert!(matches!(
+        &audit[0].outcome,
+        RelabelOutcome::Failed { code: Some(code), .. } if code == "CMN-102"
+    ));
+    // Nothing on the account changed.
+    let after = rest.phone_numbers().await.unwrap();
+    let labels = |numbers: &[PhoneNumber]| -> Vec<Option<String>> {
+        numbers.iter().map(|n| n.label.clone()).collect()
+    };
+    assert_eq!(labels(&before), labels(&after));
     sim.shutdown().await;
 }
 
@@ -547,6 +572,196 @@ async fn the_board_worker_resumes_writes_then_writes_and_undoes_on_request() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reports_rate_limit_pacing_and_cancel_drops_only_writes_never_sent() {
+    use callboard::app::relabel::{RelabelEvent, RelabelRequest, run_worker};
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let numbers: Vec<PhoneNumber> = ctns(&rest).await.into_iter().take(5).collect();
+    let writer = RelabelWriter::new(rest.clone(), open_store(dir.path()), "Ann");
+    let (requests, requests_rx) = tokio::sync::mpsc::channel(4);
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(run_worker(writer, requests_rx, move |event| {
+        events_tx.send(event).is_ok()
+    }));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("the worker answers")
+            .expect("the worker is running")
+    };
+
+    // The writes' group is rate-limited before the bulk starts: the first write waits.
+    fault(
+        &sim,
+        json!({"kind": "rate_limit", "group": "medium", "seconds": 2}),
+    )
+    .await;
+    requests
+        .send(RelabelRequest::Write(move_to("Paced Bulk", &numbers)))
+        .await
+        .unwrap();
+    let RelabelEvent::Pending(confirmed) = next().await else {
+        panic!("the bulk is kept as pending first")
+    };
+    assert_eq!(confirmed.len(), 5);
+    match next().await {
+        RelabelEvent::Paced { wait, reason } => {
+            assert!(wait > Duration::ZERO);
+            assert!(reason.contains("rate limited"), "{reason}");
+        }
+        other => panic!("the wait on the rate limit is reported, got {other:?}"),
+    }
+    // Cancel while the first write is being sent: it is never cut, the other four never go.
+    requests.send(RelabelRequest::CancelUnsent).await.unwrap();
+    let mut landed = Vec::new();
+    let cancelled = loop {
+        match next().await {
+            RelabelEvent::Paced { .. } => {}
+            RelabelEvent::Done(report) => {
+                assert!(report.outcome.landed(), "{report:?}");
+                landed.push(report.write.number_id.clone());
+            }
+            RelabelEvent::Cancelled(writes) => break writes,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(landed, [numbers[0].id.clone()], "the write in flight lands");
+    let cancelled_ids: Vec<&str> = cancelled.iter().map(|w| w.number_id.as_str()).collect();
+    let rest_ids: Vec<&str> = numbers[1..].iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(cancelled_ids, rest_ids);
+
+    assert_eq!(
+        label_of(&rest, &numbers[0].id).await.as_deref(),
+        Some(confirmed[0].new_label.as_str())
+    );
+    for number in &numbers[1..] {
+        assert_eq!(
+            label_of(&rest, &number.id).await,
+            number.label,
+            "never sent"
+        );
+    }
+    drop(requests);
+    worker.await.unwrap();
+    let store = open_store(dir.path());
+    assert!(store.pending_relabels().unwrap().is_empty());
+    let audit = store.audit_log().unwrap();
+    assert_eq!(audit.len(), 5, "every write is audited once");
+    assert!(audit[0].outcome.is_success());
+    assert!(audit[1..].iter().all(|e| matches!(
+        &e.outcome,
+        RelabelOutcome::Abandoned { reason } if reason == "cancelled before it was sent"
+    )));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_list_counts_live_and_todays_calls_as_the_simulator_has_them() {
+    let sim = start_sim(None).await;
+    let home = tempfile::tempdir().unwrap();
+    // Let some calls arrive, then hold the world still so the list and the truth agree.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let http = reqwest::Client::new();
+    let paused = http
+        .post(format!("{}/_sim/pause", sim.base_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(paused.status().is_success());
+    // A finished call reaches the call log a moment after it ends, as on the platform.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut list = cli(&sim, home.path());
+    list.args(["numbers", "list", "--json"]);
+    let listed = run(list).await;
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let truth: Value = http
+        .get(format!("{}/_sim/truth", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Per campaign row of the truth: its numbers' live and today's calls add up to its own.
+    let count = |number: &str, field: &str| -> i64 {
+        rows.iter()
+            .find(|r| r["phone_number"] == number)
+            .map_or(0, |r| r[field].as_i64().unwrap())
+    };
+    let mut total_today = 0;
+    for campaign in truth["campaigns"].as_array().unwrap() {
+        if campaign["campaign"] == "(unknown)" {
+            continue;
+        }
+        let numbers: Vec<&str> = campaign["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        let live: i64 = numbers.iter().map(|n| count(n, "live_now")).sum();
+        let today: i64 = numbers.iter().map(|n| count(n, "calls_today")).sum();
+        assert_eq!(live, campaign["live"].as_i64().unwrap(), "{campaign}");
+        assert_eq!(today, campaign["offered"].as_i64().unwrap(), "{campaign}");
+        total_today += today;
+    }
+    assert!(total_today > 0, "the test world has calls today");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_changed_elsewhere_reaches_the_board_with_the_next_refresh() {
+    use callboard::app::relabel::{RelabelEvent, run_worker_refreshing};
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let number = ctns(&rest).await.remove(0);
+    let writer = RelabelWriter::new(rest.clone(), open_store(dir.path()), "Ann");
+    let (requests, requests_rx) = tokio::sync::mpsc::channel(4);
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(run_worker_refreshing(
+        writer,
+        requests_rx,
+        move |event| events_tx.send(event).is_ok(),
+        Duration::from_millis(300),
+    ));
+    // Another supervisor relabels the number with their own client.
+    let elsewhere = rest_for(&sim);
+    elsewhere
+        .relabel(&number.id, "Changed Elsewhere +14155550100")
+        .await
+        .unwrap();
+    let refreshed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await.expect("the worker is running") {
+                RelabelEvent::NumbersRefreshed(numbers) => {
+                    let seen = numbers.into_iter().find(|n| n.id == number.id).unwrap();
+                    if seen.label.as_deref() == Some("Changed Elsewhere +14155550100") {
+                        break seen;
+                    }
+                }
+                other => panic!("only refreshes expected, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a refresh carries the new label");
+    assert_eq!(refreshed.phone_number, number.phone_number);
+    drop(requests);
+    worker.await.unwrap();
+    sim.shutdown().await;
+}
+
 /// The `callboard` binary pointed at `sim`, with its own home and data dir.
 fn cli(sim: &SimHandle, home: &Path) -> std::process::Command {
     let creds = sim.credentials();
@@ -591,7 +806,11 @@ async fn the_cli_lists_dry_runs_relabels_and_respects_read_only() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let csv = String::from_utf8(listed.stdout).unwrap();
-    assert!(csv.starts_with("id,phone_number,label,campaign,dn,usage_type,rings\n"));
+    assert!(
+        csv.starts_with(
+            "id,phone_number,label,campaign,dn,usage_type,rings,live_now,calls_today\n"
+        )
+    );
     assert!(
         csv.contains(&format!("{},{},", number.id, number.phone_number)),
         "{csv}"
@@ -720,15 +939,31 @@ mod tui {
     use callboard::app::relabel::{
         PlannedRelabel, RelabelEvent, RelabelRequest, WriteOutcome, WriteReport,
     };
-    use callboard::store::PendingRelabel;
+    use callboard::board::Window;
+    use callboard::store::{PendingRelabel, RelabelOutcome, Store, StoreConfig};
     use callboard::ui::keys::KeyMap;
-    use callboard::ui::state::Overlay;
+    use callboard::ui::label_editor::EditorMode;
+    use callboard::ui::state::{Overlay, ScreenKind};
     use callboard::ui::update::Effect;
+    use chrono::Duration;
 
-    use super::ui_support::{ZILLOW_CTN, now, press, screen, scripted_app};
+    use super::ui_support::{GOOGLE_CTN, ZILLOW_CTN, now, press, screen, scripted_app};
 
     fn pending_write(number_id: &str, number: &str, old: &str, new: &str) -> PendingRelabel {
         PendingRelabel::new(number_id, number, Some(old.into()), new, "Ann", now())
+    }
+
+    fn done(write: &PendingRelabel, outcome: WriteOutcome) -> Msg {
+        Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
+            write: write.clone(),
+            outcome,
+        })))
+    }
+
+    /// Both sizes the snapshots are reviewed at.
+    fn snapshots(app: &callboard::app::App, name: &str) {
+        insta::assert_snapshot!(format!("{name}_80x24"), screen(app, 80, 24));
+        insta::assert_snapshot!(format!("{name}_160x48"), screen(app, 160, 48));
     }
 
     #[test]
@@ -737,7 +972,7 @@ mod tui {
         press(&mut app, "5m");
         let write = pending_write(
             "9002",
-            "+14155550102",
+            GOOGLE_CTN,
             "Google Ads +14155550100",
             "Yelp +14155550100",
         );
@@ -750,23 +985,133 @@ mod tui {
         assert!(text.contains("● +14155550101"), "{text}");
         assert!(text.contains("⧗ 1 relabel pending"), "{text}");
         insta::assert_snapshot!("numbers_pending_and_marked_160x30", text);
+        snapshots(&app, "numbers_pending_and_marked");
+    }
 
-        // A refusal puts the row back to its old label and says why, with the code.
+    /// A refusal puts the row back to its old label and says why in words, with the code.
+    fn refused_row_is_restored(outcome: WriteOutcome, expected: &str) {
+        let mut app = scripted_app();
+        press(&mut app, "5");
+        let write = pending_write(
+            "9002",
+            GOOGLE_CTN,
+            "Google Ads +14155550100",
+            "Yelp +14155550100",
+        );
         app.handle(
-            Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
-                write,
-                outcome: WriteOutcome::Failed {
-                    code: Some("CMN-109".into()),
-                    message: "this account's API does not allow label changes (HTTP 403) [CMN-109]"
-                        .into(),
-                },
-            }))),
+            Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
             now(),
         );
-        let text = screen(&app, 160, 30);
+        assert!(screen(&app, 160, 30).contains("⧗ Yelp"));
+        app.handle(done(&write, outcome), now());
+        let text = screen(&app, 200, 30);
         assert!(!text.contains('⧗'), "{text}");
         assert!(text.contains("Google Ads +14155550100"), "{text}");
-        assert!(text.contains("[CMN-109]"), "{text}");
+        assert!(!text.contains("Yelp"), "{text}");
+        assert!(
+            text.contains(&format!("+14155550102: relabel failed: {expected}")),
+            "{text}"
+        );
+        assert_eq!(app.ui.jobs_in_flight, 0);
+        assert!(app.ui.pending_relabels.is_empty());
+    }
+
+    #[test]
+    fn a_403_restores_the_row_and_says_not_permitted_with_the_code() {
+        refused_row_is_restored(
+            WriteOutcome::Failed {
+                code: Some("CMN-109".into()),
+                message: "not permitted for this account (HTTP 403, CMN-109)".into(),
+            },
+            "not permitted for this account (HTTP 403, CMN-109)",
+        );
+    }
+
+    #[test]
+    fn a_404_restores_the_row_and_says_the_number_is_not_on_the_account() {
+        refused_row_is_restored(
+            WriteOutcome::Failed {
+                code: Some("CMN-102".into()),
+                message: "number not found on the account (HTTP 404, CMN-102)".into(),
+            },
+            "number not found on the account (HTTP 404, CMN-102)",
+        );
+    }
+
+    #[test]
+    fn a_landed_relabel_moves_live_and_todays_calls_to_the_new_campaign_at_once() {
+        let mut app = scripted_app();
+        let campaign_of = |app: &callboard::app::App, session: &str| {
+            let call = app.board.call(session).unwrap();
+            app.board.campaign_of_call(call).map(|(c, _)| c)
+        };
+        assert_eq!(
+            campaign_of(&app, "s-waiting").as_deref(),
+            Some("Zillow Spring")
+        );
+        let write = pending_write(
+            "9001",
+            ZILLOW_CTN,
+            "Zillow Spring +14155550100",
+            "Radio Spring +14155550100",
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Pending(vec![write.clone()])),
+            now(),
+        );
+        // Until the platform confirms, calls count under the label in place.
+        assert_eq!(
+            campaign_of(&app, "s-waiting").as_deref(),
+            Some("Zillow Spring")
+        );
+        app.handle(
+            done(
+                &write,
+                WriteOutcome::Applied {
+                    label: "Radio Spring +14155550100".into(),
+                },
+            ),
+            now(),
+        );
+        // The live call and the one that ended earlier today both move.
+        assert_eq!(
+            campaign_of(&app, "s-waiting").as_deref(),
+            Some("Radio Spring")
+        );
+        assert_eq!(
+            campaign_of(&app, "s-answered").as_deref(),
+            Some("Radio Spring")
+        );
+        let rows = app.board.campaign_rows(Window::Today, now());
+        let radio = rows.iter().find(|r| r.campaign == "Radio Spring").unwrap();
+        assert_eq!((radio.live, radio.offered), (1, 2));
+        assert!(
+            rows.iter()
+                .filter(|r| r.campaign == "Zillow Spring")
+                .all(|r| r.offered == 0 && r.live == 0),
+            "{rows:?}"
+        );
+    }
+
+    #[test]
+    fn a_refreshed_number_list_moves_calls_to_labels_changed_elsewhere() {
+        let mut app = scripted_app();
+        let numbers: Vec<callboard::rc::records::PhoneNumber> =
+            serde_json::from_value(serde_json::json!([
+                {"id": 9001, "phoneNumber": ZILLOW_CTN, "label": "Yelp +14155550100", "usageType": "CompanyNumber"},
+                {"id": 9002, "phoneNumber": GOOGLE_CTN, "label": "Google Ads +14155550100", "usageType": "CompanyNumber"},
+            ]))
+            .unwrap();
+        app.handle(Msg::Relabel(RelabelEvent::NumbersRefreshed(numbers)), now());
+        let call = app.board.call("s-waiting").unwrap();
+        assert_eq!(
+            app.board.campaign_of_call(call).map(|(c, _)| c).as_deref(),
+            Some("Yelp")
+        );
+        press(&mut app, "5");
+        let text = screen(&app, 160, 30);
+        assert!(text.contains("Yelp +14155550100"), "{text}");
+        assert!(!text.contains("Zillow Spring"), "{text}");
     }
 
     #[test]
@@ -790,40 +1135,128 @@ mod tui {
     }
 
     #[test]
-    fn the_editor_completes_campaigns_keeps_the_dn_and_refuses_bad_labels() {
+    fn the_editor_has_campaign_and_dn_fields_with_visible_completion() {
         let mut app = scripted_app();
-        press(&mut app, "5e<c-u>Goo<tab>");
-        let editing = screen(&app, 120, 30);
-        assert!(
-            editing.contains("label for +14155550101 (tab completes): Google Ads +14155550100"),
-            "{editing}"
-        );
-        let wide = screen(&app, 200, 30);
-        assert!(
-            wide.contains("→ \"Google Ads +14155550100\" (was \"Zillow Spring +14155550100\") · campaign \"Google Ads\", DN +14155550100"),
-            "{wide}"
-        );
-        insta::assert_snapshot!("editor_completed_200x30", wide);
+        press(&mut app, "5e");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("e opens the editor: {:?}", app.ui.overlay);
+        };
+        assert_eq!(editor.mode, EditorMode::Fields);
+        assert_eq!(editor.campaign.text, "Zillow Spring");
+        assert_eq!(editor.dn.text, "+14155550100");
 
-        press(&mut app, &format!("<c-u>{}<enter>", "x".repeat(70)));
-        let error = app.ui.input.as_ref().and_then(|i| i.error.clone());
+        // Typing a prefix lists the matching campaigns; Tab takes the first, then the next.
+        press(&mut app, "<c-u>");
+        let text = screen(&app, 80, 24);
         assert!(
-            error.as_deref().is_some_and(|e| e.contains("at most 64")),
-            "{error:?}"
+            text.contains("tab: Billboard I-80 · Google Ads · Zillow Spring"),
+            "{text}"
         );
-        assert!(app.ui.overlay.is_none(), "nothing to confirm yet");
+        press(&mut app, "Goo<tab>");
+        let text = screen(&app, 160, 48);
+        assert!(text.contains("campaign  Google Ads"), "{text}");
+        assert!(text.contains("tab: Google Ads"), "{text}");
+        assert!(
+            text.contains("now     \"Zillow Spring +14155550100\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("writes  \"Google Ads +14155550100\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("reads   campaign \"Google Ads\", DN +14155550100"),
+            "{text}"
+        );
+        snapshots(&app, "editor_fields_completed");
 
-        press(&mut app, "<c-u>Google Ads +14155550100<enter>");
-        let confirm = screen(&app, 120, 30);
+        // ↓ moves to the DN, whose completions are the known DNs.
+        press(&mut app, "<down><c-u>+1");
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("tab: +14155550100"), "{text}");
+        press(&mut app, "<tab>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("still editing");
+        };
+        assert_eq!(editor.dn.text, "+14155550100");
+        // With nothing to complete, Tab moves to the other field.
+        press(&mut app, "<up><c-u>Brand New<tab>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("still editing");
+        };
+        assert_eq!(editor.campaign.text, "Brand New");
+        assert_eq!(editor.focus, callboard::ui::label_editor::Field::Dn);
+    }
+
+    #[test]
+    fn the_editor_shows_validation_errors_in_words_before_any_write() {
+        let mut app = scripted_app();
+        press(&mut app, "5e<down><c-u>4155550100");
+        let text = screen(&app, 80, 24);
         assert!(
-            confirm.contains("from    \"Zillow Spring +14155550100\""),
-            "{confirm}"
+            text.contains("writes  nothing until this is fixed:"),
+            "{text}"
+        );
+        assert!(text.contains("✗ a DN must be an E.164 number"), "{text}");
+        snapshots(&app, "editor_invalid_dn");
+        // Enter does not move on while the label breaks a rule.
+        assert!(press(&mut app, "<enter>").is_empty());
+        assert!(matches!(app.ui.overlay, Some(Overlay::EditLabel(_))));
+
+        press(
+            &mut app,
+            &format!("<c-u>+14155550100<up><c-u>{}", "x".repeat(60)),
+        );
+        let text = screen(&app, 160, 48);
+        assert!(text.contains("at most 64"), "{text}");
+        press(&mut app, "<enter>");
+        assert!(matches!(app.ui.overlay, Some(Overlay::EditLabel(_))));
+        // Small terminals cut the editor, never crash; below the floor they say so.
+        let small = screen(&app, 50, 12);
+        assert!(small.contains("Relabel +14155550101"), "{small}");
+        assert!(screen(&app, 40, 10).contains("terminal too small"));
+    }
+
+    #[test]
+    fn the_raw_mode_writes_the_label_as_typed_and_the_confirm_is_one_key() {
+        let mut app = scripted_app();
+        press(&mut app, "5e<c-r>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("still editing");
+        };
+        assert_eq!(editor.mode, EditorMode::Raw);
+        assert_eq!(editor.raw.text, "Zillow Spring +14155550100");
+        press(&mut app, "<c-u>Billboard I-80 +14155550199");
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("▸ raw label"), "{text}");
+        assert!(
+            text.contains("writes  \"Billboard I-80 +14155550199\""),
+            "{text}"
+        );
+        snapshots(&app, "editor_raw");
+
+        press(&mut app, "<enter>");
+        assert!(matches!(
+            app.ui.overlay,
+            Some(Overlay::ConfirmRelabel { .. })
+        ));
+        let text = screen(&app, 80, 24);
+        assert!(
+            text.contains("from    \"Zillow Spring +14155550100\""),
+            "{text}"
         );
         assert!(
-            confirm.contains("to      \"Google Ads +14155550100\""),
-            "{confirm}"
+            text.contains("to      \"Billboard I-80 +14155550199\""),
+            "{text}"
         );
-        insta::assert_snapshot!("editor_confirm_120x30", confirm);
+        snapshots(&app, "confirm_single");
+        // Esc goes back to the editor with everything typed kept.
+        press(&mut app, "<esc>");
+        let Some(Overlay::EditLabel(editor)) = &app.ui.overlay else {
+            panic!("esc returns to the editor");
+        };
+        assert_eq!(editor.raw.text, "Billboard I-80 +14155550199");
+        press(&mut app, "<enter>");
         let effects = press(&mut app, "y");
         assert_eq!(
             effects,
@@ -832,25 +1265,36 @@ mod tui {
                     number_id: "9001".into(),
                     phone_number: ZILLOW_CTN.into(),
                     old_label: Some("Zillow Spring +14155550100".into()),
-                    new_label: "Google Ads +14155550100".into(),
+                    new_label: "Billboard I-80 +14155550199".into(),
                 }
             ]))]
         );
+        assert!(app.ui.overlay.is_none());
     }
 
     #[test]
     fn bulk_sets_the_campaign_of_marked_numbers_after_a_confirm_with_examples() {
         let mut app = scripted_app();
-        press(&mut app, "5mjmjmE");
+        press(&mut app, "5mmmE");
         assert!(screen(&app, 120, 30).contains("campaign for 3 numbers"));
-        press(&mut app, "Radio Spring<enter>");
+        // Tab cycles the known campaigns; typing starts a new completion.
+        let typed = |app: &callboard::app::App| app.ui.input.as_ref().unwrap().text.clone();
+        press(&mut app, "<tab>");
+        assert_eq!(typed(&app), "Billboard I-80");
+        press(&mut app, "<tab><tab>");
+        assert_eq!(typed(&app), "Zillow Spring");
+        press(&mut app, "<tab>");
+        assert_eq!(typed(&app), "Billboard I-80");
+        press(&mut app, "<c-u>Go<tab>");
+        assert_eq!(typed(&app), "Google Ads");
+        press(&mut app, "<c-u>Radio Spring<enter>");
         assert!(matches!(app.ui.overlay, Some(Overlay::ConfirmBulk { .. })));
-        let confirm = screen(&app, 120, 30);
+        let confirm = screen(&app, 80, 24);
         assert!(
             confirm.contains("3 numbers → campaign \"Radio Spring\""),
             "{confirm}"
         );
-        insta::assert_snapshot!("bulk_confirm_120x30", confirm);
+        snapshots(&app, "confirm_bulk");
         let effects = press(&mut app, "y");
         let [Effect::Relabel(RelabelRequest::Write(plans))] = effects.as_slice() else {
             panic!("one bulk write expected, got {effects:?}");
@@ -869,6 +1313,87 @@ mod tui {
     }
 
     #[test]
+    fn the_bulk_gauge_counts_says_when_paced_and_cancels_what_is_unsent() {
+        let mut app = scripted_app();
+        press(&mut app, "5");
+        let writes: Vec<PendingRelabel> = [
+            ("9001", ZILLOW_CTN, "Zillow Spring +14155550100"),
+            ("9002", GOOGLE_CTN, "Google Ads +14155550100"),
+            ("9003", "+14155550103", ""),
+            ("9004", "+18005550199", "Billboard I-80"),
+        ]
+        .iter()
+        .map(|(id, number, old)| {
+            let new = if old.ends_with("0100") {
+                "Radio +14155550100"
+            } else {
+                "Radio"
+            };
+            pending_write(id, number, old, new).in_batch("bulk-1")
+        })
+        .collect();
+        app.handle(Msg::Relabel(RelabelEvent::Pending(writes.clone())), now());
+        app.handle(
+            done(
+                &writes[0],
+                WriteOutcome::Applied {
+                    label: "Radio +14155550100".into(),
+                },
+            ),
+            now(),
+        );
+        app.handle(
+            done(
+                &writes[1],
+                WriteOutcome::Failed {
+                    code: Some("CMN-109".into()),
+                    message: "not permitted for this account (HTTP 403, CMN-109)".into(),
+                },
+            ),
+            now(),
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Paced {
+                wait: std::time::Duration::from_secs(42),
+                reason: "rate limited by RingCentral (medium group) — retrying in 42 s [CMN-301]"
+                    .into(),
+            }),
+            now() - Duration::milliseconds(10),
+        );
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("2 / 4 written · 1 failed"), "{text}");
+        assert!(
+            text.contains("paced by rate limit — next write in 42 s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last failure: +14155550102: not permitted for this account"),
+            "{text}"
+        );
+        snapshots(&app, "bulk_gauge_paced");
+
+        // X cancels the writes not yet sent; the worker says which it dropped.
+        assert_eq!(
+            press(&mut app, "X"),
+            vec![Effect::Relabel(RelabelRequest::CancelUnsent)]
+        );
+        app.handle(
+            Msg::Relabel(RelabelEvent::Cancelled(writes[2..].to_vec())),
+            now(),
+        );
+        assert!(app.ui.relabel_progress.is_none(), "every write has ended");
+        assert!(app.ui.pending_relabels.is_empty());
+        assert_eq!(app.ui.jobs_in_flight, 0);
+        let text = screen(&app, 160, 48);
+        assert!(
+            text.contains(
+                "bulk relabel done: 1 of 4 relabelled, 1 failed (see the audit, A), 2 cancelled"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn undo_is_one_key_and_read_only_mode_offers_no_relabel_at_all() {
         let mut app = scripted_app();
         assert_eq!(
@@ -878,20 +1403,22 @@ mod tui {
         let mut app = scripted_app();
         app.ui.keymap = KeyMap::build(&Default::default(), true).unwrap();
         assert!(press(&mut app, "5e").is_empty());
-        assert!(app.ui.input.is_none());
+        assert!(app.ui.overlay.is_none());
         assert!(press(&mut app, "mE").is_empty());
         assert!(app.ui.input.is_none());
-        assert!(press(&mut app, "u").is_empty());
+        assert!(
+            app.ui.marked_numbers.is_empty(),
+            "marking is for relabelling"
+        );
+        assert!(press(&mut app, "uX").is_empty());
         let text = screen(&app, 160, 30);
         assert!(
-            !text.contains("relabel") && !text.contains("undo"),
+            !text.contains("relabel") && !text.contains("undo") && !text.contains("mark"),
             "{text}"
         );
     }
 
-    #[test]
-    fn the_audit_overlay_lists_every_relabel_with_result_and_who() {
-        use callboard::store::{RelabelOutcome, Store, StoreConfig};
+    fn audit_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
         let ok = store
@@ -906,39 +1433,66 @@ mod tui {
             .complete_relabel(&ok.idempotency_key, RelabelOutcome::Applied, now())
             .unwrap();
         let refused = store
-            .queue_relabel(pending_write("9002", "+14155550102", "Google Ads", "Nope"))
+            .queue_relabel(pending_write(
+                "9002",
+                GOOGLE_CTN,
+                "Google Ads +14155550100",
+                "Nope",
+            ))
             .unwrap();
         store
             .complete_relabel(
                 &refused.idempotency_key,
                 RelabelOutcome::Failed {
                     code: Some("CMN-109".into()),
-                    message: "this account's API does not allow label changes (HTTP 403)".into(),
+                    message: "not permitted for this account (HTTP 403, CMN-109)".into(),
                 },
-                now(),
+                now() + Duration::seconds(5),
             )
             .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn the_audit_view_lists_every_relabel_and_filters_and_sorts_like_the_others() {
+        let (_dir, store) = audit_store();
         let mut app = scripted_app();
         app.ui.time_zone = chrono_tz::UTC;
         app.store = Some(store);
-        press(&mut app, "A");
-        let text = screen(&app, 160, 30);
+        press(&mut app, "2A");
+        assert_eq!(app.ui.screen().kind, ScreenKind::Audit);
+        let text = screen(&app, 160, 48);
+        for heading in ["When", "Number", "Old label", "New label", "Result", "Who"] {
+            assert!(text.contains(heading), "{heading}: {text}");
+        }
+        assert!(text.contains("✓ applied"), "{text}");
         assert!(
-            text.contains("11-25 14:03:00  +14155550101  \"Zillow Spring +14155550100\" → \"Zillow Fall +14155550100\"  applied  by Ann"),
-            "{text}"
-        );
-        assert!(
-            text.contains("FAILED [CMN-109]: this account's API"),
+            text.contains("✕ not permitted for this account (HTTP 403"),
             "{text}"
         );
         let newest = text.find("+14155550102").unwrap();
+        assert!(newest < text.find("+14155550101").unwrap(), "newest first");
+        snapshots(&app, "audit_view");
+
+        // Filter like the other views.
+        press(&mut app, "/CMN-109<enter>");
+        let text = screen(&app, 160, 48);
         assert!(
-            newest < text.find("+14155550101  \"Zillow").unwrap(),
-            "newest first"
+            text.contains("+14155550102") && !text.contains("+14155550101"),
+            "{text}"
         );
-        insta::assert_snapshot!("audit_160x30", text);
+        // Sort by number (column 2, s twice from none).
+        press(&mut app, "<esc>ss");
+        let text = screen(&app, 160, 48);
+        assert!(
+            text.find("+14155550101").unwrap() < text.find("+14155550102").unwrap(),
+            "{text}"
+        );
+        // Esc goes back to the view it was opened from; :audit opens it too.
         press(&mut app, "<esc>");
-        assert!(app.ui.overlay.is_none());
+        assert_eq!(app.ui.screen().kind, ScreenKind::Campaigns);
+        press(&mut app, ":audit<enter>");
+        assert_eq!(app.ui.screen().kind, ScreenKind::Audit);
     }
 
     #[test]
@@ -956,18 +1510,22 @@ mod tui {
             now(),
         );
         app.handle(
-            Msg::Relabel(RelabelEvent::Done(Box::new(WriteReport {
-                write,
-                outcome: WriteOutcome::Deferred {
-                    message: "rate limited by RingCentral (medium group) — gave up trying to relabel phone number 9001 after 4 tries".into(),
+            done(
+                &write,
+                WriteOutcome::Deferred {
+                    reason: "rate limited".into(),
+                    code: Some("CMN-301".into()),
                 },
-            }))),
+            ),
             now(),
         );
         assert_eq!(app.ui.jobs_in_flight, 1, "still in flight: quitting asks");
         let text = screen(&app, 200, 30);
         assert!(text.contains("⧗ Zillow Fall +14155550100 ←"), "{text}");
-        assert!(text.contains("will retry in 30 s"), "{text}");
+        assert!(
+            text.contains("relabel still pending: rate limited — will retry in 30 s (CMN-301)"),
+            "{text}"
+        );
         // The table still counts the calls under the label in place until the platform agrees.
         assert!(text.contains("Zillow Spring"), "{text}");
     }

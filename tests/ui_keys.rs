@@ -147,7 +147,7 @@ fn done(write: PendingRelabel, outcome: WriteOutcome) -> Msg {
 #[test]
 fn relabel_confirm_then_result_reattributes_the_calls() {
     let mut app = scripted_app();
-    press(&mut app, "5e<c-u>Zillow Fall +14155550100<enter>");
+    press(&mut app, "5e<c-u>Zillow Fall<enter>");
     let effects = press(&mut app, "y");
     assert_eq!(
         effects,

@@ -90,7 +90,7 @@ fn sorted_by_a_column_reversed() {
 
 #[test]
 fn confirm_relabel() {
-    snap("relabel_confirm", "5e<c-u>Zillow Fall +14155550100<enter>");
+    snap("relabel_confirm", "5e<c-u>Zillow Fall<enter>");
 }
 
 #[test]

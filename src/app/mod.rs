@@ -72,6 +72,13 @@ pub enum Msg {
         session_id: String,
         recording_id: String,
     },
+    /// An export found a file at its target: ask before replacing it.
+    ConfirmExportOverwrite {
+        recording_id: String,
+        path: std::path::PathBuf,
+    },
+    /// Who the credentials belong to (a real account only): the status line names the account.
+    SignedIn(crate::rc::account::SignedInUser),
 }
 
 /// Board, UI state and theme, with the logic that turns messages into state. No IO here: the
@@ -170,6 +177,12 @@ impl App {
                 self.on_relabel(event, now);
                 Vec::new()
             }
+            Msg::SignedIn(user) => {
+                if matches!(self.ui.source, crate::ui::state::Source::Account(_)) {
+                    self.ui.source = crate::ui::state::Source::Account(user.account_label());
+                }
+                Vec::new()
+            }
             Msg::Notice { text, is_error } => {
                 self.ui.flash(text, is_error, now);
                 self.refresh_stored_recordings(now);
@@ -181,7 +194,7 @@ impl App {
             } => {
                 self.ui.downloads.forget(&session_id);
                 if let Some(jobs) = &mut self.recordings {
-                    jobs.lookup_finished(&session_id);
+                    jobs.lookup_handed_over(&session_id, &recording_id);
                 }
                 tracing::info!(session_id, recording_id, "recording found in the call log");
                 Vec::new()
@@ -197,15 +210,17 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::ConfirmExportOverwrite { recording_id, path } => {
+                self.ui.overlay =
+                    Some(crate::ui::state::Overlay::ConfirmExportOverwrite { recording_id, path });
+                Vec::new()
+            }
         }
     }
 
-    /// While the audit overlay is open, keep its copy of the store's audit current.
+    /// While the audit view is shown, keep its copy of the store's audit current.
     fn refresh_relabel_audit(&mut self, now: DateTime<Utc>) {
-        if !matches!(
-            self.ui.overlay,
-            Some(crate::ui::state::Overlay::Audit { .. })
-        ) {
+        if self.ui.screen().kind != crate::ui::state::ScreenKind::Audit {
             return;
         }
         let Some(store) = &self.store else {
@@ -224,56 +239,10 @@ impl App {
         }
     }
 
-    /// Pending rows, live re-attribution on success, the old label back on failure.
+    /// Pending rows, the bulk gauge, live re-attribution on success, the old label back on
+    /// failure.
     fn on_relabel(&mut self, event: relabel::RelabelEvent, now: DateTime<Utc>) {
-        use relabel::{RelabelEvent, WriteOutcome};
-        match event {
-            RelabelEvent::Pending(writes) => {
-                for write in &writes {
-                    let fresh = self
-                        .ui
-                        .pending_relabels
-                        .insert(write.number_id.clone(), write.new_label.clone())
-                        .is_none();
-                    if fresh {
-                        self.ui.jobs_in_flight += 1;
-                    }
-                }
-                let text = match writes.as_slice() {
-                    [one] => format!("relabelling {}…", crate::text::sanitize(&one.phone_number)),
-                    many => format!("relabelling {} numbers…", many.len()),
-                };
-                self.ui.flash(text, false, now);
-            }
-            RelabelEvent::Done(report) => {
-                let number = crate::text::sanitize(&report.write.phone_number).into_owned();
-                let text = format!("{number}: {}", report.outcome.describe());
-                let is_error = !report.outcome.landed();
-                if let WriteOutcome::Applied { label } | WriteOutcome::AlreadyApplied { label } =
-                    &report.outcome
-                {
-                    // The board re-reads the label: live and today's calls move campaign now.
-                    views::apply_relabel(&mut self.board, &report.write.number_id, label, now);
-                }
-                if !matches!(report.outcome, WriteOutcome::Deferred { .. })
-                    && self
-                        .ui
-                        .pending_relabels
-                        .remove(&report.write.number_id)
-                        .is_some()
-                {
-                    self.ui.jobs_in_flight = self.ui.jobs_in_flight.saturating_sub(1);
-                }
-                let still = self.ui.pending_relabels.len();
-                let text = if still > 0 {
-                    format!("{text} ({still} still to write)")
-                } else {
-                    text
-                };
-                self.ui.flash(text, is_error, now);
-            }
-            RelabelEvent::Problem(text) => self.ui.flash(text, true, now),
-        }
+        crate::ui::relabel::on_event(&mut self.board, &mut self.ui, event, now);
         self.refresh_relabel_audit(now);
     }
 
@@ -356,8 +325,11 @@ impl App {
         let Some(store) = &self.store else {
             return;
         };
-        match store.recordings() {
-            Ok(list) => self.ui.stored_recordings = list,
+        match crate::app::recordings::stored_recordings(store) {
+            Ok((list, partial_bytes)) => {
+                self.ui.stored_recordings = list;
+                self.ui.partial_bytes = partial_bytes;
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot list stored recordings");
                 self.ui.flash(format!("store: {err}"), true, now);
@@ -567,7 +539,7 @@ fn carry_out(app: &mut App, guard: &mut TerminalGuard, effect: Effect) -> anyhow
         }
         Effect::FetchRecording { .. }
         | Effect::CancelDownload(_)
-        | Effect::ExportRecording(_)
+        | Effect::ExportRecording { .. }
         | Effect::PlayRecording(_)
         | Effect::DeleteRecording(_) => carry_out_recording(app, effect, now),
         Effect::Relabel(request) => {
@@ -602,7 +574,11 @@ fn carry_out_recording(app: &mut App, effect: Effect, now: DateTime<Utc>) {
             app.ui
                 .flash(format!("no download of {id} is running"), true, now);
         }
-        Effect::ExportRecording(id) => jobs.export(id),
+        Effect::ExportRecording {
+            recording_id,
+            path,
+            replace,
+        } => jobs.export(recording_id, path, replace),
         Effect::PlayRecording(id) => jobs.play(id),
         Effect::DeleteRecording(id) => jobs.delete(id),
         _ => {}
@@ -778,6 +754,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
         prepared.bell,
     );
     ui.time_zone = config.time_zone;
+    ui.export_dir = recordings::export_dir(config.recording_export_dir.as_deref());
     let mut app = App::new(
         board,
         ui,
@@ -876,6 +853,26 @@ mod tests {
         let mut app = idle_app();
         app.handle(Msg::TerminalClosed("stdin closed".into()), now);
         assert!(app.ui.quit);
+    }
+
+    #[test]
+    fn the_status_line_names_the_account_once_the_platform_says_which() {
+        use crate::rc::account::SignedInUser;
+        let user = SignedInUser {
+            account_id: Some("37439510".into()),
+            extension_id: "63012345".into(),
+            name: Some("Jane Smith".into()),
+            extension_number: Some("101".into()),
+        };
+        let mut app = idle_app();
+        app.ui.source = Source::Account("platform.ringcentral.com".into());
+        app.handle(Msg::SignedIn(user.clone()), Utc::now());
+        assert_eq!(app.ui.source, Source::Account("acct 37439510".into()));
+
+        // The demo stays the demo whatever a worker reports.
+        let mut demo = idle_app();
+        demo.handle(Msg::SignedIn(user), Utc::now());
+        assert_eq!(demo.ui.source, Source::Demo);
     }
 
     #[test]

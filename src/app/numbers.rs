@@ -3,6 +3,7 @@
 //! [`RelabelWriter`] as the TUI, so a script gets the same validation, pending-write safety and
 //! audit as a supervisor at the keyboard.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 use crate::app::relabel::{LabelSpec, PlannedRelabel, RelabelWriter, WriteOutcome, build_label};
 use crate::board::label::LabelGrammar;
+use crate::board::{Board, BoardConfig, Window};
 use crate::config::Config;
 use crate::rc::records::PhoneNumber;
 use crate::rc::{Credentials, RestClient, RestConfig};
@@ -23,7 +25,13 @@ use crate::text::sanitize;
 /// `callboard numbers …`
 #[derive(Debug, Subcommand)]
 pub enum NumbersCommand {
-    /// List every phone number of the account with its label, campaign and DN.
+    /// List every phone number of the account with its label, campaign and DN, its live calls
+    /// now and its calls today.
+    ///
+    /// "Now" is the moment of the run: the live calls are read once, as callboard reads them at
+    /// start (every extension's detailed presence, then each call it names). "Today" counts the
+    /// calls to the number since local midnight in the configured time zone, from the call log
+    /// plus the live calls.
     List(ListArgs),
     /// Change one number's label (checked first; kept as pending until the platform confirms).
     Relabel(RelabelArgs),
@@ -134,10 +142,44 @@ pub struct NumberRow {
     pub usage_type: String,
     /// The extension or call queue the number rings.
     pub rings: String,
+    /// Calls to the number live at the moment of the run.
+    pub live_now: i64,
+    /// Calls to the number since local midnight (finished and live).
+    pub calls_today: i64,
 }
 
-/// The rows of `numbers list`, sorted by number.
-pub fn number_rows(grammar: &LabelGrammar, numbers: &[PhoneNumber]) -> Vec<NumberRow> {
+/// What was happening on one number when `numbers list` ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NumberActivity {
+    pub live_now: i64,
+    pub calls_today: i64,
+}
+
+/// Each number's live calls and today's calls (by E.164), as the board counts them after the
+/// same read the monitor does at start.
+pub fn activity_by_number(
+    board: &Board,
+    now: chrono::DateTime<Utc>,
+) -> BTreeMap<String, NumberActivity> {
+    board
+        .number_rows(Window::Today, now)
+        .into_iter()
+        .map(|row| {
+            let activity = NumberActivity {
+                live_now: row.live,
+                calls_today: row.offered,
+            };
+            (row.number, activity)
+        })
+        .collect()
+}
+
+/// The rows of `numbers list`, sorted by number; a number missing from `activity` had no calls.
+pub fn number_rows(
+    grammar: &LabelGrammar,
+    numbers: &[PhoneNumber],
+    activity: &BTreeMap<String, NumberActivity>,
+) -> Vec<NumberRow> {
     let mut rows: Vec<NumberRow> = numbers
         .iter()
         .map(|n| {
@@ -150,7 +192,10 @@ pub fn number_rows(grammar: &LabelGrammar, numbers: &[PhoneNumber]) -> Vec<Numbe
                     (None, None) => ext.id.clone().unwrap_or_default(),
                 }
             });
+            let seen = activity.get(&n.phone_number).copied().unwrap_or_default();
             NumberRow {
+                live_now: seen.live_now,
+                calls_today: seen.calls_today,
                 id: sanitize(&n.id).into_owned(),
                 phone_number: sanitize(&n.phone_number).into_owned(),
                 label: sanitize(n.label.as_deref().unwrap_or("")).into_owned(),
@@ -182,8 +227,12 @@ fn csv_field(value: &str) -> String {
 
 /// `numbers list` in CSV, header first.
 pub fn rows_to_csv(rows: &[NumberRow]) -> String {
-    let mut out = String::from("id,phone_number,label,campaign,dn,usage_type,rings\n");
+    // New columns go last, so scripts that read the older columns by position keep working.
+    let mut out =
+        String::from("id,phone_number,label,campaign,dn,usage_type,rings,live_now,calls_today\n");
     for r in rows {
+        let live = r.live_now.to_string();
+        let today = r.calls_today.to_string();
         let fields = [
             &r.id,
             &r.phone_number,
@@ -192,6 +241,8 @@ pub fn rows_to_csv(rows: &[NumberRow]) -> String {
             &r.dn,
             &r.usage_type,
             &r.rings,
+            &live,
+            &today,
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));
@@ -203,14 +254,23 @@ pub fn rows_to_csv(rows: &[NumberRow]) -> String {
 /// `numbers list` as an aligned table.
 pub fn rows_to_table(rows: &[NumberRow]) -> String {
     use unicode_width::UnicodeWidthStr;
-    let header = ["NUMBER", "CAMPAIGN", "DN", "USAGE", "RINGS", "ID"];
-    let cells: Vec<[&str; 6]> = rows
+    let header = [
+        "NUMBER", "CAMPAIGN", "DN", "LIVE", "TODAY", "USAGE", "RINGS", "ID",
+    ];
+    let counts: Vec<(String, String)> = rows
         .iter()
-        .map(|r| {
+        .map(|r| (r.live_now.to_string(), r.calls_today.to_string()))
+        .collect();
+    let cells: Vec<[&str; 8]> = rows
+        .iter()
+        .zip(&counts)
+        .map(|(r, (live, today))| {
             [
                 r.phone_number.as_str(),
                 r.campaign.as_str(),
                 r.dn.as_str(),
+                live.as_str(),
+                today.as_str(),
                 r.usage_type.as_str(),
                 r.rings.as_str(),
                 r.id.as_str(),
@@ -240,8 +300,32 @@ pub fn rows_to_table(rows: &[NumberRow]) -> String {
 
 async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let rest = connect(config).await?;
-    let numbers = rest.phone_numbers().await?;
-    let rows = number_rows(&grammar_of(config), &numbers);
+    // The monitor's own start-up read, once: the numbers, today's call log and the live calls,
+    // counted by the board, so the CLI and the Numbers view agree.
+    let snapshot = crate::rc::sync::bootstrap(&rest, config.time_zone, Vec::new())
+        .await
+        .context("cannot read the account's numbers and calls")?;
+    for warning in &snapshot.warnings {
+        eprintln!("callboard numbers list: {}", sanitize(warning));
+    }
+    let Some(numbers) = snapshot.numbers.as_deref() else {
+        bail!("the account's phone numbers could not be read (see above); try again in a moment");
+    };
+    let mut board = Board::new(
+        BoardConfig {
+            time_zone: config.time_zone,
+            label_grammar: grammar_of(config),
+            ..BoardConfig::default()
+        },
+        Vec::<String>::new(),
+    );
+    let now = Utc::now();
+    crate::rc::apply::apply_snapshot(&mut board, &snapshot, now);
+    let rows = number_rows(
+        &grammar_of(config),
+        numbers,
+        &activity_by_number(&board, now),
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else if args.csv {
@@ -340,6 +424,20 @@ fn audit(config: &Config, args: &AuditArgs, data_dir: &Path) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// An outcome as the CLI prints it. A deferred write is not retried by this run (the TUI's
+/// worker does that), so the line says it stays pending rather than when it will be retried.
+fn describe_for_cli(outcome: &WriteOutcome) -> String {
+    match outcome {
+        WriteOutcome::Deferred { reason, code } => format!(
+            "relabel still pending: {reason}{}",
+            code.as_deref()
+                .map(|code| format!(" ({})", sanitize(code)))
+                .unwrap_or_default()
+        ),
+        landed_or_failed => landed_or_failed.describe(),
+    }
+}
+
 /// The message `--read-only` (or `read_only = true`) gives every relabel path.
 pub const READ_ONLY_REFUSAL: &str =
     "read-only mode is on (--read-only or read_only = true in the config): relabelling is disabled";
@@ -375,8 +473,8 @@ async fn relabel(
             .drain(|report| {
                 println!(
                     "  {}: {}",
-                    report.write.phone_number,
-                    report.outcome.describe()
+                    sanitize(&report.write.phone_number),
+                    describe_for_cli(&report.outcome)
                 )
             })
             .await?;
@@ -395,7 +493,7 @@ async fn relabel(
         println!(
             "{}: {}",
             sanitize(&write.phone_number),
-            report.outcome.describe()
+            describe_for_cli(&report.outcome)
         );
         failed |= !report.outcome.landed();
         if let WriteOutcome::Deferred { .. } = report.outcome {
@@ -442,22 +540,60 @@ mod tests {
             number("2", "+14155550111", None),
             number("1", "+14155550110", Some("Zillow +14155550100")),
         ];
-        let rows = number_rows(&LabelGrammar::default(), &numbers);
+        let activity = BTreeMap::from([(
+            "+14155550110".to_owned(),
+            NumberActivity {
+                live_now: 1,
+                calls_today: 4,
+            },
+        )]);
+        let rows = number_rows(&LabelGrammar::default(), &numbers, &activity);
         assert_eq!(rows[0].phone_number, "+14155550110");
         assert_eq!(rows[0].campaign, "Zillow");
         assert_eq!(rows[0].dn, "+14155550100");
+        assert_eq!((rows[0].live_now, rows[0].calls_today), (1, 4));
         assert_eq!(rows[1].campaign, crate::board::UNLABELLED);
+        assert_eq!((rows[1].live_now, rows[1].calls_today), (0, 0));
         let csv = rows_to_csv(&rows);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
-            "id,phone_number,label,campaign,dn,usage_type,rings"
+            "id,phone_number,label,campaign,dn,usage_type,rings,live_now,calls_today"
         );
         assert_eq!(
             lines[1],
-            "1,+14155550110,Zillow +14155550100,Zillow,+14155550100,CompanyNumber,\"Sales, West (201)\""
+            "1,+14155550110,Zillow +14155550100,Zillow,+14155550100,CompanyNumber,\"Sales, West (201)\",1,4"
         );
-        assert!(rows_to_table(&rows).starts_with("NUMBER"));
+        let table = rows_to_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("NUMBER        CAMPAIGN      DN            LIVE  TODAY"),
+            "{table}"
+        );
+        assert!(
+            lines[1].starts_with("+14155550110  Zillow        +14155550100  1     4"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn the_cli_says_a_deferred_write_stays_pending_without_promising_a_retry() {
+        let deferred = WriteOutcome::Deferred {
+            reason: "rate limited".into(),
+            code: Some("CMN-301".into()),
+        };
+        assert_eq!(
+            describe_for_cli(&deferred),
+            "relabel still pending: rate limited (CMN-301)"
+        );
+        let failed = WriteOutcome::Failed {
+            code: Some("CMN-102".into()),
+            message: "number not found on the account (HTTP 404, CMN-102)".into(),
+        };
+        assert_eq!(
+            describe_for_cli(&failed),
+            "relabel failed: number not found on the account (HTTP 404, CMN-102)"
+        );
     }
 
     #[test]

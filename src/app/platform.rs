@@ -107,6 +107,20 @@ pub async fn start(
         }
     }));
 
+    // The status line names the account once the platform says which it is.
+    if simulator.is_none() {
+        let rest = rest.clone();
+        let forward = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            match crate::rc::account::SignedInUser::read(&rest).await {
+                Ok(user) => {
+                    let _ = forward.send(Msg::SignedIn(user)).await;
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot read the signed-in account"),
+            }
+        }));
+    }
+
     let (relabel_tx, relabel_rx) = mpsc::channel(RELABEL_QUEUE);
     tasks.push(tokio::spawn(relabel_worker(
         rest.clone(),

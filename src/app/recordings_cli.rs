@@ -11,14 +11,17 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokio::sync::mpsc;
 
-use crate::app::recordings::{FetchTarget, RecordingFetcher};
+use crate::app::recordings::{
+    ExportError, FetchError, FetchTarget, RecordingFetcher, export_dir, export_to,
+    stored_recordings,
+};
 use crate::config::{self, Config};
 use crate::rc::auth::Credentials;
 use crate::rc::rest::{RestClient, RestConfig};
-use crate::store::download::{CancelToken, DownloadConfig, DownloadEvent, DownloadUpdate};
-use crate::store::{RecordingMeta, Store, StoreConfig};
+use crate::store::download::{CancelToken, DownloadConfig, DownloadError, DownloadEvent};
+use crate::store::{RecordingMeta, RecordingStatus, Store, StoreConfig};
 use crate::text::sanitize;
-use crate::ui::downloads::{describe_update, human_bytes};
+use crate::ui::downloads::{Downloads, human_bytes};
 
 /// Call recordings in the local store.
 #[derive(Debug, Args)]
@@ -45,13 +48,18 @@ pub enum RecordingsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write a stored recording to a file (mode 0600), verifying its sha256 on the way.
+    /// Write a stored recording to a file (mode 0600), verifying its sha256 on the way. An
+    /// existing file is not replaced without --force.
     Export {
         #[arg(value_name = "RECORDING_ID")]
         id: String,
-        /// File to write, or a directory (the name is then recording-ID.wav/.mp3).
+        /// File to write, or a directory (the name is then recording-ID.wav/.mp3). Default:
+        /// `export_dir` under [recordings] in the config, else the current directory.
         #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Remove a recording from the store.
     Delete {
@@ -74,11 +82,24 @@ pub fn run(args: RecordingsArgs, config_file: Option<PathBuf>) -> ExitCode {
     };
     match runtime.block_on(execute(args, config_file)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if was_interrupted(&e) => {
+            eprintln!("callboard recordings: {}", error_chain(&e));
+            // 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("callboard recordings: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// A fetch stopped by Ctrl-C (its lookup or its download).
+fn was_interrupted(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<FetchError>(),
+        Some(FetchError::Cancelled { .. } | FetchError::Download(DownloadError::Cancelled { .. }))
+    )
 }
 
 /// The error and its causes, joined with `: `, leaving out a cause whose text the message
@@ -114,10 +135,18 @@ async fn execute(args: RecordingsArgs, config_file: Option<PathBuf>) -> anyhow::
     match args.command {
         RecordingsCommand::Fetch { id } => fetch(&config, store, &id).await,
         RecordingsCommand::List { json } => list(&store, json),
-        RecordingsCommand::Export { id, out } => {
-            let report = tokio::task::spawn_blocking(move || store.export_recording(&id, &out))
+        RecordingsCommand::Export { id, out, force } => {
+            let out = out.unwrap_or_else(|| export_dir(config.recording_export_dir.as_deref()));
+            let report = tokio::task::spawn_blocking(move || export_to(&store, &id, &out, force))
                 .await
-                .context("the export task stopped")??;
+                .context("the export task stopped")?
+                .map_err(|error| match error {
+                    ExportError::Exists { path } => anyhow::anyhow!(
+                        "{} already exists; pass --force to replace it, or choose another --out",
+                        path.display()
+                    ),
+                    other => other.into(),
+                })?;
             println!(
                 "wrote {} ({} bytes, sha256 {})",
                 report.path.display(),
@@ -186,31 +215,37 @@ async fn fetch(config: &Config, store: Store, id: &str) -> anyhow::Result<()> {
 }
 
 /// Prints the latest progress to stderr once a fetch has run for a second (a quick fetch stays
-/// silent), then at most once a second: rewritten in place on a terminal, one line each
-/// otherwise. Final outcomes are the command's own output (stdout or the error), not progress.
+/// silent), then once a second: rewritten in place on a terminal, one line each otherwise. A
+/// wait counts down each second from when it was announced. Final outcomes are the command's
+/// own output (stdout or the error), not progress.
 async fn print_progress(mut events: mpsc::Receiver<DownloadEvent>) {
     const EVERY: Duration = Duration::from_secs(1);
     let in_place = std::io::stderr().is_terminal();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
-    let mut pending: Option<String> = None;
+    let mut downloads = Downloads::default();
+    // The lookup or download the latest event was about; the line shows it.
+    let mut current: Option<String> = None;
     let mut line_open = false;
     loop {
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                pending = match event.update {
-                    DownloadUpdate::Finished { .. }
-                    | DownloadUpdate::Failed { .. }
-                    | DownloadUpdate::Cancelled => None,
-                    update => Some(format!(
-                        "recording {}: {}",
-                        sanitize(&event.recording_id),
-                        describe_update(&update)
-                    )),
-                };
+                let id = event.recording_id.clone();
+                downloads.apply(event, chrono::Utc::now());
+                current = Some(id);
             }
             _ = ticks.tick() => {
-                let Some(line) = pending.take() else { continue };
+                let Some(row) = current.as_deref().and_then(|id| downloads.row(id)) else {
+                    continue;
+                };
+                if !row.is_running() {
+                    continue;
+                }
+                let line = format!(
+                    "recording {}: {}",
+                    sanitize(&row.id),
+                    row.describe(chrono::Utc::now())
+                );
                 let mut err = std::io::stderr().lock();
                 let _ = if in_place {
                     write!(err, "\r\x1b[2K{line}")
@@ -227,12 +262,35 @@ async fn print_progress(mut events: mpsc::Receiver<DownloadEvent>) {
     }
 }
 
+/// One entry of `recordings list --json`: the store's record, plus the content bytes it holds
+/// (for a partial download, how far a fetch resumes; for a complete one, its length).
+#[derive(serde::Serialize)]
+struct ListedRecording<'a> {
+    #[serde(flatten)]
+    meta: &'a RecordingMeta,
+    stored_bytes: u64,
+}
+
 fn list(store: &Store, json: bool) -> anyhow::Result<()> {
-    let recordings = store.recordings()?;
+    let (recordings, partial_bytes) = stored_recordings(store)?;
+    let stored_bytes = |meta: &RecordingMeta| {
+        partial_bytes
+            .get(&meta.recording_id)
+            .copied()
+            .or(meta.length)
+            .unwrap_or_default()
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &recordings)?;
+        let listed: Vec<ListedRecording> = recordings
+            .iter()
+            .map(|meta| ListedRecording {
+                meta,
+                stored_bytes: stored_bytes(meta),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &listed)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -245,33 +303,62 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:<14} {:<10} {:>10} {:<20} {:<18} {:<16} AGENT",
+        "{:<14} {:<9} {:>16} {:<20} {:<18} {:<16} AGENT",
         "RECORDING", "STATUS", "SIZE", "FETCHED", "CALLER", "QUEUE"
     )?;
     for meta in &recordings {
-        writeln!(out, "{}", list_line(meta))?;
+        writeln!(out, "{}", list_line(meta, stored_bytes(meta)))?;
+    }
+    // What the unfinished ones need, said once under the table.
+    for meta in &recordings {
+        let id = sanitize(&meta.recording_id);
+        match meta.status {
+            RecordingStatus::Complete => {}
+            RecordingStatus::Partial => writeln!(
+                out,
+                "{id}: partial, {} stored — resumes on fetch: callboard recordings fetch {id}",
+                size_text(stored_bytes(meta), meta.length)
+            )?,
+            RecordingStatus::NeedsRefetch => writeln!(
+                out,
+                "{id}: damaged ({}) — fetched again from the start by: callboard recordings fetch {id}",
+                sanitize(
+                    meta.refetch_reason
+                        .as_deref()
+                        .unwrap_or("no reason recorded")
+                )
+            )?,
+        }
     }
     Ok(())
 }
 
-fn list_line(meta: &RecordingMeta) -> String {
+/// `2.3 MiB`, or `1.5 MiB of 3.8 MiB` for a part of a known total.
+fn size_text(bytes: u64, total: Option<u64>) -> String {
+    match total {
+        Some(total) if total != bytes => {
+            format!("{} of {}", human_bytes(bytes), human_bytes(total))
+        }
+        _ => human_bytes(bytes),
+    }
+}
+
+fn list_line(meta: &RecordingMeta, stored_bytes: u64) -> String {
     let text = |value: &Option<String>| sanitize(value.as_deref().unwrap_or("-")).into_owned();
     let status = match meta.status {
-        crate::store::RecordingStatus::Complete => "complete",
-        crate::store::RecordingStatus::Partial => "partial",
-        crate::store::RecordingStatus::NeedsRefetch => "refetch",
+        RecordingStatus::Complete => "complete",
+        RecordingStatus::Partial => "partial",
+        RecordingStatus::NeedsRefetch => "refetch",
     };
     let fetched = meta
         .fetched_at
         .map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".to_owned());
     format!(
-        "{:<14} {:<10} {:>10} {:<20} {:<18} {:<16} {}",
+        "{:<14} {:<9} {:>16} {:<20} {:<18} {:<16} {}",
         sanitize(&meta.recording_id),
         status,
-        meta.length
-            .map(human_bytes)
-            .unwrap_or_else(|| "-".to_owned()),
+        size_text(stored_bytes, meta.length),
         fetched,
         text(&meta.call.caller),
         text(&meta.call.queue),

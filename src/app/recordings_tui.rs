@@ -1,7 +1,8 @@
 //! The board's recording effects carried out: fetch through the shared [`RecordingFetcher`]
-//! (its events come back to the loop as [`super::Msg::Download`]), cancel, export to the working
-//! directory, play with the configured player, delete. Store work that walks a whole recording
-//! runs on the blocking pool and reports back as a notice, so the loop never waits on it.
+//! (its events come back to the loop as [`super::Msg::Download`]), cancel a download or a
+//! call-log lookup, export where the user chose, play with the configured player, delete. Store
+//! work that walks a whole recording runs on the blocking pool and reports back as a notice, so
+//! the loop never waits on it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::Msg;
-use super::recordings::RecordingFetcher;
+use super::recordings::{ExportError, RecordingFetcher, expand_home, export_to};
 use crate::rc::rest::RestClient;
 use crate::store::Store;
 use crate::store::download::{CancelToken, DownloadConfig, DownloadEvent, DownloadRequest};
@@ -23,9 +24,10 @@ pub struct RecordingJobs {
     store: Store,
     /// The player command from the config (`{file}` is replaced by the path).
     player: Option<String>,
-    /// Where exports go: the directory callboard was started in.
-    export_dir: PathBuf,
-    /// Cancels for call-log lookups (downloads proper are cancelled through the downloader).
+    /// The user's home, for `~` in an export path.
+    home: Option<PathBuf>,
+    /// Cancels for call-log lookups, by session id, then by recording id once the lookup
+    /// handed over to the download it started (the same token cancels both).
     lookups: std::collections::HashMap<String, CancelToken>,
     events: mpsc::Sender<DownloadEvent>,
     tx: mpsc::Sender<Msg>,
@@ -58,7 +60,7 @@ impl RecordingJobs {
             fetcher,
             store,
             player,
-            export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            home: std::env::var_os("HOME").map(PathBuf::from),
             lookups: std::collections::HashMap::new(),
             events,
             tx,
@@ -95,7 +97,15 @@ impl RecordingJobs {
         }
     }
 
-    /// Forgets the call-log lookup under `id` once it handed over or ended.
+    /// The lookup of `session_id` found `recording_id` and its download runs: `x` on that
+    /// download's row must still reach the lookup's token.
+    pub fn lookup_handed_over(&mut self, session_id: &str, recording_id: &str) {
+        if let Some(cancel) = self.lookups.remove(session_id) {
+            self.lookups.insert(recording_id.to_owned(), cancel);
+        }
+    }
+
+    /// Forgets the lookup token under `id` once its lookup or download ended.
     pub fn lookup_finished(&mut self, id: &str) {
         self.lookups.remove(id);
     }
@@ -116,18 +126,33 @@ impl RecordingJobs {
         });
     }
 
-    /// Exports to `<start dir>/recording-<id>.<ext>`, verified, mode 0600.
-    pub fn export(&self, recording_id: String) {
+    /// Exports to `path` (a file, or a directory for `recording-<id>.<ext>`), verified, mode
+    /// 0600. An existing file is kept unless `replace`: the user is asked, and a yes comes back
+    /// as an export with `replace` set.
+    pub fn export(&self, recording_id: String, path: PathBuf, replace: bool) {
         let store = self.store.clone();
-        let dir = self.export_dir.clone();
-        self.in_background(move || {
-            store
-                .export_recording(&recording_id, &dir)
-                .map(|report| format!("exported to {}", report.path.display()))
+        let tx = self.tx.clone();
+        let path = expand_home(&path.to_string_lossy(), self.home.as_deref());
+        tokio::task::spawn_blocking(move || {
+            let msg = match export_to(&store, &recording_id, &path, replace) {
+                Ok(report) => Msg::Notice {
+                    text: format!("exported to {}", report.path.display()),
+                    is_error: false,
+                },
+                Err(ExportError::Exists { path }) => {
+                    Msg::ConfirmExportOverwrite { recording_id, path }
+                }
+                Err(error) => Msg::Notice {
+                    text: sanitize(&error.to_string()).into_owned(),
+                    is_error: true,
+                },
+            };
+            let _ = tx.blocking_send(msg);
         });
     }
 
-    /// Plays a verified copy with the configured player, detached from the terminal.
+    /// Plays a verified copy with the configured player, detached from the terminal. Nothing is
+    /// exported when no player is set, or when the one set is not found.
     pub fn play(&self, recording_id: String) {
         let Some(player) = self.player.clone() else {
             self.notice(
@@ -139,14 +164,24 @@ impl RecordingJobs {
         let store = self.store.clone();
         let tx = self.tx.clone();
         tokio::task::spawn_blocking(move || {
-            let (text, is_error) = match store.playable_file(&recording_id) {
-                Ok(path) => match launch_player(&player, &path) {
-                    Ok(program) => (format!("playing {recording_id} with {program}"), false),
-                    Err(error) => (error, true),
+            let path_var = std::env::var_os("PATH");
+            let (text, is_error) = match find_player(&player, path_var.as_deref()) {
+                Err(error) => (error, true),
+                Ok(program) => match store.playable_file(&recording_id) {
+                    Ok(path) => match launch_player(&program, &player, &path) {
+                        Ok(()) => (
+                            format!("playing {recording_id} with {}", program.display()),
+                            false,
+                        ),
+                        Err(error) => (error, true),
+                    },
+                    Err(error) => (error.to_string(), true),
                 },
-                Err(error) => (error.to_string(), true),
             };
-            let _ = tx.blocking_send(Msg::Notice { text, is_error });
+            let _ = tx.blocking_send(Msg::Notice {
+                text: sanitize(&text).into_owned(),
+                is_error,
+            });
         });
     }
 
@@ -186,23 +221,58 @@ impl RecordingJobs {
     }
 }
 
-/// Splits the player command on whitespace, puts the path in for `{file}` (or appends it), and
-/// starts it with no access to the terminal. Returns the program's name.
-fn launch_player(command: &str, path: &std::path::Path) -> Result<String, String> {
-    let argv = player_argv(command, &path.to_string_lossy());
-    let Some((program, args)) = argv.split_first() else {
-        return Err("the configured player command is empty".to_owned());
+/// The program of the player command, found as a shell would: a name with a `/` as that path,
+/// any other through `path_var` (`$PATH`). The error says what to do.
+fn find_player(command: &str, path_var: Option<&std::ffi::OsStr>) -> Result<PathBuf, String> {
+    let Some(program) = command.split_whitespace().next() else {
+        return Err(
+            "the configured player command is empty; set `player` under [recordings] in the config"
+                .to_owned(),
+        );
     };
-    std::process::Command::new(program)
-        .args(args)
+    let runnable = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if program.contains('/') {
+        Some(PathBuf::from(program)).filter(|path| runnable(path))
+    } else {
+        path_var.and_then(|paths| {
+            std::env::split_paths(paths)
+                .map(|dir| dir.join(program))
+                .find(|path| runnable(path))
+        })
+    };
+    found.ok_or_else(|| {
+        format!(
+            "the player '{program}' was not found (PATH searched); install it, or set `player` under [recordings] in the config to one that is installed"
+        )
+    })
+}
+
+/// Starts `program` with the player command's arguments, the path put in for `{file}` (or
+/// appended), with no access to the terminal.
+fn launch_player(
+    program: &std::path::Path,
+    command: &str,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let argv = player_argv(command, &path.to_string_lossy());
+    let mut player = std::process::Command::new(program)
+        .args(argv.iter().skip(1))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .map_err(|e| {
-            format!("cannot start the player '{program}': {e}; check `player` under [recordings] in the config")
+            format!(
+                "cannot start the player '{}': {e}; check `player` under [recordings] in the config",
+                program.display()
+            )
         })?;
-    Ok(program.clone())
+    // Reaped when it exits, so a shift of listening leaves no zombies behind.
+    std::thread::spawn(move || player.wait());
+    Ok(())
 }
 
 /// The player's argv: whitespace-separated words, `{file}` replaced by `file` (appended when the
@@ -234,5 +304,32 @@ mod tests {
             ["ffplay", "-nodisp", "/d/r.mp3"]
         );
         assert!(player_argv("  ", "/d/r.mp3").is_empty());
+    }
+
+    #[test]
+    fn the_player_is_looked_up_like_a_shell_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let player = dir.path().join("fakeplay");
+        std::fs::write(&player, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&player, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path_var =
+            std::env::join_paths(["/nonexistent-dir", dir.path().to_str().unwrap()]).unwrap();
+
+        assert_eq!(
+            find_player("fakeplay --no-video {file}", Some(&path_var)),
+            Ok(player.clone())
+        );
+        assert_eq!(
+            find_player(&format!("{} {{file}}", player.display()), None),
+            Ok(player.clone())
+        );
+        let missing = find_player("mpv {file}", Some(&path_var)).unwrap_err();
+        assert!(missing.contains("'mpv' was not found"), "{missing}");
+        assert!(missing.contains("`player` under [recordings]"), "{missing}");
+        // A file that cannot be run is no player.
+        std::fs::set_permissions(&player, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(find_player("fakeplay", Some(&path_var)).is_err());
+        assert!(find_player("   ", Some(&path_var)).is_err());
     }
 }

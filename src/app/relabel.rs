@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::board::label::{LabelError, LabelGrammar};
-use crate::rc::records::{Extension, PhoneNumber};
+use crate::rc::records::PhoneNumber;
 use crate::rc::{RcError, RestClient};
 use crate::store::{AuditEntry, PendingRelabel, RelabelOutcome, Store, StoreError};
 
@@ -26,6 +26,12 @@ pub const MAX_LABEL_CHARS: usize = 64;
 
 /// How long a deferred write waits before the TUI's worker sends it again.
 pub const RETRY_DEFERRED_AFTER: Duration = Duration::from_secs(30);
+
+/// How often the TUI's worker re-reads the account's number list, so a label changed elsewhere
+/// (another supervisor, the admin portal) reaches the board without waiting for a resync. The
+/// list is in the Heavy group (10 requests a minute): one page (1000 numbers) every 10 minutes
+/// is under 1% of it, and the client's pacing keeps even a large account within the limit.
+pub const REFRESH_NUMBERS_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// Why a label cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,8 +120,12 @@ pub enum WriteOutcome {
         message: String,
     },
     /// The platform could not be reached or kept refusing for load; the write stays pending and
-    /// is sent again later (or at next start).
-    Deferred { message: String },
+    /// is sent again after [`RETRY_DEFERRED_AFTER`] (or at next start). `reason` is in words
+    /// ("rate limited"), `code` the platform's (e.g. `CMN-301`).
+    Deferred {
+        reason: String,
+        code: Option<String>,
+    },
 }
 
 impl WriteOutcome {
@@ -128,9 +138,22 @@ impl WriteOutcome {
             }
             // The message already carries the code when the platform sent one.
             WriteOutcome::Failed { message, .. } => format!("relabel failed: {message}"),
-            WriteOutcome::Deferred { message } => format!(
-                "relabel still pending: {message} — will retry in {}",
-                crate::rc::error::describe_wait(RETRY_DEFERRED_AFTER)
+            WriteOutcome::Deferred { .. } => format!("relabel still pending: {}", self.words()),
+        }
+    }
+
+    /// Why a write did not land, in words with the platform's code, as the gauge and the
+    /// status line show it: "rate limited — will retry in 30 s (CMN-301)". Empty once landed.
+    pub fn words(&self) -> String {
+        match self {
+            WriteOutcome::Applied { .. } | WriteOutcome::AlreadyApplied { .. } => String::new(),
+            WriteOutcome::Failed { message, .. } => message.clone(),
+            WriteOutcome::Deferred { reason, code } => format!(
+                "{reason} — will retry in {}{}",
+                crate::rc::error::describe_wait(RETRY_DEFERRED_AFTER),
+                code.as_deref()
+                    .map(|code| format!(" ({})", crate::text::sanitize(code)))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -305,8 +328,8 @@ impl RelabelWriter {
             }),
             Err(error) => {
                 let outcome = outcome_of_error(error);
-                if let WriteOutcome::Deferred { message } = &outcome {
-                    self.remember_error(&write.idempotency_key, Some(message.clone()));
+                if let WriteOutcome::Deferred { .. } = &outcome {
+                    self.remember_error(&write.idempotency_key, Some(outcome.words()));
                 }
                 Ok(outcome)
             }
@@ -339,6 +362,30 @@ impl RelabelWriter {
         Ok(record.label.map(|l| l.trim().to_owned()))
     }
 
+    /// Drops every pending write that was never sent (no attempt counted), auditing each as
+    /// abandoned, and returns them. Writes already tried stay: the platform may have applied
+    /// them. Only the one task that sends writes may call this, between two writes, so no write
+    /// is being sent meanwhile.
+    pub fn cancel_unsent(&self, now: DateTime<Utc>) -> Result<Vec<PendingRelabel>, StoreError> {
+        let mut cancelled = Vec::new();
+        for write in self.store.pending_relabels()? {
+            if write.attempts > 0 {
+                continue;
+            }
+            let outcome = RelabelOutcome::Abandoned {
+                reason: "cancelled before it was sent".into(),
+            };
+            if self
+                .store
+                .complete_relabel(&write.idempotency_key, outcome, now)?
+                .is_some()
+            {
+                cancelled.push(write);
+            }
+        }
+        Ok(cancelled)
+    }
+
     /// Sends every pending write in confirmation order, reporting each. Stops at the first write
     /// the platform cannot take now (the rest would meet the same trouble); they stay pending.
     pub async fn drain(
@@ -366,36 +413,58 @@ impl RelabelWriter {
     }
 }
 
+/// A refusal or a failure to reach the platform, as the relabel's outcome: transient ones keep
+/// the write pending, the rest end it, each worded for a supervisor with the platform's code.
 fn outcome_of_error(error: RcError) -> WriteOutcome {
-    let message = error.to_string();
+    let code = error.code().map(str::to_owned);
     if is_transient(&error) {
-        WriteOutcome::Deferred { message }
-    } else {
-        WriteOutcome::Failed {
-            code: error.code().map(str::to_owned),
-            message,
+        let reason = match &error {
+            RcError::RateLimited { .. } => "rate limited".to_owned(),
+            RcError::ServerTrouble { status, .. } => {
+                format!("RingCentral is having trouble (HTTP {status})")
+            }
+            _ => "RingCentral cannot be reached".to_owned(),
+        };
+        return WriteOutcome::Deferred { reason, code };
+    }
+    WriteOutcome::Failed {
+        message: refusal_words(&error),
+        code,
+    }
+}
+
+/// A final refusal in words plus the platform's code, e.g. "not permitted for this account
+/// (CMN-109)". Each status a relabel meets says what it means for this write; the code (or,
+/// without one, the HTTP status) is what RingCentral support asks for.
+pub fn refusal_words(error: &RcError) -> String {
+    let reference = |status: u16, code: Option<&str>| match code {
+        Some(code) => format!("HTTP {status}, {}", crate::text::sanitize(code)),
+        None => format!("HTTP {status}"),
+    };
+    match error {
+        RcError::LabelChangeNotAllowed { status: 403, code } | RcError::Forbidden { code, .. } => {
+            format!(
+                "not permitted for this account ({}) — the signed-in user needs the permission to edit company phone numbers",
+                reference(403, code.as_deref())
+            )
         }
+        RcError::LabelChangeNotAllowed { status: 404, code } | RcError::NotFound { code, .. } => {
+            format!(
+                "number not found on the account ({}) — it may have been removed; reload the numbers",
+                reference(404, code.as_deref())
+            )
+        }
+        RcError::LabelChangeNotAllowed { status, code } => format!(
+            "this account's API does not allow label changes ({})",
+            reference(*status, code.as_deref())
+        ),
+        other => other.to_string(),
     }
 }
 
 async fn token_owner(rest: &RestClient) -> String {
-    let owner: Result<Extension, RcError> = rest
-        .get_json(
-            "read the signed-in user",
-            "/restapi/v1.0/account/~/extension/~",
-            &[],
-        )
-        .await;
-    match owner {
-        Ok(ext) => {
-            let name = ext.name.as_deref().map(crate::text::sanitize);
-            match (name, ext.extension_number) {
-                (Some(name), Some(number)) => format!("{name} (ext {number})"),
-                (Some(name), None) => name.into_owned(),
-                (None, Some(number)) => format!("ext {number}"),
-                (None, None) => format!("extension {}", ext.id),
-            }
-        }
+    match crate::rc::account::SignedInUser::read(rest).await {
+        Ok(user) => user.describe(),
         Err(err) => {
             tracing::warn!(error = %err, "cannot read the token's owner for the relabel audit");
             "token owner (unknown)".to_owned()
@@ -438,26 +507,49 @@ pub enum RelabelRequest {
     Write(Vec<PlannedRelabel>),
     /// Put back what the last relabel or bulk changed.
     UndoLast,
+    /// Drop every pending write not yet sent. A write already sent (or being sent) is never
+    /// cancelled: the platform may have applied it, so its answer is awaited.
+    CancelUnsent,
 }
 
 /// What the worker tells the board.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum RelabelEvent {
     /// These writes are confirmed and kept as pending (also sent for writes resumed at start).
     Pending(Vec<PendingRelabel>),
     /// One write ended (or was deferred).
     Done(Box<WriteReport>),
+    /// The next write waits `wait` for the platform's rate limit (or a retry after trouble);
+    /// `reason` says which, in words.
+    Paced { wait: Duration, reason: String },
+    /// These writes were dropped before being sent, at the user's request.
+    Cancelled(Vec<PendingRelabel>),
+    /// The account's numbers as just read, with labels changed elsewhere. Read only while no
+    /// write is pending, so it already holds every write this worker landed.
+    NumbersRefreshed(Vec<PhoneNumber>),
     /// Something about relabelling the user must read (nothing to undo, the store failed…).
     Problem(String),
 }
 
 /// The TUI's relabel worker: resumes what an earlier run left pending, then writes confirmed
-/// relabels in order, retrying deferred ones every [`RETRY_DEFERRED_AFTER`]. Ends when the
-/// board drops its request sender or stops listening.
+/// relabels in order, retrying deferred ones every [`RETRY_DEFERRED_AFTER`]. Requests that arrive
+/// while a bulk is being written are taken between two writes, so a cancel stops the rest of a
+/// bulk but never cuts one write in half. Ends when the board drops its request sender or stops
+/// listening.
 pub async fn run_worker(
+    writer: RelabelWriter,
+    requests: tokio::sync::mpsc::Receiver<RelabelRequest>,
+    events: impl Fn(RelabelEvent) -> bool,
+) {
+    run_worker_refreshing(writer, requests, events, REFRESH_NUMBERS_EVERY).await
+}
+
+/// [`run_worker`], re-reading the number list every `refresh_every` while no write is pending.
+pub async fn run_worker_refreshing(
     writer: RelabelWriter,
     mut requests: tokio::sync::mpsc::Receiver<RelabelRequest>,
     events: impl Fn(RelabelEvent) -> bool,
+    refresh_every: Duration,
 ) {
     match writer.store().pending_relabels() {
         Ok(resumed) if !resumed.is_empty() => {
@@ -473,72 +565,171 @@ pub async fn run_worker(
             )));
         }
     }
+    let mut notices = writer.rest.notices();
     let mut retry_at: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    let mut refresh_at = tokio::time::Instant::now() + refresh_every;
     loop {
-        let request = match retry_at {
-            Some(at) => tokio::select! {
-                request = requests.recv() => match request {
-                    Some(request) => Some(request),
-                    None => return,
-                },
-                _ = tokio::time::sleep_until(at) => None,
-            },
-            None => match requests.recv().await {
+        // Without a retry due, the next thing to do is the number-list refresh.
+        let wake_at = retry_at.unwrap_or(refresh_at).min(refresh_at);
+        let request = tokio::select! {
+            request = requests.recv() => match request {
                 Some(request) => Some(request),
                 None => return,
             },
+            _ = tokio::time::sleep_until(wake_at) => None,
         };
-        if let Some(request) = request {
-            let plans = match request {
-                RelabelRequest::Write(plans) => plans,
-                RelabelRequest::UndoLast => match undo_plans(writer.store()) {
-                    Ok(Some(plans)) => plans,
-                    Ok(None) => {
-                        let _ = events(RelabelEvent::Problem(
-                            "nothing to undo: no relabel has landed yet".into(),
-                        ));
-                        continue;
-                    }
-                    Err(err) => {
-                        let _ = events(RelabelEvent::Problem(format!("cannot undo: {err}")));
-                        continue;
-                    }
-                },
-            };
-            match writer.confirm(&plans, Utc::now()) {
-                Ok(confirmed) => {
-                    if !events(RelabelEvent::Pending(confirmed)) {
-                        return;
-                    }
-                }
-                Err(err) => {
-                    // Not kept means not sent: a write the store cannot hold could be lost.
-                    let _ = events(RelabelEvent::Problem(format!(
-                        "relabel not sent: the store cannot keep it ({err})"
-                    )));
-                    continue;
-                }
+        if request.is_none() && retry_at.is_none_or(|at| at > tokio::time::Instant::now()) {
+            refresh_at = tokio::time::Instant::now() + refresh_every;
+            if !refresh_numbers(&writer, &events).await {
+                return;
             }
+            continue;
         }
-        let mut open = true;
-        let drained = writer
-            .drain(|report| open &= events(RelabelEvent::Done(Box::new(report.clone()))))
-            .await;
-        if !open {
+        if let Some(request) = request
+            && !take_request(&writer, request, &events)
+        {
             return;
         }
-        retry_at = match drained {
-            Ok(summary) if summary.still_pending > 0 => {
-                Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER)
+        retry_at = None;
+        // One write at a time, oldest first; requests that came in meanwhile go in between.
+        loop {
+            loop {
+                match requests.try_recv() {
+                    Ok(request) => {
+                        if !take_request(&writer, request, &events) {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return,
+                }
             }
-            Ok(_) => None,
-            Err(err) => {
-                let _ = events(RelabelEvent::Problem(format!(
-                    "relabel store error: {err}; will retry"
-                )));
-                Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER)
+            let next = match writer.store().pending_relabels() {
+                Ok(pending) => pending.into_iter().next(),
+                Err(err) => {
+                    let _ = events(RelabelEvent::Problem(format!(
+                        "relabel store error: {err}; will retry in {}",
+                        crate::rc::error::describe_wait(RETRY_DEFERRED_AFTER)
+                    )));
+                    retry_at = Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER);
+                    break;
+                }
+            };
+            let Some(next) = next else { break };
+            let report = match write_reporting_waits(&writer, &next, &mut notices, &events).await {
+                Ok(report) => report,
+                Err(err) => {
+                    let _ = events(RelabelEvent::Problem(format!(
+                        "relabel store error: {err}; will retry in {}",
+                        crate::rc::error::describe_wait(RETRY_DEFERRED_AFTER)
+                    )));
+                    retry_at = Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER);
+                    break;
+                }
+            };
+            let deferred = matches!(report.outcome, WriteOutcome::Deferred { .. });
+            if deferred {
+                // The rest would meet the same trouble: everything waits for the retry.
+                let paced = RelabelEvent::Paced {
+                    wait: RETRY_DEFERRED_AFTER,
+                    reason: report.outcome.words(),
+                };
+                if !events(RelabelEvent::Done(Box::new(report))) || !events(paced) {
+                    return;
+                }
+                retry_at = Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER);
+                break;
             }
-        };
+            if !events(RelabelEvent::Done(Box::new(report))) {
+                return;
+            }
+        }
+    }
+}
+
+/// Re-reads the number list unless writes are pending (a list read before a pending write lands
+/// would show its old label). False when the board stopped listening.
+async fn refresh_numbers(writer: &RelabelWriter, events: &impl Fn(RelabelEvent) -> bool) -> bool {
+    match writer.store().pending_relabels() {
+        Ok(pending) if pending.is_empty() => {}
+        // Pending writes are retried on their own timer; the next refresh comes after them.
+        _ => return true,
+    }
+    match writer.rest.phone_numbers().await {
+        Ok(numbers) => events(RelabelEvent::NumbersRefreshed(numbers)),
+        Err(err) => {
+            // The board keeps the labels it has; the next refresh (or a resync) tries again.
+            tracing::warn!(error = %err, "number list refresh failed");
+            true
+        }
+    }
+}
+
+/// Sends one write, passing on the client's rate-limit and retry waits for this number as
+/// [`RelabelEvent::Paced`], so the gauge can say why the bulk is slow and for how long.
+async fn write_reporting_waits(
+    writer: &RelabelWriter,
+    write: &PendingRelabel,
+    notices: &mut tokio::sync::broadcast::Receiver<crate::rc::RestNotice>,
+    events: &impl Fn(RelabelEvent) -> bool,
+) -> Result<WriteReport, StoreError> {
+    let sending = writer.write(write);
+    tokio::pin!(sending);
+    loop {
+        tokio::select! {
+            report = &mut sending => return report,
+            notice = notices.recv() => match notice {
+                // The relabel's own requests name the number (its PUT, and the read before a
+                // resend); other traffic's waits are the status line's business.
+                Ok(notice) if notice.action.ends_with(&format!(" {}", write.number_id)) => {
+                    let _ = events(RelabelEvent::Paced {
+                        wait: notice.wait,
+                        reason: notice.to_string(),
+                    });
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                // No more notices: just wait for the write.
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return sending.await,
+            },
+        }
+    }
+}
+
+/// Acts on one request; false when the board stopped listening.
+fn take_request(
+    writer: &RelabelWriter,
+    request: RelabelRequest,
+    events: &impl Fn(RelabelEvent) -> bool,
+) -> bool {
+    let plans = match request {
+        RelabelRequest::Write(plans) => plans,
+        RelabelRequest::UndoLast => match undo_plans(writer.store()) {
+            Ok(Some(plans)) => plans,
+            Ok(None) => {
+                return events(RelabelEvent::Problem(
+                    "nothing to undo: no relabel has landed yet".into(),
+                ));
+            }
+            Err(err) => return events(RelabelEvent::Problem(format!("cannot undo: {err}"))),
+        },
+        RelabelRequest::CancelUnsent => {
+            return match writer.cancel_unsent(Utc::now()) {
+                Ok(cancelled) if cancelled.is_empty() => events(RelabelEvent::Problem(
+                    "nothing to cancel: every pending relabel has already been sent".into(),
+                )),
+                Ok(cancelled) => events(RelabelEvent::Cancelled(cancelled)),
+                Err(err) => events(RelabelEvent::Problem(format!(
+                    "cannot cancel the pending relabels: {err}"
+                ))),
+            };
+        }
+    };
+    match writer.confirm(&plans, Utc::now()) {
+        Ok(confirmed) => events(RelabelEvent::Pending(confirmed)),
+        // Not kept means not sent: a write the store cannot hold could be lost.
+        Err(err) => events(RelabelEvent::Problem(format!(
+            "relabel not sent: the store cannot keep it ({err})"
+        ))),
     }
 }
 
@@ -658,6 +849,65 @@ mod tests {
             "Yelp +14155550100"
         );
         assert_eq!(with_campaign(&grammar, None, "Yelp").unwrap(), "Yelp");
+    }
+
+    #[test]
+    fn refusals_and_waits_read_in_words_with_the_platforms_code() {
+        use crate::rc::error::ErrorCode;
+        let code = |c: &str| ErrorCode(Some(c.to_owned()));
+        let refused = |status: u16, c: &str| {
+            outcome_of_error(RcError::LabelChangeNotAllowed {
+                status,
+                code: code(c),
+            })
+        };
+        let WriteOutcome::Failed { code: got, message } = refused(403, "CMN-109") else {
+            panic!("a 403 is final");
+        };
+        assert_eq!(got.as_deref(), Some("CMN-109"));
+        assert!(
+            message.starts_with("not permitted for this account (HTTP 403, CMN-109)"),
+            "{message}"
+        );
+        let WriteOutcome::Failed { message, .. } = refused(404, "CMN-102") else {
+            panic!("a 404 is final");
+        };
+        assert!(
+            message.starts_with("number not found on the account (HTTP 404, CMN-102)"),
+            "{message}"
+        );
+        let WriteOutcome::Failed { message, .. } = refused(405, "CMN-123") else {
+            panic!("a 405 is final");
+        };
+        assert_eq!(
+            message,
+            "this account's API does not allow label changes (HTTP 405, CMN-123)"
+        );
+        let limited = outcome_of_error(RcError::RateLimited {
+            action: "relabel phone number 1".into(),
+            group: crate::rc::ratelimit::RateGroup::Medium,
+            attempts: 6,
+            code: code("CMN-301"),
+        });
+        assert!(!limited.landed());
+        assert_eq!(
+            limited.words(),
+            "rate limited — will retry in 30 s (CMN-301)"
+        );
+        assert_eq!(
+            limited.describe(),
+            "relabel still pending: rate limited — will retry in 30 s (CMN-301)"
+        );
+        let trouble = outcome_of_error(RcError::ServerTrouble {
+            action: "relabel phone number 1".into(),
+            status: 503,
+            attempts: 4,
+            code: ErrorCode(None),
+        });
+        assert_eq!(
+            trouble.words(),
+            "RingCentral is having trouble (HTTP 503) — will retry in 30 s"
+        );
     }
 
     fn entry(

@@ -22,8 +22,8 @@ pub use label::{LabelError, LabelGrammar, ParsedLabel, format_label, parse_label
 pub use metrics::{SlaSettings, Tally, Window};
 pub use model::{
     Agent, AgentState, Applied, Board, BoardConfig, Call, CallDirection, CallState, CampaignRow,
-    Endpoint, NumberEntry, NumberRow, Outcome, PartyState, PartySummary, Queue, QueueRow,
-    RecordingRef, UNKNOWN, UNLABELLED, normalize_number,
+    Endpoint, NumberEntry, NumberRow, Outcome, PartyState, PartySummary, Queue, QueueRollup,
+    QueueRow, RecordingRef, UNKNOWN, UNLABELLED, normalize_number,
 };
 
 #[cfg(test)]

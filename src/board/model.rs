@@ -644,6 +644,37 @@ pub struct QueueRow {
     pub agents_on_call: usize,
     pub agents_away: usize,
     pub changed_at: DateTime<Utc>,
+    /// The counters behind the figures, so several rows can be combined exactly.
+    pub tally: Tally,
+}
+
+/// Several queues taken together (the Queues view's roll-up row): counters summed, means
+/// recomputed from the summed counters, agents counted once however many of the queues they
+/// belong to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRollup {
+    pub queues: usize,
+    pub waiting: usize,
+    pub longest_wait_seconds: Option<f64>,
+    pub offered: i64,
+    pub answered: i64,
+    pub abandoned: i64,
+    /// Each queue's calls judged by that queue's own threshold and abandon rule.
+    pub service_level_pct: Option<f64>,
+    pub asa_seconds: Option<f64>,
+    pub aht_seconds: Option<f64>,
+    pub agents_available: usize,
+    pub agents_on_call: usize,
+    pub agents_away: usize,
+}
+
+/// Which state wins when one agent is counted for several queues: on a call, then available.
+fn rollup_rank(state: AgentState) -> u8 {
+    match state {
+        AgentState::OnCall => 0,
+        AgentState::Available => 1,
+        _ => 2,
+    }
 }
 
 /// One campaign row: a (campaign, DN) pair of the label grammar.
@@ -941,6 +972,63 @@ impl Board {
             agents_on_call: on_call,
             agents_away: away,
             changed_at: queue.changed_at,
+            tally,
+        }
+    }
+
+    /// The roll-up of `rows` (queue rows of one window, e.g. the ones a filter left).
+    pub fn queue_rollup(&self, rows: &[QueueRow]) -> QueueRollup {
+        let mut total = Tally::default();
+        let (mut in_sla, mut sla_divisor) = (0i64, 0i64);
+        for row in rows {
+            total.add(&row.tally, 1);
+            in_sla += row.tally.answered_in_sla;
+            sla_divisor += row.tally.answered
+                + if row.sla.include_abandoned {
+                    row.tally.abandoned
+                } else {
+                    0
+                };
+        }
+        // An agent is available to the group if available for any of its queues, on a call
+        // if on a call at all; everyone else listed is away.
+        let mut agents: HashMap<&str, AgentState> = HashMap::new();
+        for row in rows {
+            let Some(queue) = self.queues.get(&row.id) else {
+                continue;
+            };
+            for (member, accepts_this_queue) in &queue.members {
+                let state = match self.agents.get(member).map(|a| a.state) {
+                    Some(AgentState::OnCall) => AgentState::OnCall,
+                    Some(AgentState::Available) if *accepts_this_queue != Some(false) => {
+                        AgentState::Available
+                    }
+                    _ => AgentState::Away,
+                };
+                let held = agents.entry(member.as_str()).or_insert(state);
+                if rollup_rank(state) < rollup_rank(*held) {
+                    *held = state;
+                }
+            }
+        }
+        let count = |wanted: AgentState| agents.values().filter(|s| **s == wanted).count();
+        QueueRollup {
+            queues: rows.len(),
+            waiting: rows.iter().map(|r| r.waiting).sum(),
+            longest_wait_seconds: rows
+                .iter()
+                .filter_map(|r| r.longest_wait_seconds)
+                .reduce(f64::max),
+            offered: total.offered,
+            answered: total.answered,
+            abandoned: total.abandoned,
+            service_level_pct: (sla_divisor > 0)
+                .then(|| crate::board::metrics::round1(100.0 * in_sla as f64 / sla_divisor as f64)),
+            asa_seconds: total.asa_seconds(),
+            aht_seconds: total.aht_seconds(),
+            agents_available: count(AgentState::Available),
+            agents_on_call: count(AgentState::OnCall),
+            agents_away: count(AgentState::Away),
         }
     }
 

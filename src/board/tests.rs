@@ -1094,6 +1094,72 @@ fn queue_metrics_by_hand() {
 }
 
 #[test]
+fn the_roll_up_combines_counters_exactly_and_counts_each_agent_once() {
+    let mut board = board();
+    four_calls(&mut board);
+    // A second, quiet queue with a stricter goal, sharing Ann and adding Cat.
+    const SUPPORT: &str = "901";
+    const CAT: &str = "503";
+    let support = CallQueue {
+        id: SUPPORT.into(),
+        name: Some("Support".into()),
+        ..CallQueue::default()
+    };
+    board.set_queues(&[sales_queue(None), support], t(900));
+    board.set_extensions(
+        &[
+            extension(ANN, "Ann Agent", "User"),
+            extension(BOB, "Bob Agent", "User"),
+            extension(CAT, "Cat Agent", "User"),
+            extension(IVR, "Main IVR", "IvrMenu"),
+            extension(QUEUE, "Sales", "Department"),
+            extension(SUPPORT, "Support", "Department"),
+        ],
+        t(900),
+    );
+    board.set_queue_members(SUPPORT, &[member(ANN), member(CAT)], t(900));
+    board
+        .apply_frame(&presence_frame(ANN, 950, "NoCall", "Available"), t(950))
+        .unwrap();
+
+    let rows = board.queue_rows(Window::Today, t(1000));
+    assert_eq!(rows.len(), 2);
+    let per_row_agents: usize = rows
+        .iter()
+        .map(|r| r.agents_available + r.agents_on_call + r.agents_away)
+        .sum();
+    assert_eq!(per_row_agents, 4, "Ann is listed in both queues");
+
+    let total = board.queue_rollup(&rows);
+    assert_eq!(total.queues, 2);
+    assert_eq!(total.offered, 4);
+    assert_eq!(total.answered, 2);
+    assert_eq!(total.abandoned, 1);
+    // The quiet queue adds nothing to the divisor: still 1 ÷ (2 + 1).
+    assert_eq!(total.service_level_pct, Some(33.3));
+    assert_eq!(total.asa_seconds, Some(20.0));
+    assert_eq!(total.aht_seconds, Some(80.0));
+    assert_eq!(
+        (
+            total.agents_available,
+            total.agents_on_call,
+            total.agents_away
+        ),
+        (1, 0, 2),
+        "Ann, Bob and Cat, each once; Ann available"
+    );
+    // Only the rows given are combined (a filter's rows).
+    let support_only: Vec<QueueRow> = rows.into_iter().filter(|r| r.id == SUPPORT).collect();
+    let support_total = board.queue_rollup(&support_only);
+    assert_eq!(support_total.offered, 0);
+    assert_eq!(support_total.aht_seconds, None);
+    assert_eq!(
+        support_total.agents_available + support_total.agents_away,
+        2
+    );
+}
+
+#[test]
 fn the_queues_own_settings_win_and_rederive() {
     let mut board = board();
     four_calls(&mut board);

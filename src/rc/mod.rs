@@ -42,6 +42,7 @@
 //!
 //! `rest.notices()` reports rate-limit and backoff waits for the status line.
 
+pub mod account;
 pub mod apply;
 pub mod auth;
 pub mod error;

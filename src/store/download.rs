@@ -217,6 +217,9 @@ pub enum WaitReason {
     NotYetAvailable,
     /// The platform asked us to slow down.
     RateLimited,
+    /// The client's own rate limiter holds the request back (the group's quota is used up, or
+    /// a 429 paused the whole group); the platform has not refused anything.
+    Paced,
     /// The connection broke; the download resumes where it stopped.
     ConnectionLost { detail: String },
 }

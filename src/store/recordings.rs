@@ -190,6 +190,14 @@ pub struct ExportReport {
     pub sha256_hex: String,
 }
 
+/// What an export does to a file already at its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingFile {
+    Replace,
+    /// Refuse: the user has not agreed to replace it.
+    Keep,
+}
+
 /// Why copying a recording out of the store stopped.
 enum CopyError {
     /// The stored content does not match its metadata.
@@ -490,16 +498,28 @@ impl Store {
     }
 
     /// Exports a complete recording to `out` (a file path, or an existing directory to which
-    /// [`RecordingMeta::default_file_name`] is added), file mode 0600.
-    ///
-    /// Content is written to a hidden temporary file beside the target and verified (length and
-    /// sha256) while written; only verified content is renamed into place, replacing any file of
-    /// that name. On a mismatch nothing is left behind, the recording is marked for refetch and
-    /// the error says so.
+    /// [`RecordingMeta::default_file_name`] is added), file mode 0600, replacing any file of
+    /// that name.
     pub fn export_recording(
         &self,
         recording_id: &str,
         out: &Path,
+    ) -> Result<ExportReport, StoreError> {
+        self.export_recording_as(recording_id, out, ExistingFile::Replace)
+    }
+
+    /// [`Store::export_recording`], saying what happens to a file already at the target.
+    ///
+    /// Content is written to a hidden temporary file beside the target and verified (length and
+    /// sha256) while written; only verified content is moved into place. With
+    /// [`ExistingFile::Keep`] the move refuses atomically to replace a file (the error's source
+    /// is [`io::ErrorKind::AlreadyExists`]), however late that file appeared. On a mismatch
+    /// nothing is left behind, the recording is marked for refetch and the error says so.
+    pub fn export_recording_as(
+        &self,
+        recording_id: &str,
+        out: &Path,
+        existing: ExistingFile,
     ) -> Result<ExportReport, StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
 
@@ -542,7 +562,28 @@ impl Store {
             .map_err(|e| file_error(&temp, e.into_error()))?;
         file.sync_all().map_err(|e| file_error(&temp, e))?;
         drop(file);
-        std::fs::rename(&temp, &target).map_err(|e| file_error(&target, e))?;
+        match existing {
+            ExistingFile::Replace => {
+                std::fs::rename(&temp, &target).map_err(|e| file_error(&target, e))?;
+            }
+            ExistingFile::Keep => {
+                // A hard link is made only where no file is, so a file that appeared since the
+                // name was chosen is never replaced. Filesystems without hard links (FAT) fall
+                // back to a check, then a rename.
+                let placed = match std::fs::hard_link(&temp, &target) {
+                    Err(e)
+                        if e.kind() != io::ErrorKind::AlreadyExists
+                            && std::fs::symlink_metadata(&target).is_err() =>
+                    {
+                        std::fs::rename(&temp, &target)
+                    }
+                    linked => linked,
+                };
+                // Best effort: the temporary file is hidden and replaced by the next export.
+                let _ = std::fs::remove_file(&temp);
+                placed.map_err(|e| file_error(&target, e))?;
+            }
+        }
         Ok(ExportReport {
             path: target,
             bytes,

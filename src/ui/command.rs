@@ -11,6 +11,8 @@ pub enum Command {
     Window(MetricWindow),
     Help,
     Quit,
+    /// The relabel audit view.
+    Audit,
 }
 
 /// The words the command line knows, for completion and for the error message.
@@ -21,6 +23,7 @@ const VERBS: &[&str] = &[
     "agents",
     "numbers",
     "recordings",
+    "audit",
     "theme",
     "window",
     "help",
@@ -48,6 +51,7 @@ pub fn parse(input: &str) -> Result<Command, String> {
     }
     match verb {
         "help" => no_argument(verb, argument).map(|()| Command::Help),
+        "audit" => no_argument(verb, argument).map(|()| Command::Audit),
         "quit" => no_argument(verb, argument).map(|()| Command::Quit),
         "theme" => match argument {
             Some(name) => Ok(Command::Theme(name.to_string())),

@@ -1,6 +1,7 @@
-//! The recording downloads the UI shows: one row per download, folded from the engine's
-//! [`DownloadEvent`]s, and the words and sizes a download is shown with (the CLI's progress line
-//! uses the same). Pure state; the app feeds events in, the Recordings view draws it.
+//! The recording downloads the UI shows: one row per download (or per call-log lookup that
+//! precedes one), folded from the engine's [`DownloadEvent`]s, and the words and sizes a download
+//! is shown with (the CLI's progress line uses the same). Pure state: the app feeds events in
+//! with the time they arrived, the Recordings view draws it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,14 +14,28 @@ use crate::text::sanitize;
 /// How long a finished, failed or cancelled download stays on screen.
 pub const DONE_SHOWN_SECONDS: i64 = 8;
 
+/// What a row stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// A download, under its recording id.
+    Download,
+    /// An ended call's recording being looked up in the call log, under the call's session id.
+    /// Once found, the download shows under the recording id and this row goes.
+    Lookup,
+}
+
 /// One download as the UI shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DownloadRow {
     /// Recording id, or the call's session id while its recording is looked up.
     pub id: String,
+    pub kind: RowKind,
     /// The latest progress, kept while waiting so the gauge does not jump back to empty.
     pub progress: Option<Progress>,
     pub last: DownloadUpdate,
+    /// When the current wait ends: the countdown shown is worked out from it at each frame,
+    /// so it is true however long ago the wait was announced.
+    pub next_try_at: Option<DateTime<Utc>>,
     /// When the download ended, for [`DONE_SHOWN_SECONDS`].
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -40,6 +55,25 @@ impl DownloadRow {
         let total = progress.total.filter(|&t| t > 0)?;
         Some((progress.bytes as f64 / total as f64).clamp(0.0, 1.0))
     }
+
+    /// Time left of the current wait at `now` (zero once it is over), or `None` when not waiting.
+    pub fn wait_left(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let until = self.next_try_at?;
+        Some((until - now).to_std().unwrap_or(Duration::ZERO))
+    }
+
+    /// One line about where the row stands at `now`, with a true countdown while it waits.
+    pub fn describe(&self, now: DateTime<Utc>) -> String {
+        match (&self.last, self.kind) {
+            (DownloadUpdate::Waiting { reason, .. }, _) => {
+                describe_wait(reason, self.wait_left(now).unwrap_or(Duration::ZERO))
+            }
+            (DownloadUpdate::Requesting { .. } | DownloadUpdate::Queued, RowKind::Lookup) => {
+                "looking the call up in the call log".to_owned()
+            }
+            (update, _) => describe_update(update),
+        }
+    }
 }
 
 /// Every download this run started, by id.
@@ -49,8 +83,8 @@ pub struct Downloads {
 }
 
 impl Downloads {
-    /// Folds one event in. Returns true when the download ended with it (the app refreshes the
-    /// store's list then).
+    /// Folds one event in, arrived at `now`. Returns true when the download ended with it (the
+    /// app refreshes the store's list then).
     pub fn apply(&mut self, event: DownloadEvent, now: DateTime<Utc>) -> bool {
         let ended = matches!(
             event.update,
@@ -63,28 +97,40 @@ impl Downloads {
             .entry(event.recording_id.clone())
             .or_insert_with(|| DownloadRow {
                 id: event.recording_id,
+                kind: RowKind::Download,
                 progress: None,
                 last: DownloadUpdate::Queued,
+                next_try_at: None,
                 ended_at: None,
             });
         if let DownloadUpdate::Progress(progress) = &event.update {
             row.progress = Some(*progress);
         }
+        row.next_try_at = match &event.update {
+            DownloadUpdate::Waiting { retry_in, .. } => chrono::Duration::from_std(*retry_in)
+                .ok()
+                .and_then(|wait| now.checked_add_signed(wait)),
+            _ => None,
+        };
         // A restart after an end (fetching again) clears the old outcome.
         row.ended_at = ended.then_some(now);
         row.last = event.update;
         ended
     }
 
-    /// Starts showing a download the user just asked for, before the engine reports.
-    pub fn requested(&mut self, id: &str) {
+    /// Starts showing what the user just asked for, before the engine reports.
+    pub fn requested(&mut self, id: &str, kind: RowKind, now: DateTime<Utc>) {
         self.apply(
             DownloadEvent {
                 recording_id: id.to_owned(),
-                update: DownloadUpdate::Queued,
+                update: DownloadUpdate::Requesting { from_byte: 0 },
             },
-            Utc::now(),
+            now,
         );
+        if let Some(row) = self.rows.get_mut(id) {
+            row.kind = kind;
+            row.progress = None;
+        }
     }
 
     /// Forgets ended downloads shown long enough.
@@ -151,16 +197,7 @@ pub fn describe_update(update: &DownloadUpdate) -> String {
         DownloadUpdate::Requesting { from_byte } => {
             format!("resuming at {}", human_bytes(*from_byte))
         }
-        DownloadUpdate::Waiting { reason, retry_in } => {
-            let why = match reason {
-                WaitReason::NotYetAvailable => "waiting for the recording".to_owned(),
-                WaitReason::RateLimited => "rate-limited by the platform".to_owned(),
-                WaitReason::ConnectionLost { detail } => {
-                    format!("connection lost ({})", sanitize(detail))
-                }
-            };
-            format!("{why}; retrying in {} s", retry_in.as_secs().max(1))
-        }
+        DownloadUpdate::Waiting { reason, retry_in } => describe_wait(reason, *retry_in),
         DownloadUpdate::Progress(progress) => {
             let mut line = match progress.total {
                 Some(total) => format!("{} of {}", human_bytes(progress.bytes), human_bytes(total)),
@@ -188,6 +225,30 @@ pub fn describe_update(update: &DownloadUpdate) -> String {
         }
         DownloadUpdate::Failed { error } => format!("failed: {}", sanitize(error)),
         DownloadUpdate::Cancelled => "cancelled".to_owned(),
+    }
+}
+
+/// Why a download or lookup waits and when it tries again, e.g. "paced by rate limit — next try
+/// in 7 s". `left` is what remains of the wait; at zero the next try is under way.
+pub fn describe_wait(reason: &WaitReason, left: Duration) -> String {
+    let (why, next) = match reason {
+        WaitReason::NotYetAvailable => ("waiting for the recording".to_owned(), "next try"),
+        WaitReason::RateLimited => ("rate-limited by the platform".to_owned(), "next try"),
+        WaitReason::Paced => ("paced by rate limit".to_owned(), "next try"),
+        WaitReason::ConnectionLost { detail } => (
+            format!("connection lost ({})", sanitize(detail)),
+            "resuming",
+        ),
+    };
+    // Whole seconds, rounded up: "next try in 0 s" while time is left would be a lie.
+    let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    if seconds == 0 {
+        format!("{why} — trying now")
+    } else {
+        format!(
+            "{why} — {next} in {}",
+            short_duration(Duration::from_secs(seconds))
+        )
     }
 }
 
@@ -225,7 +286,7 @@ mod tests {
     fn progress_survives_a_wait_and_an_end_is_shown_then_expires() {
         let start = Utc::now();
         let mut downloads = Downloads::default();
-        downloads.requested("7");
+        downloads.requested("7", RowKind::Download, start);
         assert!(!downloads.apply(event("7", progress(250, 1000)), start));
         assert!(!downloads.apply(
             event(
@@ -271,7 +332,47 @@ mod tests {
             reason: WaitReason::NotYetAvailable,
             retry_in: Duration::from_secs(6),
         });
-        assert_eq!(wait, "waiting for the recording; retrying in 6 s");
+        assert_eq!(wait, "waiting for the recording — next try in 6 s");
         assert_eq!(human_bytes(999), "999 B");
+    }
+
+    #[test]
+    fn a_wait_counts_down_from_when_it_was_announced() {
+        let start = Utc::now();
+        let mut downloads = Downloads::default();
+        downloads.requested("s-1", RowKind::Lookup, start);
+        let row = downloads.row("s-1").unwrap();
+        assert_eq!(row.describe(start), "looking the call up in the call log");
+        downloads.apply(
+            event(
+                "s-1",
+                DownloadUpdate::Waiting {
+                    reason: WaitReason::Paced,
+                    retry_in: Duration::from_secs(12),
+                },
+            ),
+            start,
+        );
+        let row = downloads.row("s-1").unwrap();
+        assert_eq!(
+            row.kind,
+            RowKind::Lookup,
+            "an event must not forget the kind"
+        );
+        assert_eq!(
+            row.describe(start),
+            "paced by rate limit — next try in 12 s"
+        );
+        assert_eq!(
+            row.describe(start + chrono::Duration::milliseconds(4_500)),
+            "paced by rate limit — next try in 8 s"
+        );
+        assert_eq!(
+            row.describe(start + chrono::Duration::seconds(30)),
+            "paced by rate limit — trying now"
+        );
+        // Anything but a wait ends the countdown.
+        downloads.apply(event("s-1", progress(10, 100)), start);
+        assert_eq!(downloads.row("s-1").unwrap().wait_left(start), None);
     }
 }

@@ -44,6 +44,7 @@ pub enum Action {
     UndoRelabel,
     NumberKind,
     RelabelAudit,
+    CancelRelabels,
     FetchRecording,
     CancelDownload,
     ExportRecording,
@@ -286,14 +287,17 @@ pub const ACTIONS: &[ActionInfo] = &[
             "Rows",
         )
     },
-    info(
-        Action::MarkNumber,
-        "mark_number",
-        "mark",
-        "mark or unmark the selected number for a bulk relabel",
-        &["m"],
-        "Rows",
-    ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::MarkNumber,
+            "mark_number",
+            "mark",
+            "mark a number for a bulk relabel",
+            &["m"],
+            "Rows",
+        )
+    },
     ActionInfo {
         dangerous: true,
         ..info(
@@ -332,6 +336,17 @@ pub const ACTIONS: &[ActionInfo] = &[
         &["A"],
         "Rows",
     ),
+    ActionInfo {
+        dangerous: true,
+        ..info(
+            Action::CancelRelabels,
+            "cancel_relabels",
+            "cancel writes",
+            "cancel bulk writes not yet sent",
+            &["X"],
+            "Rows",
+        )
+    },
     info(
         Action::FetchRecording,
         "fetch_recording",
@@ -344,7 +359,7 @@ pub const ACTIONS: &[ActionInfo] = &[
         Action::CancelDownload,
         "cancel_download",
         "cancel",
-        "cancel the selected recording's download",
+        "cancel the selected download or call-log lookup",
         &["x"],
         "Recordings",
     ),
@@ -352,7 +367,7 @@ pub const ACTIONS: &[ActionInfo] = &[
         Action::ExportRecording,
         "export_recording",
         "export",
-        "export the stored recording here (.wav/.mp3, mode 0600)",
+        "export the stored recording (asks where; .wav/.mp3, 0600)",
         &["o"],
         "Recordings",
     ),

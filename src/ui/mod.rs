@@ -10,6 +10,7 @@ pub mod command;
 pub mod downloads;
 pub mod filter;
 pub mod keys;
+pub mod label_editor;
 pub mod recording_actions;
 pub mod relabel;
 pub mod render;

@@ -1,13 +1,17 @@
 //! What the recording keys do to the UI state, and the effects they ask the app for: fetch the
-//! selected call's recording, cancel its download, export, play or delete the stored one. Pure:
-//! the app carries the effects out (`app::recordings_tui`).
+//! selected call's recording, cancel its download or call-log lookup, export (through a prompt
+//! for the destination), play or delete the stored one. Pure: the app carries the effects out
+//! (`app::recordings_tui`).
+
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
 use crate::board::{Board, Call};
 use crate::store::recordings::CallInfo;
+use crate::ui::downloads::RowKind;
 use crate::ui::keys::Action;
-use crate::ui::state::{Overlay, ScreenKind, UiState};
+use crate::ui::state::{InputLine, InputPurpose, Overlay, ScreenKind, UiState};
 use crate::ui::update::Effect;
 
 /// What a fetch starts from.
@@ -51,6 +55,22 @@ fn fetch_target(
     let session_id = match (&ui.screen().kind, selected) {
         (ScreenKind::CallDetail { session_id }, _) => session_id.clone(),
         (ScreenKind::Calls(_), Some(key)) => key.to_owned(),
+        // A call-log lookup shown in the Recordings view is keyed by the call's session id.
+        (ScreenKind::Recordings, Some(key))
+            if ui
+                .downloads
+                .row(key)
+                .is_some_and(|row| row.kind == RowKind::Lookup) =>
+        {
+            let info = board
+                .call(key)
+                .map(|call| call_info(board, call, now))
+                .unwrap_or_else(|| CallInfo {
+                    telephony_session_id: Some(key.to_owned()),
+                    ..CallInfo::default()
+                });
+            return Ok((FetchFrom::Session(key.to_owned()), info));
+        }
         (ScreenKind::Recordings, Some(recording_id)) => {
             let call = board
                 .calls()
@@ -84,6 +104,68 @@ fn stored_selection<'a>(ui: &UiState, selected: Option<&'a str>) -> Result<&'a s
     }
 }
 
+/// Opens the export prompt for a stored recording, proposing `<export dir>/recording-<id>.<ext>`
+/// (a name safe whatever the id); the user edits it to another file or directory.
+fn open_export_prompt(ui: &mut UiState, recording_id: &str) {
+    let Some(file_name) = ui
+        .stored_recordings
+        .iter()
+        .find(|m| m.recording_id == recording_id)
+        .map(|meta| meta.default_file_name())
+    else {
+        return;
+    };
+    let proposed = ui.export_dir.join(file_name);
+    ui.input = Some(InputLine::new(
+        InputPurpose::ExportRecording {
+            recording_id: recording_id.to_owned(),
+        },
+        &proposed.to_string_lossy(),
+    ));
+}
+
+/// Enter in the export prompt: export to what was typed (an existing file is not replaced
+/// without a yes, see [`confirm_overwrite`]).
+pub fn submit_export(ui: &mut UiState, input: InputLine, recording_id: String) -> Vec<Effect> {
+    let path = input.text.trim();
+    if path.is_empty() {
+        ui.input = Some(InputLine {
+            error: Some("type a file or a directory to export to".to_owned()),
+            ..input
+        });
+        return Vec::new();
+    }
+    vec![Effect::ExportRecording {
+        recording_id,
+        path: PathBuf::from(path),
+        replace: false,
+    }]
+}
+
+/// The answer to "replace the existing file?": `y` exports over it, anything else keeps it.
+pub fn confirm_overwrite(
+    ui: &mut UiState,
+    recording_id: String,
+    path: PathBuf,
+    yes: bool,
+    now: DateTime<Utc>,
+) -> Vec<Effect> {
+    if yes {
+        vec![Effect::ExportRecording {
+            recording_id,
+            path,
+            replace: true,
+        }]
+    } else {
+        ui.flash(
+            format!("export cancelled; {} was left as it was", path.display()),
+            false,
+            now,
+        );
+        Vec::new()
+    }
+}
+
 /// Handles one recording action on the selected row (`selected` is its key).
 pub fn on_action(
     ui: &mut UiState,
@@ -100,7 +182,22 @@ pub fn on_action(
             if ui.downloads.is_running(&shown) {
                 return Vec::new();
             }
-            ui.downloads.requested(&shown);
+            let kind = match &from {
+                FetchFrom::Recording(_) => RowKind::Download,
+                FetchFrom::Session(_) => RowKind::Lookup,
+            };
+            ui.downloads.requested(&shown, kind, now);
+            if ui.screen().kind != ScreenKind::Recordings {
+                let what = match kind {
+                    RowKind::Lookup => "looking the call's recording up",
+                    RowKind::Download => "fetching the recording",
+                };
+                ui.flash(
+                    format!("{what}: progress in 6 Recordings (x there cancels)"),
+                    false,
+                    now,
+                );
+            }
             vec![Effect::FetchRecording { from, call }]
         }),
         Action::CancelDownload => {
@@ -113,9 +210,10 @@ pub fn on_action(
                 None => Err("no download of the selected recording is running"),
             }
         }
-        Action::ExportRecording => {
-            stored_selection(ui, selected).map(|id| vec![Effect::ExportRecording(id.to_owned())])
-        }
+        Action::ExportRecording => stored_selection(ui, selected).map(|id| {
+            open_export_prompt(ui, id);
+            Vec::new()
+        }),
         Action::PlayRecording => {
             stored_selection(ui, selected).map(|id| vec![Effect::PlayRecording(id.to_owned())])
         }

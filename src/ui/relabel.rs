@@ -1,18 +1,24 @@
-//! Relabelling from the keyboard (issue 5), on top of the Numbers view: mark rows (`m`), set the
-//! campaign of the marked rows or of every row the filter shows (`E`), undo the last relabel or
-//! bulk (`u`), show CTNs / unlabelled / all (`t`), and the checks a typed label passes before it
-//! can be confirmed. Pure state changes; the writes go out as [`Effect::Relabel`].
+//! Relabelling from the keyboard (issue 5), on top of the Numbers view: open the label editor
+//! (`e`, see [`crate::ui::label_editor`]), mark rows (`m`), set the campaign of the marked rows or
+//! of every row the filter shows (`E`), watch the bulk's progress and cancel what is not yet sent
+//! (`X`), undo the last relabel or bulk (`u`), show CTNs / unlabelled / all (`t`). Pure state
+//! changes; the writes go out as [`Effect::Relabel`], and the worker's answers come back through
+//! [`on_event`].
 
-use crate::app::relabel::{LabelSpec, PlannedRelabel, RelabelRequest, build_label, with_campaign};
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+use crate::app::relabel::{
+    PlannedRelabel, RelabelEvent, RelabelRequest, WriteOutcome, with_campaign,
+};
 use crate::board::Board;
+use crate::store::PendingRelabel;
 use crate::text::sanitize;
-use crate::ui::keys::Action;
+use crate::ui::label_editor::{EditorStep, LabelEditor, quoted};
 use crate::ui::state::{InputLine, InputPurpose, Overlay, ScreenKind, UiState};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::update::{Context, Effect};
@@ -146,52 +152,25 @@ pub fn known_dns(board: &Board) -> Vec<String> {
     dns
 }
 
-/// Tab in a relabel line: completes the campaign (keeping the typed DN, or the number's own),
-/// then, once the campaign is a known one, cycles the known DNs. Returns the options to show.
+/// Tab in the bulk campaign line: cycles the known campaigns that begin with what was typed.
+/// Returns the options to show.
 pub fn complete(board: &Board, input: &mut InputLine) -> Vec<String> {
-    let grammar = &board.config().label_grammar;
-    let campaigns = known_campaigns(board);
-    match &input.purpose {
-        InputPurpose::BulkCampaign { .. } => {
-            let options = matching(&campaigns, &input.text);
-            if let Some(next) = cycle(&input.text, &options) {
-                input.text = next;
-            }
-            input.cursor = input.text.chars().count();
-            options
-        }
-        InputPurpose::Relabel { old_label, .. } => {
-            let typed = grammar.parse(Some(&input.text));
-            let campaign = typed
-                .as_ref()
-                .map(|p| p.campaign.clone())
-                .unwrap_or_default();
-            let dn = typed
-                .and_then(|p| p.dn)
-                .or_else(|| grammar.parse(Some(old_label)).and_then(|p| p.dn));
-            let (options, text) = if campaigns.contains(&campaign) && !campaign.is_empty() {
-                // A known campaign: Tab moves on to the DN.
-                let dns = known_dns(board);
-                let next_dn = cycle(dn.as_deref().unwrap_or(""), &dns);
-                let text = grammar.format(&campaign, next_dn.as_deref().or(dn.as_deref()));
-                (dns, text.ok())
-            } else {
-                let options = matching(&campaigns, &campaign);
-                let text =
-                    cycle(&campaign, &options).and_then(|c| grammar.format(&c, dn.as_deref()).ok());
-                (options, text)
-            };
-            if let Some(text) = text {
-                input.text = text;
-            }
-            input.cursor = input.text.chars().count();
-            options
-        }
-        _ => Vec::new(),
+    if !matches!(input.purpose, InputPurpose::BulkCampaign { .. }) {
+        return Vec::new();
     }
+    let prefix = input
+        .completion_prefix
+        .get_or_insert_with(|| input.text.clone());
+    let options = matching(&known_campaigns(board), prefix);
+    if let Some(next) = cycle(&input.text, &options) {
+        input.text = next;
+    }
+    input.cursor = input.text.chars().count();
+    options
 }
 
-fn matching(options: &[String], typed: &str) -> Vec<String> {
+/// The options that begin with `typed`, ignoring case.
+pub fn matching(options: &[String], typed: &str) -> Vec<String> {
     let typed = typed.trim().to_lowercase();
     options
         .iter()
@@ -207,62 +186,96 @@ fn cycle(current: &str, options: &[String]) -> Option<String> {
     }
 }
 
-/// The single-number editor's live preview: the exact label Enter would offer to write, beside
-/// the one in place, and how the grammar reads it — or why it cannot be written. The flag says
-/// whether it can.
-pub fn preview(board: &Board, typed: &str, old_label: &str) -> (String, bool) {
-    let grammar = &board.config().label_grammar;
-    match build_label(grammar, &LabelSpec::Raw(typed.to_owned())) {
-        Ok(label) => {
-            let reads = match grammar.parse(Some(&label)) {
-                Some(parsed) => match parsed.dn {
-                    Some(dn) => format!("campaign \"{}\", DN {dn}", parsed.campaign),
-                    None => format!("campaign \"{}\", no DN", parsed.campaign),
-                },
-                None => crate::board::UNLABELLED.to_owned(),
-            };
-            let was = if old_label.trim().is_empty() {
-                "(no label)".to_owned()
-            } else {
-                format!("\"{}\"", sanitize(old_label))
-            };
-            (format!("→ \"{label}\" (was {was}) · {reads}"), true)
+/// `e`: open the label editor on the selected number (in the Numbers view, or a number row of
+/// an expanded campaign).
+pub fn start_edit(ui: &mut UiState, ctx: &Context<'_>, selected: Option<String>) -> Vec<Effect> {
+    if ui.keymap.read_only() {
+        return Vec::new();
+    }
+    match selected.and_then(|key| views::relabel_target(ctx.board, ui, &key)) {
+        Some(target) => {
+            let editor = LabelEditor::open(
+                &ctx.board.config().label_grammar,
+                &target.number_id,
+                &target.number,
+                &target.label,
+            );
+            ui.overlay = Some(Overlay::EditLabel(Box::new(editor)));
         }
-        Err(err) => (err.to_string(), false),
+        None => ui.flash(
+            "select a number in the Numbers view to relabel it",
+            true,
+            ctx.now,
+        ),
+    }
+    Vec::new()
+}
+
+/// A key in the label editor: edits, completes, switches mode, or moves on to the confirm.
+pub fn on_editor_key(
+    ui: &mut UiState,
+    ctx: &Context<'_>,
+    mut editor: Box<LabelEditor>,
+    key: &crossterm::event::KeyEvent,
+) -> Vec<Effect> {
+    match editor.on_key(ctx.board, key) {
+        EditorStep::Editing => ui.overlay = Some(Overlay::EditLabel(editor)),
+        EditorStep::Cancel => {
+            ui.overlay = None;
+            ui.flash("relabel cancelled", false, ctx.now);
+        }
+        EditorStep::Confirm { new_label } => {
+            ui.overlay = Some(Overlay::ConfirmRelabel { editor, new_label });
+        }
+    }
+    Vec::new()
+}
+
+/// A key on the single-number confirmation: `y` writes, Esc goes back to the editor, anything
+/// else cancels.
+pub fn on_confirm_key(
+    ui: &mut UiState,
+    ctx: &Context<'_>,
+    editor: Box<LabelEditor>,
+    new_label: String,
+    key: &crossterm::event::KeyEvent,
+) -> Vec<Effect> {
+    use crossterm::event::KeyCode;
+    ui.overlay = None;
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') => {
+            vec![Effect::Relabel(RelabelRequest::Write(vec![
+                PlannedRelabel {
+                    number_id: editor.number_id,
+                    phone_number: editor.number,
+                    old_label: Some(editor.old_label).filter(|l| !l.trim().is_empty()),
+                    new_label,
+                },
+            ]))]
+        }
+        KeyCode::Esc => {
+            ui.overlay = Some(Overlay::EditLabel(editor));
+            Vec::new()
+        }
+        _ => {
+            ui.flash("relabel cancelled", false, ctx.now);
+            Vec::new()
+        }
     }
 }
 
-/// Enter on the single-number line: the label passes every rule or the line says why.
-pub fn submit_single(
-    ui: &mut UiState,
-    ctx: &Context<'_>,
-    mut input: InputLine,
-    number_id: String,
-    number: String,
-    old_label: String,
-) -> Vec<Effect> {
-    let new_label = match build_label(
-        &ctx.board.config().label_grammar,
-        &LabelSpec::Raw(input.text.clone()),
-    ) {
-        Ok(label) => label,
-        Err(err) => {
-            input.error = Some(err.to_string());
-            ui.input = Some(input);
-            return Vec::new();
-        }
-    };
-    if new_label == old_label.trim() {
-        ui.flash("label unchanged", false, ctx.now);
-        return Vec::new();
-    }
-    ui.overlay = Some(Overlay::ConfirmRelabel {
-        number_id,
-        number,
-        old_label,
-        new_label,
-    });
-    Vec::new()
+/// The single-number confirmation's lines: the exact label beside the one in place.
+pub fn confirm_lines(board: &Board, editor: &LabelEditor, new_label: &str) -> Vec<String> {
+    vec![
+        format!("number  {}", sanitize(&editor.number)),
+        format!("from    {}", quoted(&editor.old_label)),
+        format!("to      {}", quoted(new_label)),
+        format!(
+            "reads   {}",
+            crate::ui::label_editor::reads_as(&board.config().label_grammar, new_label)
+        ),
+        "Write it? y · esc edits again · n cancels".to_string(),
+    ]
 }
 
 /// Enter on the bulk line: every number's new label is worked out and checked, then confirmed.
@@ -323,18 +336,17 @@ pub fn bulk_confirm_lines(campaign: &str, plans: &[PlannedRelabel]) -> Vec<Strin
     )];
     for plan in plans.iter().take(BULK_EXAMPLES) {
         lines.push(format!(
-            "  {}  {} → \"{}\"",
-            plan.phone_number,
-            plan.old_label
-                .as_deref()
-                .map_or("(no label)".to_owned(), |l| format!("\"{l}\"")),
-            plan.new_label
+            "  {}  {} → {}",
+            sanitize(&plan.phone_number),
+            quoted(plan.old_label.as_deref().unwrap_or("")),
+            quoted(&plan.new_label)
         ));
     }
     if plans.len() > BULK_EXAMPLES {
         lines.push(format!("  … and {} more", plans.len() - BULK_EXAMPLES));
     }
-    lines.push("Writes are paced by the platform's rate limit; u undoes the whole bulk.".into());
+    lines.push("One write at a time, paced by the platform's rate limit;".into());
+    lines.push("X cancels those not yet sent, u undoes the whole bulk.".into());
     lines.push("Write them? y / n".into());
     lines
 }
@@ -349,55 +361,284 @@ pub fn undo(ui: &mut UiState, ctx: &Context<'_>) -> Vec<Effect> {
     vec![Effect::Relabel(RelabelRequest::UndoLast)]
 }
 
-/// How many audit entries the overlay reads from the store (newest first).
+/// How many audit entries the audit view reads from the store (newest first).
 pub const AUDIT_ROWS: usize = 500;
 
-/// Keys in the audit overlay: up/down/page scroll, anything else closes it.
-pub fn audit_scrolled(scroll: u16, action: Option<Action>) -> Option<Overlay> {
-    let scroll = match action {
-        Some(Action::Down) => scroll.saturating_add(1),
-        Some(Action::Up) => scroll.saturating_sub(1),
-        Some(Action::PageDown) => scroll.saturating_add(10),
-        Some(Action::PageUp) => scroll.saturating_sub(10),
-        Some(Action::Top) => 0,
-        _ => return None,
-    };
-    Some(Overlay::Audit { scroll })
+/// `A` or `:audit`: the audit view, over the current screen (Esc goes back).
+pub fn open_audit(ui: &mut UiState) -> Vec<Effect> {
+    if ui.screen().kind != ScreenKind::Audit {
+        ui.push(ScreenKind::Audit);
+    }
+    Vec::new()
 }
 
-/// The audit overlay: every relabel, newest first.
-pub fn draw_audit(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll: u16) {
-    let mut lines: Vec<Line> = if ui.relabel_audit.is_empty() {
-        vec![Line::styled(
-            "no relabels yet: e relabels the selected number in the Numbers view (5)",
-            theme.style(Role::Muted),
-        )]
-    } else {
-        ui.relabel_audit
-            .iter()
-            .map(|entry| {
-                let style = if entry.outcome.is_success() {
-                    Style::new()
-                } else {
-                    theme.style(Role::Error)
-                };
-                Line::styled(crate::app::relabel::audit_line(entry, ui.time_zone), style)
-            })
-            .collect()
+/// `X`: drop the pending writes not yet sent (the worker keeps any it has sent).
+pub fn cancel_unsent(ui: &mut UiState, ctx: &Context<'_>) -> Vec<Effect> {
+    if ui.keymap.read_only() {
+        return Vec::new();
+    }
+    if ui.pending_relabels.is_empty() {
+        ui.flash("no relabels waiting to be sent", false, ctx.now);
+        return Vec::new();
+    }
+    ui.flash("cancelling the relabels not yet sent…", false, ctx.now);
+    vec![Effect::Relabel(RelabelRequest::CancelUnsent)]
+}
+
+/// The gauge of a bulk relabel (or an undo of one, or writes resumed at start): how many of the
+/// writes have ended and how, and why the rest wait.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelabelProgress {
+    pub total: usize,
+    pub landed: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+    /// Idempotency keys of the writes that have not ended yet.
+    waiting: BTreeSet<String>,
+    /// When the next write goes, while the rate limit (or a retry after trouble) holds them.
+    pub paced_until: Option<DateTime<Utc>>,
+    /// The latest refusal, in words with the platform's code.
+    pub last_failure: Option<String>,
+}
+
+impl RelabelProgress {
+    /// Writes that ended, however they ended.
+    pub fn done(&self) -> usize {
+        self.landed + self.failed + self.cancelled
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    fn add(&mut self, writes: &[PendingRelabel]) {
+        for write in writes {
+            if self.waiting.insert(write.idempotency_key.clone()) {
+                self.total += 1;
+            }
+        }
+    }
+
+    /// Counts one write's end; false when it was not one of this gauge's.
+    fn end(&mut self, key: &str, outcome: Ended) -> bool {
+        if !self.waiting.remove(key) {
+            return false;
+        }
+        match outcome {
+            Ended::Landed => self.landed += 1,
+            Ended::Failed => self.failed += 1,
+            Ended::Cancelled => self.cancelled += 1,
+        }
+        true
+    }
+
+    /// The summary once every write has ended.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} of {} relabelled", self.landed, self.total)];
+        if self.failed > 0 {
+            parts.push(format!("{} failed (see the audit, A)", self.failed));
+        }
+        if self.cancelled > 0 {
+            parts.push(format!("{} cancelled", self.cancelled));
+        }
+        format!("bulk relabel done: {}", parts.join(", "))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    Landed,
+    Failed,
+    Cancelled,
+}
+
+/// The relabel worker's news, applied to the board and the UI: pending rows, the gauge, live
+/// re-attribution on success, the old label back (and the reason in words) on failure.
+pub fn on_event(board: &mut Board, ui: &mut UiState, event: RelabelEvent, now: DateTime<Utc>) {
+    match event {
+        RelabelEvent::Pending(writes) => {
+            for write in &writes {
+                let fresh = ui
+                    .pending_relabels
+                    .insert(write.number_id.clone(), write.new_label.clone())
+                    .is_none();
+                if fresh {
+                    ui.jobs_in_flight += 1;
+                }
+            }
+            // A gauge for a bulk; a single write joins one that is running.
+            match &mut ui.relabel_progress {
+                Some(progress) if !progress.is_finished() => progress.add(&writes),
+                _ if writes.len() > 1 => {
+                    let mut progress = RelabelProgress::default();
+                    progress.add(&writes);
+                    ui.relabel_progress = Some(progress);
+                }
+                _ => {}
+            }
+            let text = match writes.as_slice() {
+                [one] => format!("relabelling {}…", sanitize(&one.phone_number)),
+                many => format!("relabelling {} numbers…", many.len()),
+            };
+            ui.flash(text, false, now);
+        }
+        RelabelEvent::Done(report) => {
+            let number = sanitize(&report.write.phone_number).into_owned();
+            let text = format!("{number}: {}", report.outcome.describe());
+            let is_error = !report.outcome.landed();
+            if let WriteOutcome::Applied { label } | WriteOutcome::AlreadyApplied { label } =
+                &report.outcome
+            {
+                // The board re-reads the label: live and today's calls move campaign now.
+                views::apply_relabel(board, &report.write.number_id, label, now);
+            }
+            let ended = match &report.outcome {
+                WriteOutcome::Applied { .. } | WriteOutcome::AlreadyApplied { .. } => {
+                    Some(Ended::Landed)
+                }
+                WriteOutcome::Failed { .. } => Some(Ended::Failed),
+                WriteOutcome::Deferred { .. } => None,
+            };
+            if let Some(ended) = ended {
+                end_pending(ui, &report.write, ended);
+                if let (Some(progress), Ended::Failed) = (&mut ui.relabel_progress, ended) {
+                    progress.last_failure = Some(format!("{number}: {}", report.outcome.words()));
+                }
+                if let Some(progress) = &mut ui.relabel_progress {
+                    progress.paced_until = None;
+                }
+            }
+            let still = ui.pending_relabels.len();
+            let text = if still > 0 {
+                format!("{text} ({still} still to write)")
+            } else {
+                text
+            };
+            ui.flash(text, is_error, now);
+            finish_progress(ui, now);
+        }
+        RelabelEvent::Paced { wait, reason } => {
+            let until = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+            match &mut ui.relabel_progress {
+                Some(progress) => progress.paced_until = Some(until),
+                None => ui.flash(sanitize(&reason).into_owned(), false, now),
+            }
+        }
+        RelabelEvent::Cancelled(writes) => {
+            for write in &writes {
+                end_pending(ui, write, Ended::Cancelled);
+            }
+            ui.flash(
+                format!(
+                    "cancelled {} relabel{} not yet sent; the platform never saw them",
+                    writes.len(),
+                    if writes.len() == 1 { "" } else { "s" }
+                ),
+                false,
+                now,
+            );
+            finish_progress(ui, now);
+        }
+        RelabelEvent::NumbersRefreshed(numbers) => {
+            // Labels changed elsewhere move calls between campaigns, as a resync would.
+            board.set_numbers(&numbers, now);
+        }
+        RelabelEvent::Problem(text) => ui.flash(text, true, now),
+    }
+}
+
+/// The row goes back to showing the label in place; the gauge counts the write.
+fn end_pending(ui: &mut UiState, write: &PendingRelabel, ended: Ended) {
+    if ui.pending_relabels.remove(&write.number_id).is_some() {
+        ui.jobs_in_flight = ui.jobs_in_flight.saturating_sub(1);
+    }
+    if let Some(progress) = &mut ui.relabel_progress {
+        progress.end(&write.idempotency_key, ended);
+    }
+}
+
+/// A finished gauge gives way to its summary in the status line.
+fn finish_progress(ui: &mut UiState, now: DateTime<Utc>) {
+    if let Some(progress) = ui.relabel_progress.take_if(|p| p.is_finished()) {
+        ui.flash(progress.summary(), progress.failed > 0, now);
+    }
+}
+
+/// Lines the gauge takes under the Numbers table (none without a bulk running).
+pub fn progress_height(ui: &UiState) -> u16 {
+    if ui.relabel_progress.is_some() { 3 } else { 0 }
+}
+
+/// The gauge's lines: a bar with done / total, failures and what X does; then why the writes
+/// wait, if they do; then the latest refusal.
+pub fn progress_lines(progress: &RelabelProgress, width: u16, now: DateTime<Utc>) -> [String; 3] {
+    let figures = format!(
+        " {} / {} written{}{}",
+        progress.landed + progress.failed,
+        progress.total,
+        if progress.failed > 0 {
+            format!(" · {} failed", progress.failed)
+        } else {
+            String::new()
+        },
+        if progress.cancelled > 0 {
+            format!(" · {} cancelled", progress.cancelled)
+        } else {
+            String::new()
+        },
+    );
+    let title = "Bulk relabel ";
+    let bar_width = usize::from(width)
+        .saturating_sub(title.chars().count() + figures.chars().count() + 2)
+        .clamp(0, 40);
+    let filled = (bar_width * progress.done())
+        .checked_div(progress.total)
+        .unwrap_or(0);
+    let bar = format!(
+        "[{}{}]",
+        "█".repeat(filled),
+        "░".repeat(bar_width.saturating_sub(filled))
+    );
+    let pacing = match progress.paced_until {
+        Some(until) if until > now => format!(
+            "paced by rate limit — next write in {}",
+            crate::rc::error::describe_wait(
+                (until - now).to_std().unwrap_or(std::time::Duration::ZERO)
+            )
+        ),
+        _ => "writing one number at a time — X cancels the ones not yet sent".to_string(),
     };
-    lines.push(Line::styled(
-        "↑↓ scroll · any other key closes",
-        theme.style(Role::Muted),
-    ));
-    frame.render_widget(Clear, area);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.style(Role::Border))
-        .title(Span::styled(
-            " Relabel audit (newest first) ",
-            theme.style(Role::Title),
-        ));
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+    let failure = progress
+        .last_failure
+        .as_deref()
+        .map(|f| format!("last failure: {f}"))
+        .unwrap_or_default();
+    [format!("{title}{bar}{figures}"), pacing, failure]
+}
+
+/// Draws the gauge into `area` (its [`progress_height`] lines).
+pub fn draw_progress(
+    frame: &mut Frame,
+    area: Rect,
+    ui: &UiState,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) {
+    let Some(progress) = &ui.relabel_progress else {
+        return;
+    };
+    let [bar, pacing, failure] = progress_lines(progress, area.width, now);
+    let pacing_role = if progress.paced_until.is_some_and(|until| until > now) {
+        Role::CallWaiting
+    } else {
+        Role::Muted
+    };
+    let lines = vec![
+        Line::from(Span::styled(bar, theme.style(Role::RowChanged))),
+        Line::styled(pacing, theme.style(pacing_role)),
+        Line::styled(failure, theme.style(Role::Error)),
+    ];
+    frame.render_widget(ratatui::widgets::Paragraph::new(lines), area);
 }
 
 #[cfg(test)]
@@ -433,6 +674,41 @@ mod tests {
         assert_eq!(
             cycle("Zillow Fall", &options[1..]).as_deref(),
             Some("Zillow")
+        );
+    }
+
+    fn write(key: &str) -> PendingRelabel {
+        let at: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        let mut write = PendingRelabel::new("1", "+14155550101", None, "Radio", "Ann", at);
+        write.idempotency_key = key.to_owned();
+        write
+    }
+
+    #[test]
+    fn the_gauge_counts_each_write_once_and_says_why_it_waits() {
+        let now: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        let mut progress = RelabelProgress::default();
+        progress.add(&[write("a"), write("b"), write("c"), write("d")]);
+        progress.add(&[write("a")]);
+        assert_eq!(progress.total, 4, "a write announced twice counts once");
+        assert!(progress.end("a", Ended::Landed));
+        assert!(!progress.end("a", Ended::Landed), "ended once");
+        assert!(!progress.end("zzz", Ended::Failed), "not this gauge's");
+        assert!(progress.end("b", Ended::Failed));
+        progress.paced_until = Some(now + chrono::Duration::seconds(42));
+        let [bar, pacing, _] = progress_lines(&progress, 80, now);
+        assert!(bar.ends_with("] 2 / 4 written · 1 failed"), "{bar}");
+        assert_eq!(bar.matches('█').count(), 20, "{bar}");
+        assert_eq!(pacing, "paced by rate limit — next write in 42 s");
+        // Once the wait is over the line says how to stop the rest instead.
+        let [_, pacing, _] = progress_lines(&progress, 80, now + chrono::Duration::seconds(43));
+        assert!(pacing.contains("X cancels"), "{pacing}");
+        assert!(progress.end("c", Ended::Cancelled));
+        assert!(progress.end("d", Ended::Cancelled));
+        assert!(progress.is_finished());
+        assert_eq!(
+            progress.summary(),
+            "bulk relabel done: 1 of 4 relabelled, 1 failed (see the audit, A), 2 cancelled"
         );
     }
 

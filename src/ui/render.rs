@@ -52,13 +52,13 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
     views::draw(frame, body, board, ui, theme, now);
     draw_status(frame, status, ui, theme, now);
     match &ui.input {
-        Some(_) => draw_input(frame, footer, board, ui, theme),
+        Some(_) => draw_input(frame, footer, ui, theme),
         None => draw_footer(frame, footer, ui, theme),
     }
     match &ui.overlay {
         Some(Overlay::Help { scroll }) => draw_help(frame, body, ui, theme, *scroll),
-        Some(Overlay::Audit { scroll }) => {
-            crate::ui::relabel::draw_audit(frame, body, ui, theme, *scroll)
+        Some(Overlay::EditLabel(editor)) => {
+            crate::ui::label_editor::draw(frame, body, board, editor, theme)
         }
         Some(Overlay::ConfirmQuit { what }) => draw_confirm(
             frame,
@@ -74,22 +74,22 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
             "Bulk relabel — this changes the account",
             &crate::ui::relabel::bulk_confirm_lines(campaign, plans),
         ),
-        Some(Overlay::ConfirmRelabel {
-            number,
-            old_label,
-            new_label,
-            ..
-        }) => draw_confirm(
+        Some(Overlay::ConfirmRelabel { editor, new_label }) => draw_confirm(
             frame,
             body,
             theme,
             "Relabel — this changes the account",
+            &crate::ui::relabel::confirm_lines(board, editor, new_label),
+        ),
+        Some(Overlay::ConfirmExportOverwrite { recording_id, path }) => draw_confirm(
+            frame,
+            body,
+            theme,
+            "Replace file?",
             &[
-                format!("number  {number}"),
-                format!("from    {}", show_label(old_label)),
-                format!("to      {}", show_label(new_label)),
-                reads_as(board, new_label),
-                "Write it? y / n".to_string(),
+                format!("recording  {recording_id}"),
+                format!("{} already exists.", path.display()),
+                "Replace it with this recording? y / n".to_string(),
             ],
         ),
         Some(Overlay::ConfirmDeleteRecording { recording_id }) => draw_confirm(
@@ -104,25 +104,6 @@ pub fn render(frame: &mut Frame, board: &Board, ui: &UiState, theme: &Theme, now
             ],
         ),
         None => {}
-    }
-}
-
-/// How the label grammar will read the new label: the campaign its calls will count under.
-fn reads_as(board: &Board, label: &str) -> String {
-    match board.config().label_grammar.parse(Some(label)) {
-        Some(parsed) => match parsed.dn {
-            Some(dn) => format!("reads   campaign \"{}\", DN {dn}", parsed.campaign),
-            None => format!("reads   campaign \"{}\", no DN", parsed.campaign),
-        },
-        None => format!("reads   campaign {}", crate::board::UNLABELLED),
-    }
-}
-
-fn show_label(label: &str) -> String {
-    if label.is_empty() {
-        "(no label)".into()
-    } else {
-        format!("\"{label}\"")
     }
 }
 
@@ -308,7 +289,7 @@ fn draw_status(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, now: 
     }
     let source = match &ui.source {
         Source::Demo => "DEMO".to_string(),
-        Source::Account(id) => format!("acct {id}"),
+        Source::Account(label) => label.clone(),
     };
     let local = now.with_timezone(&ui.time_zone);
     let clock = format!("{}  {}", source, local.format("%H:%M:%S %Z"));
@@ -343,19 +324,19 @@ fn draw_footer(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     frame.render_widget(Line::from(spans), area);
 }
 
-fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme: &Theme) {
+fn draw_input(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
     let Some(input) = &ui.input else {
         return;
     };
     let prompt = match &input.purpose {
         InputPurpose::Filter => "/".to_string(),
         InputPurpose::Command => ":".to_string(),
-        InputPurpose::Relabel { number, .. } => format!("label for {number} (tab completes): "),
         InputPurpose::BulkCampaign { number_ids } => format!(
             "campaign for {} number{} (tab completes): ",
             number_ids.len(),
             if number_ids.len() == 1 { "" } else { "s" }
         ),
+        InputPurpose::ExportRecording { .. } => "export to: ".to_string(),
     };
     let style = theme.style(Role::Input);
     let (before, after) = input
@@ -363,6 +344,9 @@ fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme:
         .char_indices()
         .nth(input.cursor)
         .map_or((input.text.as_str(), ""), |(i, _)| input.text.split_at(i));
+    // A long text (an export path) keeps the cursor on screen by hiding its start.
+    let room = usize::from(area.width).saturating_sub(prompt.width() + 2);
+    let before = tail_within(before, room);
     let mut after_chars = after.chars();
     let under_cursor = after_chars.next().map_or(" ".to_string(), String::from);
     let mut spans = vec![
@@ -376,17 +360,36 @@ fn draw_input(frame: &mut Frame, area: Rect, board: &Board, ui: &UiState, theme:
     ];
     if let Some(error) = &input.error {
         spans.push(Span::styled(format!("  {error}"), theme.style(Role::Error)));
-    } else if let InputPurpose::Relabel { old_label, .. } = &input.purpose {
-        let (text, ok) = crate::ui::relabel::preview(board, &input.text, old_label);
-        let role = if ok { Role::Muted } else { Role::Error };
-        spans.push(Span::styled(format!("  {text}"), theme.style(role)));
     } else if input.purpose == InputPurpose::Filter {
         spans.push(Span::styled(
             "  text · re:REGEX · !TEXT excludes · enter keeps · esc undoes",
             theme.style(Role::Muted),
         ));
+    } else if let InputPurpose::ExportRecording { .. } = input.purpose {
+        spans.push(Span::styled(
+            "  a file or directory · enter exports · esc cancels",
+            theme.style(Role::Muted),
+        ));
     }
     frame.render_widget(Line::from(spans), area);
+}
+
+/// The end of `text` that fits in `cells` terminal cells, led by `…` when cut.
+fn tail_within(text: &str, cells: usize) -> std::borrow::Cow<'_, str> {
+    if text.width() <= cells {
+        return text.into();
+    }
+    let mut start = text.len();
+    let mut used = 1; // the ellipsis
+    for (i, c) in text.char_indices().rev() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > cells {
+            break;
+        }
+        used += w;
+        start = i;
+    }
+    format!("…{}", &text[start..]).into()
 }
 
 /// The help overlay, generated from the live key map: what you read is what the keys do. Wide

@@ -99,10 +99,14 @@ pub enum ScreenKind {
     Queues,
     Campaigns,
     Calls(CallScope),
-    CallDetail { session_id: String },
+    CallDetail {
+        session_id: String,
+    },
     Agents,
     Numbers,
     Recordings,
+    /// The relabel audit (pushed over the current view by `A` or `:audit`).
+    Audit,
 }
 
 /// Sort order of a table: a column index into the view's columns, and the direction.
@@ -159,20 +163,21 @@ pub enum Overlay {
     ConfirmDeleteRecording {
         recording_id: String,
     },
-    /// The relabel audit, newest first ([`UiState::relabel_audit`]).
-    Audit {
-        scroll: u16,
+    /// The label editor of one number (campaign + DN fields, or the raw label).
+    EditLabel(Box<crate::ui::label_editor::LabelEditor>),
+    /// An export's file exists: replace it?
+    ConfirmExportOverwrite {
+        recording_id: String,
+        path: std::path::PathBuf,
     },
     /// A bulk "set campaign" worked out and waiting for a yes.
     ConfirmBulk {
         campaign: String,
         plans: Vec<crate::app::relabel::PlannedRelabel>,
     },
-    /// A relabel typed and waiting for a yes.
+    /// A relabel typed and waiting for a yes; Esc goes back to `editor`.
     ConfirmRelabel {
-        number_id: String,
-        number: String,
-        old_label: String,
+        editor: Box<crate::ui::label_editor::LabelEditor>,
         new_label: String,
     },
 }
@@ -182,14 +187,13 @@ pub enum Overlay {
 pub enum InputPurpose {
     Filter,
     Command,
-    Relabel {
-        number_id: String,
-        number: String,
-        old_label: String,
-    },
     /// The campaign for a bulk relabel of these numbers (by id).
     BulkCampaign {
         number_ids: Vec<String>,
+    },
+    /// Where to export a stored recording: a file, or a directory for its default name.
+    ExportRecording {
+        recording_id: String,
     },
 }
 
@@ -202,6 +206,9 @@ pub struct InputLine {
     pub error: Option<String>,
     /// The filter text before editing began, restored on Esc.
     pub original: String,
+    /// What was typed before the first Tab of a completion: Tab cycles the matches of this, so
+    /// the second Tab offers the next match instead of narrowing to the first. An edit clears it.
+    pub completion_prefix: Option<String>,
 }
 
 impl InputLine {
@@ -212,6 +219,7 @@ impl InputLine {
             cursor: text.chars().count(),
             error: None,
             original: text.to_string(),
+            completion_prefix: None,
         }
     }
 }
@@ -292,7 +300,8 @@ impl Flash {
 pub enum Source {
     /// The embedded simulator.
     Demo,
-    /// A real account, by its id (or the server's host name until the id is known).
+    /// A real account, as the status line names it: "acct 37439510" once the platform said
+    /// which, the server's host name until then.
     Account(String),
 }
 
@@ -325,8 +334,10 @@ pub struct UiState {
     /// Relabels confirmed but not yet confirmed by the platform: number id → the label being
     /// written. The row shows it beside the old label until the outcome arrives.
     pub pending_relabels: std::collections::BTreeMap<String, String>,
+    /// The bulk relabel (or undo) being written, for the Numbers view's gauge.
+    pub relabel_progress: Option<crate::ui::relabel::RelabelProgress>,
     /// The newest relabel audit entries, newest first, read from the store while the audit
-    /// overlay is open.
+    /// view is shown.
     pub relabel_audit: Vec<crate::store::AuditEntry>,
     /// Numbers marked (by id) for a bulk relabel.
     pub marked_numbers: std::collections::BTreeSet<String>,
@@ -342,6 +353,12 @@ pub struct UiState {
     pub stored_recordings: Vec<crate::store::recordings::RecordingMeta>,
     /// Recording downloads started this run, for the Recordings view's gauges.
     pub downloads: crate::ui::downloads::Downloads,
+    /// Content bytes stored of each partial (interrupted) recording, by id, read with
+    /// `stored_recordings`: the view shows how far a resumed fetch will start.
+    pub partial_bytes: std::collections::HashMap<String, u64>,
+    /// Where the export prompt proposes to write (config `export_dir`, else the directory
+    /// callboard was started in).
+    pub export_dir: std::path::PathBuf,
 }
 
 impl UiState {
@@ -372,12 +389,15 @@ impl UiState {
             pending_relabels: std::collections::BTreeMap::new(),
             marked_numbers: std::collections::BTreeSet::new(),
             relabel_audit: Vec::new(),
+            relabel_progress: None,
             number_kind: crate::ui::relabel::NumberKind::All,
             quit: false,
             page_rows: 10,
             time_zone: chrono_tz::Tz::UTC,
             stored_recordings: Vec::new(),
             downloads: crate::ui::downloads::Downloads::default(),
+            partial_bytes: std::collections::HashMap::new(),
+            export_dir: std::path::PathBuf::from("."),
         }
     }
 

@@ -67,8 +67,16 @@ impl TerminalGuard {
             libc::raise(libc::SIGTSTP);
         }
         enter_mode()?;
-        // The screen is whatever the shell left: repaint all of it once.
-        self.terminal.clear()
+        // The screen is whatever the shell left: blank it and start from a fresh terminal,
+        // whose empty back buffer makes the next frame paint every cell. (`Terminal::clear`
+        // would ask the terminal for the cursor position, and the reply is read by the
+        // input thread, so that call times out after a resume.)
+        execute!(
+            io::stdout(),
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
+        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(())
     }
 }
 

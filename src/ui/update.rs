@@ -30,8 +30,13 @@ pub enum Effect {
     },
     /// Cancel the download shown under this id.
     CancelDownload(String),
-    /// Export a stored recording to a file in the working directory.
-    ExportRecording(String),
+    /// Export a stored recording to `path` (a file, or a directory for its default name);
+    /// an existing file is replaced only with `replace` (the user said yes).
+    ExportRecording {
+        recording_id: String,
+        path: std::path::PathBuf,
+        replace: bool,
+    },
     /// Play a stored recording with the configured player.
     PlayRecording(String),
     /// Delete a stored recording (confirmed by the user).
@@ -73,6 +78,10 @@ pub fn on_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effect>
 /// Pasted text goes to the input line when one is open, and is otherwise ignored (bracketed
 /// paste keeps a pasted "q" from quitting).
 pub fn on_paste(ui: &mut UiState, text: &str) {
+    if let Some(Overlay::EditLabel(editor)) = ui.overlay.as_mut() {
+        editor.paste(text);
+        return;
+    }
     if let Some(input) = ui.input.as_mut() {
         let clean: String = text.chars().filter(|c| !c.is_control()).collect();
         let at = byte_index(&input.text, input.cursor);
@@ -214,37 +223,21 @@ pub fn apply(ui: &mut UiState, ctx: &Context<'_>, action: Action) -> Vec<Effect>
         }
         Action::MarkNumber => {
             let selected = selected_key(ui, ctx);
-            crate::ui::relabel::toggle_mark(ui, ctx, selected)
+            let mut effects = crate::ui::relabel::toggle_mark(ui, ctx, selected);
+            // On to the next row, so `mmm` marks three (as in k9s and file managers).
+            if ui.screen().kind == ScreenKind::Numbers {
+                effects.extend(move_selection(ui, ctx, 1));
+            }
+            effects
         }
         Action::BulkRelabel => crate::ui::relabel::start_bulk(ui, ctx),
         Action::UndoRelabel => crate::ui::relabel::undo(ui, ctx),
         Action::NumberKind => crate::ui::relabel::toggle_kind(ui, ctx),
-        Action::RelabelAudit => {
-            ui.overlay = Some(Overlay::Audit { scroll: 0 });
-            Vec::new()
-        }
+        Action::RelabelAudit => crate::ui::relabel::open_audit(ui),
+        Action::CancelRelabels => crate::ui::relabel::cancel_unsent(ui, ctx),
         Action::Relabel => {
-            if ui.keymap.read_only() {
-                return Vec::new();
-            }
-            match selected_key(ui, ctx).and_then(|key| views::relabel_target(ctx.board, ui, &key)) {
-                Some(target) => {
-                    ui.input = Some(InputLine::new(
-                        InputPurpose::Relabel {
-                            number_id: target.number_id,
-                            number: target.number,
-                            old_label: target.label.clone(),
-                        },
-                        &target.label,
-                    ));
-                }
-                None => ui.flash(
-                    "select a number in the Numbers view to relabel it",
-                    true,
-                    ctx.now,
-                ),
-            }
-            Vec::new()
+            let selected = selected_key(ui, ctx);
+            crate::ui::relabel::start_edit(ui, ctx, selected)
         }
     }
 }
@@ -327,6 +320,11 @@ fn on_overlay_key(
                 Vec::new()
             }
         }
+        Overlay::ConfirmExportOverwrite { recording_id, path } => {
+            ui.overlay = None;
+            let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+            crate::ui::recording_actions::confirm_overwrite(ui, recording_id, path, yes, ctx.now)
+        }
         Overlay::ConfirmQuit { .. } => {
             ui.overlay = None;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
@@ -334,10 +332,7 @@ fn on_overlay_key(
             }
             Vec::new()
         }
-        Overlay::Audit { scroll } => {
-            ui.overlay = crate::ui::relabel::audit_scrolled(scroll, action);
-            Vec::new()
-        }
+        Overlay::EditLabel(editor) => crate::ui::relabel::on_editor_key(ui, ctx, editor, &key),
         Overlay::ConfirmBulk { plans, .. } => {
             ui.overlay = None;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
@@ -347,26 +342,8 @@ fn on_overlay_key(
                 Vec::new()
             }
         }
-        Overlay::ConfirmRelabel {
-            number_id,
-            number,
-            old_label,
-            new_label,
-        } => {
-            ui.overlay = None;
-            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                vec![Effect::Relabel(crate::app::relabel::RelabelRequest::Write(
-                    vec![crate::app::relabel::PlannedRelabel {
-                        number_id,
-                        phone_number: number,
-                        old_label: Some(old_label).filter(|l| !l.is_empty()),
-                        new_label,
-                    }],
-                ))]
-            } else {
-                ui.flash("relabel cancelled", false, ctx.now);
-                Vec::new()
-            }
+        Overlay::ConfirmRelabel { editor, new_label } => {
+            crate::ui::relabel::on_confirm_key(ui, ctx, editor, new_label, &key)
         }
     }
 }
@@ -387,6 +364,9 @@ fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effec
         }
         return Vec::new();
     }
+    if key.code != KeyCode::Tab {
+        input.completion_prefix = None;
+    }
     match key.code {
         KeyCode::Enter => return submit_input(ui, ctx, input),
         KeyCode::Tab if input.purpose == InputPurpose::Command => {
@@ -397,12 +377,7 @@ fn on_input_key(ui: &mut UiState, ctx: &Context<'_>, key: KeyEvent) -> Vec<Effec
             }
             input.error = (options.len() > 1).then(|| options.join("  "));
         }
-        KeyCode::Tab
-            if matches!(
-                input.purpose,
-                InputPurpose::Relabel { .. } | InputPurpose::BulkCampaign { .. }
-            ) =>
-        {
+        KeyCode::Tab if matches!(input.purpose, InputPurpose::BulkCampaign { .. }) => {
             let options = crate::ui::relabel::complete(ctx.board, &mut input);
             input.error = (options.len() > 1).then(|| options.join("  "));
         }
@@ -480,6 +455,7 @@ fn submit_input(ui: &mut UiState, ctx: &Context<'_>, input: InputLine) -> Vec<Ef
         InputPurpose::Command => match command::parse(&input.text) {
             Ok(Command::View(tab)) => switch(ui, tab),
             Ok(Command::Help) => apply(ui, ctx, Action::Help),
+            Ok(Command::Audit) => crate::ui::relabel::open_audit(ui),
             Ok(Command::Quit) => request_quit(ui),
             Ok(Command::Theme(name)) => vec![Effect::SetTheme(name)],
             Ok(Command::Window(window)) => {
@@ -494,13 +470,11 @@ fn submit_input(ui: &mut UiState, ctx: &Context<'_>, input: InputLine) -> Vec<Ef
                 Vec::new()
             }
         },
-        InputPurpose::Relabel {
-            number_id,
-            number,
-            old_label,
-        } => crate::ui::relabel::submit_single(ui, ctx, input, number_id, number, old_label),
         InputPurpose::BulkCampaign { number_ids } => {
             crate::ui::relabel::submit_bulk(ui, ctx, input, number_ids)
+        }
+        InputPurpose::ExportRecording { recording_id } => {
+            crate::ui::recording_actions::submit_export(ui, input, recording_id)
         }
     }
 }

@@ -9,9 +9,12 @@
 //! | [`campaigns`]  | Campaigns, expandable to their numbers                    |
 //! | [`calls`]      | Calls (all, or one queue's / campaign's) and Call detail  |
 //! | [`agents`]     | Agents of every queue                                     |
-//! | [`numbers`]    | Numbers (labels, campaigns, relabel) and Recordings       |
+//! | [`numbers`]    | Numbers (labels, campaigns, relabel)                      |
+//! | [`recordings`] | Recordings: stored, partial, lookups, download gauges     |
+//! | [`audit`]      | the relabel audit                                         |
 
 pub mod agents;
+pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod numbers;
@@ -73,7 +76,8 @@ fn table_data<'a>(board: &'a Board, ui: &'a UiState, now: DateTime<Utc>) -> Opti
         ScreenKind::Calls(scope) => Some(calls::table(board, ui, screen, scope, now)),
         ScreenKind::Agents => Some(agents::table(board, screen, now)),
         ScreenKind::Numbers => Some(numbers::numbers_table(board, ui, screen, now)),
-        ScreenKind::Recordings => Some(numbers::recordings_table(board, ui, screen, now)),
+        ScreenKind::Recordings => Some(recordings::recordings_table(board, ui, screen, now)),
+        ScreenKind::Audit => Some(audit::table(ui, screen, now)),
         ScreenKind::CallDetail { .. } => None,
     }
 }
@@ -93,8 +97,25 @@ pub fn draw(
         return;
     }
     let area = if screen.kind == ScreenKind::Recordings {
-        let (table, panel) = recordings::split(area, ui);
-        recordings::draw_downloads(frame, panel, ui, theme);
+        recordings::draw_panel(frame, area, board, ui, theme, now)
+    } else if screen.kind == ScreenKind::Numbers {
+        // A bulk relabel's gauge sits under the numbers it changes.
+        let gauge = crate::ui::relabel::progress_height(ui).min(area.height / 2);
+        let [table, panel] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Min(1),
+            ratatui::layout::Constraint::Length(gauge),
+        ])
+        .areas(area);
+        crate::ui::relabel::draw_progress(frame, panel, ui, theme, now);
+        table
+    } else if screen.kind == ScreenKind::Audit {
+        let detail = audit::DETAIL_LINES.min(area.height / 2);
+        let [table, panel] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Min(1),
+            ratatui::layout::Constraint::Length(detail),
+        ])
+        .areas(area);
+        audit::draw_detail(frame, panel, ui, theme, now);
         table
     } else {
         area
@@ -196,12 +217,12 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
         ScreenKind::Calls(_) => Some(ScreenKind::CallDetail {
             session_id: key.to_string(),
         }),
-        ScreenKind::Recordings => numbers::recording_session(board, ui, key)
+        ScreenKind::Recordings => recordings::recording_session(board, ui, key)
             .filter(|id| board.call(id).is_some())
             .map(|session_id| ScreenKind::CallDetail { session_id }),
         ScreenKind::Agents => agents::open(board, key),
         ScreenKind::Numbers => numbers::open(board, key),
-        ScreenKind::CallDetail { .. } => None,
+        ScreenKind::CallDetail { .. } | ScreenKind::Audit => None,
     }
 }
 
@@ -209,7 +230,7 @@ pub fn open(board: &Board, ui: &UiState, key: &str) -> Option<ScreenKind> {
 pub fn copy_text(board: &Board, ui: &UiState, key: &str) -> Option<String> {
     match &ui.screen().kind {
         ScreenKind::Calls(_) => calls::copy_text(board, key),
-        ScreenKind::Recordings => Some(match numbers::recording_session(board, ui, key) {
+        ScreenKind::Recordings => Some(match recordings::recording_session(board, ui, key) {
             Some(session) => format!("{key} {session}"),
             None => key.to_string(),
         }),
@@ -218,6 +239,7 @@ pub fn copy_text(board: &Board, ui: &UiState, key: &str) -> Option<String> {
         ScreenKind::Agents => board.agent(key).and_then(|a| a.current_call.clone()),
         ScreenKind::Queues => Some(key.to_string()),
         ScreenKind::Campaigns => campaigns::copy_text(key),
+        ScreenKind::Audit => audit::copy_text(ui, key),
     }
 }
 
@@ -260,7 +282,8 @@ fn columns_of(kind: &ScreenKind) -> &'static [Column] {
         ScreenKind::Calls(_) => &calls::COLUMNS,
         ScreenKind::Agents => &agents::COLUMNS,
         ScreenKind::Numbers => &numbers::NUMBER_COLUMNS,
-        ScreenKind::Recordings => &numbers::RECORDING_COLUMNS,
+        ScreenKind::Recordings => &recordings::RECORDING_COLUMNS,
+        ScreenKind::Audit => &audit::COLUMNS,
         ScreenKind::CallDetail { .. } => &[],
     }
 }
@@ -292,6 +315,7 @@ pub fn screen_title(board: &Board, kind: &ScreenKind) -> String {
         ScreenKind::Agents => "Agents".into(),
         ScreenKind::Numbers => "Numbers".into(),
         ScreenKind::Recordings => "Recordings".into(),
+        ScreenKind::Audit => "Relabel audit (newest first)".into(),
     }
 }
 
@@ -312,14 +336,21 @@ pub fn footer_actions(kind: &ScreenKind, ui: &UiState) -> Vec<Action> {
             Action::Open,
         ]),
         ScreenKind::CallDetail { .. } => actions.push(Action::Copy),
-        ScreenKind::Numbers => actions.extend([
-            Action::Relabel,
-            Action::MarkNumber,
-            Action::BulkRelabel,
-            Action::UndoRelabel,
-            Action::NumberKind,
-            Action::Open,
-        ]),
+        ScreenKind::Numbers => {
+            if ui.relabel_progress.is_some() {
+                actions.push(Action::CancelRelabels);
+            }
+            actions.extend([
+                Action::Relabel,
+                Action::MarkNumber,
+                Action::BulkRelabel,
+                Action::UndoRelabel,
+                Action::NumberKind,
+                Action::RelabelAudit,
+                Action::Open,
+            ])
+        }
+        ScreenKind::Audit => actions.extend([Action::UndoRelabel, Action::Copy]),
     }
     if ui.stack.len() > 1 || ui.screen().filter.is_active() {
         actions.push(Action::Back);

@@ -75,7 +75,7 @@ pub fn table<'a>(
     let rows = std::rc::Rc::new(rows);
     let footer_row: Option<BuildFooter<'a>> = if rows.len() > 1 {
         let rows = rows.clone();
-        Some(Box::new(move |theme| rollup(&rows, theme)))
+        Some(Box::new(move |theme| rollup(board, &rows, theme, now)))
     } else {
         None
     };
@@ -155,66 +155,40 @@ fn build_row(board: &Board, row: &QueueRow, theme: &Theme, now: DateTime<Utc>) -
     DrawRow { cells, style }
 }
 
-/// The "all queues" row: sums, and means weighted exactly (service level by its divisor, ASA by
-/// answered calls). AHT is left out: its divisor (answered calls that ended) is not in the rows.
-fn rollup(rows: &[QueueRow], theme: &Theme) -> DrawRow<'static> {
-    let waiting: usize = rows.iter().map(|r| r.waiting).sum();
-    let longest = rows
-        .iter()
-        .filter_map(|r| r.longest_wait_seconds)
-        .fold(None, |acc: Option<f64>, w| {
-            Some(acc.map_or(w, |a| a.max(w)))
-        });
-    let sum = |f: fn(&QueueRow) -> i64| rows.iter().map(f).sum::<i64>();
-    let (mut in_sla, mut divisor) = (0.0, 0.0);
+/// The "all queues" row for the rows shown: the board combines their counters exactly (service
+/// level, ASA and AHT from summed counters; each agent once), and the arrivals are summed.
+fn rollup(board: &Board, rows: &[QueueRow], theme: &Theme, now: DateTime<Utc>) -> DrawRow<'static> {
+    let total = board.queue_rollup(rows);
+    let mut arrivals: Vec<u32> = Vec::new();
     for row in rows {
-        let d = row.answered
-            + if row.sla.include_abandoned {
-                row.abandoned
-            } else {
-                0
-            };
-        if let Some(pct) = row.service_level_pct {
-            in_sla += pct * d as f64 / 100.0;
-            divisor += d as f64;
+        let queue_arrivals = board.queue_arrivals_per_minute(&row.id, now);
+        arrivals.resize(arrivals.len().max(queue_arrivals.len()), 0);
+        for (sum, n) in arrivals.iter_mut().zip(queue_arrivals) {
+            *sum = sum.saturating_add(n);
         }
     }
-    let sl = (divisor > 0.0).then(|| 100.0 * in_sla / divisor);
-    let answered = sum(|r| r.answered);
-    let asa_weighted: f64 = rows
-        .iter()
-        .filter_map(|r| r.asa_seconds.map(|asa| asa * r.answered as f64))
-        .sum();
-    let asa = (answered > 0).then(|| asa_weighted / answered as f64);
     let cells = vec![
-        Line::from(format!("All {} queues", rows.len())),
-        Line::from(count_cell(waiting as i64)),
-        Line::from(longest.map_or_else(|| "—".into(), crate::ui::render::clock_duration)),
-        Line::from(sl.map_or_else(|| "—".into(), |pct| format!("{pct:.0}"))),
-        Line::from(count_cell(sum(|r| r.offered))),
-        Line::from(count_cell(answered)),
-        Line::from(count_cell(sum(|r| r.abandoned))),
+        Line::from(format!("All {} queues", total.queues)),
+        Line::from(count_cell(total.waiting as i64)),
         Line::from(
-            rows.iter()
-                .map(|r| r.agents_available)
-                .sum::<usize>()
-                .to_string(),
+            total
+                .longest_wait_seconds
+                .map_or_else(|| "—".into(), crate::ui::render::clock_duration),
         ),
         Line::from(
-            rows.iter()
-                .map(|r| r.agents_on_call)
-                .sum::<usize>()
-                .to_string(),
+            total
+                .service_level_pct
+                .map_or_else(|| "—".into(), |pct| format!("{pct:.0}")),
         ),
-        Line::from(
-            rows.iter()
-                .map(|r| r.agents_away)
-                .sum::<usize>()
-                .to_string(),
-        ),
-        Line::from(opt_duration_cell(asa)),
-        Line::from(""),
-        Line::from(""),
+        Line::from(count_cell(total.offered)),
+        Line::from(count_cell(total.answered)),
+        Line::from(count_cell(total.abandoned)),
+        Line::from(total.agents_available.to_string()),
+        Line::from(total.agents_on_call.to_string()),
+        Line::from(total.agents_away.to_string()),
+        Line::from(opt_duration_cell(total.asa_seconds)),
+        Line::from(opt_duration_cell(total.aht_seconds)),
+        Line::from(sparkline(&arrivals, 40)),
     ];
     DrawRow {
         cells,
