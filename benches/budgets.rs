@@ -840,11 +840,12 @@ fn spawn_tui(env: &[(String, String)]) -> pty::PtyProcess {
     pty::PtyProcess::spawn(BINARY, std::iter::empty::<&str>(), &env, COLS, ROWS)
 }
 
-/// Bytes of one frame that writes every cell of the Calls view at 120×40 with `live` calls:
+/// Bytes of one frame that writes every cell of `tab` at 120×40 over a board of `live` calls:
 /// what a program that redraws the whole screen would send per frame.
-fn full_redraw_bytes(live: usize) -> u64 {
+fn full_redraw_bytes(live: usize, tab: Tab) -> u64 {
     let (board, now) = traffic::populated_board(live, 0, traffic::epoch());
-    let ui = calls_view_ui();
+    let mut ui = calls_view_ui();
+    ui.switch_tab(tab);
     let theme = theme();
     let mut terminal = Terminal::new(TestBackend::new(COLS, ROWS)).expect("test terminal");
     let completed = terminal
@@ -862,26 +863,41 @@ fn full_redraw_bytes(live: usize) -> u64 {
     written.len() as u64
 }
 
+/// The steady load of the terminal budgets. The issue asks for 50 events/s with 2 000 live
+/// calls; the client cannot start against that yet: the world starts with two hours of
+/// traffic played, and the client reads today's call log paced by RingCentral's published
+/// heavy-group limit (600 calls a minute did not go live within a minute; see
+/// docs/PERFORMANCE.md). This is the heaviest load that starts within the bench's wait, on the
+/// simulator's demo roster (3 queues of 5 agents), where calls pile up waiting.
+const TERMINAL_LOAD_CALLS_PER_MINUTE: &str = "40";
+
 /// Steady traffic, then the simulator paused with timers still on screen: bytes at the pty,
-/// frames drawn, and CPU over wall time, for the real binary on the Calls view at 120×40.
+/// frames drawn, and CPU over wall time, for the real binary at 120×40 — on the Queues view
+/// (the default, what a supervisor keeps open) and on the Calls view, each in a fresh process.
 fn terminal_steady_and_idle(rows: &mut Vec<Row>) {
-    const STEADY: Duration = Duration::from_secs(30);
-    const IDLE: Duration = Duration::from_secs(20);
+    let sim = SimProcess::start(&["--calls-per-minute", TERMINAL_LOAD_CALLS_PER_MINUTE]);
+    for (tab, key, name) in [(Tab::Queues, b"1", "Queues"), (Tab::Calls, b"3", "Calls")] {
+        terminal_on_view(rows, &sim, tab, key, name);
+    }
+}
+
+fn terminal_on_view(rows: &mut Vec<Row>, sim: &SimProcess, tab: Tab, key: &[u8], name: &str) {
+    const STEADY: Duration = Duration::from_secs(20);
+    const IDLE: Duration = Duration::from_secs(15);
+    sim.control("/_sim/resume", serde_json::json!({}));
     let home = tempfile::tempdir().expect("temp home");
-    // The demo account's size (3 queues of 5 agents: a bigger roster makes the client pace
-    // its start-up reads for minutes, see docs/PERFORMANCE.md) with heavy arrivals, so calls
-    // pile up waiting; the world starts with two hours of that traffic already played.
-    let sim = SimProcess::start(&["--calls-per-minute", "40"]);
     let mut env = tui_env(home.path());
     env.extend(sim.env.iter().cloned());
     let mut tui = spawn_tui(&env);
-    tui.wait_for(LIVE_MARK.as_bytes(), Duration::from_secs(60))
+    tui.wait_for(LIVE_MARK.as_bytes(), Duration::from_secs(90))
         .expect("the board went live");
-    tui.send(b"3");
+    tui.send(key);
     std::thread::sleep(Duration::from_secs(3));
     let live_calls = sim.live_calls();
     let event_home = tempfile::tempdir().expect("temp home");
-    let watcher = Watcher::start(&sim, &[], event_home.path());
+    let watcher = Watcher::start(sim, &[], event_home.path());
+    // The counter subscribes and syncs before its count means anything.
+    std::thread::sleep(Duration::from_secs(2));
 
     let (bytes0, cpu0, events0, t0) = (
         tui.bytes_written(),
@@ -912,18 +928,20 @@ fn terminal_steady_and_idle(rows: &mut Vec<Row>) {
         tui.cpu_seconds(),
         t2.elapsed().as_secs_f64(),
     );
+    let idle_frames = tui.count_after(FRAME_END, bytes2) as f64;
     let idle_bps = (bytes3 - bytes2) as f64 / idle_wall;
     let idle_cpu = (cpu3 - cpu2) / idle_wall * 100.0;
-    let tui_peak_mb = tui.peak_rss_bytes() as f64 / 1e6 * 1e6 / (1024.0 * 1024.0);
+    let tui_peak_mb = tui.peak_rss_bytes() as f64 / (1024.0 * 1024.0);
     tui.quit(b"q");
 
-    let full_frame = full_redraw_bytes(live_calls.max(1));
+    let full_frame = full_redraw_bytes(live_calls.max(1), tab);
     let full_bps = full_frame as f64 * frames / wall;
     let share = steady_bps / full_bps * 100.0;
+    let full_per_second = full_frame as f64;
     rows.push(Row {
-        what: format!("terminal: steady {events_per_second:.0} ev/s, {live_calls} live"),
+        what: format!("terminal {name}: {events_per_second:.0} ev/s, {live_calls} live"),
         figure: format!(
-            "{:.0} B/s ({:.1} MB/60 s)",
+            "{:.0} B/s ({:.2} MB/60 s)",
             steady_bps,
             steady_bps * 60.0 / 1e6
         ),
@@ -933,15 +951,23 @@ fn terminal_steady_and_idle(rows: &mut Vec<Row>) {
         pass: check(share <= 5.0),
     });
     rows.push(Row {
-        what: "terminal: idle, timers visible".into(),
-        figure: format!("{idle_bps:.0} B/s"),
+        ratio: format!("{:.1}%", steady_bps / full_per_second * 100.0),
+        ..Row::info(
+            format!("  {name}: same bytes against one full redraw a second"),
+            format!("{steady_bps:.0} B/s"),
+            format!("{full_per_second:.0} B/s"),
+        )
+    });
+    rows.push(Row {
+        what: format!("terminal {name}: idle, timers visible"),
+        figure: format!("{idle_bps:.0} B/s ({idle_frames:.0} frames)"),
         baseline: format!("{steady_bps:.0} B/s steady"),
         ratio: format!("{:.2}×", idle_bps / steady_bps),
         budget: "≤ 2 KB/s".into(),
         pass: check(idle_bps <= 2048.0),
     });
     rows.push(Row {
-        what: "CPU: steady traffic".into(),
+        what: format!("CPU {name}: steady traffic"),
         figure: format!("{steady_cpu:.2}% of a core"),
         baseline: format!("{:.2} s CPU in {wall:.0} s", cpu1 - cpu0),
         ratio: String::new(),
@@ -949,7 +975,7 @@ fn terminal_steady_and_idle(rows: &mut Vec<Row>) {
         pass: check(steady_cpu <= 2.0),
     });
     rows.push(Row {
-        what: "CPU: idle, timers visible".into(),
+        what: format!("CPU {name}: idle, timers visible"),
         figure: format!("{idle_cpu:.2}% of a core"),
         baseline: format!("{:.2} s CPU in {idle_wall:.0} s", cpu3 - cpu2),
         ratio: String::new(),
@@ -957,7 +983,7 @@ fn terminal_steady_and_idle(rows: &mut Vec<Row>) {
         pass: check(idle_cpu <= 0.5),
     });
     rows.push(Row::info(
-        format!("  TUI peak RSS, {live_calls} live"),
+        format!("  TUI peak RSS, {name}, {live_calls} live"),
         format!("{tui_peak_mb:.1} MB"),
         "",
     ));

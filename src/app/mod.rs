@@ -1,8 +1,9 @@
 //! The app loop: the one writer of board and UI state.
 //!
 //! Producers (the terminal reader, signal handlers, the platform session, REST and job workers)
-//! each own a `Sender<Msg>`; the loop drains every pending message, marks the screen dirty, and
-//! draws at most every [`FRAME_INTERVAL`] and only when dirty, each frame inside synchronized
+//! each own a `Sender<Msg>`; the loop drains every pending message, marks the screen dirty if
+//! anything visible changed, and draws only when dirty — at most every [`FRAME_INTERVAL`], or
+//! every [`INPUT_FRAME_INTERVAL`] when answering a key — each frame inside synchronized
 //! output so SSH and tmux never show a half-drawn screen. A 1 Hz tick runs only while something
 //! on screen counts seconds; otherwise the loop sleeps until the next minute for the clock.
 
@@ -33,8 +34,15 @@ use crate::ui::theme::Theme;
 use crate::ui::update::{self, Context, Effect};
 use crate::ui::views;
 
-/// The frame-rate cap: bursts of events coalesce into one frame per interval.
-pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
+/// The frame-rate cap for changes from the platform and the clock: bursts of events coalesce
+/// into one frame per interval. Ten frames a second is faster than anyone reads a changing
+/// row, and over SSH it bounds the bytes a busy account sends (each frame carries every change
+/// since the last, so fewer frames write less in all).
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The cap for frames that answer a key, a paste or a resize: typing and moving the cursor
+/// show at once (within a 60 Hz frame), whatever the board is doing.
+pub const INPUT_FRAME_INTERVAL: Duration = Duration::from_millis(16);
 
 /// Which signal asked us to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -463,26 +471,40 @@ pub async fn run(
     let size = guard.terminal().size()?;
     app.ui.page_rows = table_rows_for_height(size.height).max(1);
     let mut dirty = true;
+    // The next frame answers input: it may come sooner than the board's frame cap allows.
+    let mut input_waiting = false;
     let mut last_draw: Option<Instant> = None;
     let mut next_tick = Instant::now() + app.next_tick(Utc::now());
     loop {
-        if dirty && last_draw.is_none_or(|at| at.elapsed() >= FRAME_INTERVAL) {
+        let interval = if input_waiting {
+            INPUT_FRAME_INTERVAL
+        } else {
+            FRAME_INTERVAL
+        };
+        if dirty && last_draw.is_none_or(|at| at.elapsed() >= interval) {
             draw(app, guard)?;
             dirty = false;
+            input_waiting = false;
             last_draw = Some(Instant::now());
         }
-        let frame_due = last_draw.map_or_else(Instant::now, |at| at + FRAME_INTERVAL);
+        let frame_due = last_draw.map_or_else(Instant::now, |at| at + interval);
         let mut effects = Vec::new();
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
                 let now = Utc::now();
-                effects.extend(app.handle(msg, now));
+                let mut handle = |app: &mut App, msg: Msg| {
+                    let visible = changes_screen(&msg);
+                    input_waiting |= matches!(msg, Msg::Terminal(_));
+                    let revision = app.board.revision();
+                    effects.extend(app.handle(msg, now));
+                    dirty |= visible || app.board.revision() != revision;
+                };
+                handle(app, msg);
                 // Drain whatever else is already queued before drawing: one frame per burst.
                 while let Ok(msg) = rx.try_recv() {
-                    effects.extend(app.handle(msg, now));
+                    handle(app, msg);
                 }
-                dirty = true;
             }
             _ = tokio::time::sleep_until(next_tick) => {
                 let now = Utc::now();
@@ -506,6 +528,17 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Whether handling `msg` can change the screen by itself. A notification the board drops
+/// (a duplicate, a stale sequence, presence that changes nothing) shows only through the
+/// board's revision, which the loop compares; everything else redraws.
+fn changes_screen(msg: &Msg) -> bool {
+    !matches!(
+        msg,
+        Msg::Session(crate::rc::ws::SessionEvent::Notification(_))
+            | Msg::Session(crate::rc::ws::SessionEvent::LiveCallsWanted(_))
+    )
 }
 
 fn draw(app: &App, guard: &mut TerminalGuard) -> anyhow::Result<()> {
@@ -874,6 +907,23 @@ mod tests {
         let mut demo = idle_app();
         demo.handle(Msg::SignedIn(user), Utc::now());
         assert_eq!(demo.ui.source, Source::Demo);
+    }
+
+    #[test]
+    fn only_what_the_board_drops_goes_undrawn() {
+        use crate::rc::ws::{RawFrame, SessionEvent};
+        let notification =
+            Msg::Session(SessionEvent::Notification(RawFrame::from("{}".to_string())));
+        // A notification shows through the board's revision, which the loop compares.
+        assert!(!changes_screen(&notification));
+        let key = Msg::Terminal(Event::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char('j'),
+        )));
+        assert!(changes_screen(&key));
+        let warning = Msg::Session(SessionEvent::Warning("renewal failed".into()));
+        assert!(changes_screen(&warning));
+        assert!(changes_screen(&Msg::Signal(StopSignal::HangUp)));
+        assert!(INPUT_FRAME_INTERVAL < FRAME_INTERVAL);
     }
 
     #[test]

@@ -1052,6 +1052,7 @@ impl Board {
                 break;
             };
             if let Some(call) = self.calls.remove(&id) {
+                self.live_order.remove(&call);
                 self.by_start.remove(&(call.started_at, Arc::clone(&id)));
                 if let Some(end) = call.ended_at {
                     self.to_compact.remove(&(end, Arc::clone(&id)));
@@ -1302,6 +1303,7 @@ impl Board {
                 queue.name = name.to_string();
             }
         }
+        self.live_order.place(&call);
         self.calls.insert(key, call);
     }
 

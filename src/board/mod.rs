@@ -6,6 +6,7 @@
 //! |--------------|------------------------------------------------------------------------|
 //! | `model.rs`   | the types ([`Board`], [`Call`], [`Queue`], [`Agent`]…) and the read API |
 //! | `apply.rs`   | inputs → state: events, REST snapshots, call log, directory, tick      |
+//! | `order.rs`   | the Calls view's live-call order, kept incrementally                    |
 //! | `metrics.rs` | the metric formulas over counters                                       |
 //! | `label.rs`   | the label grammar (campaign + DN), parse and format                     |
 //! | `json.rs`    | board JSON schema 1 (docs/BOARD_JSON.md)                                |
@@ -16,6 +17,7 @@ pub mod json;
 pub mod label;
 pub mod metrics;
 mod model;
+pub mod order;
 pub mod replay;
 
 pub use label::{LabelError, LabelGrammar, ParsedLabel, format_label, parse_label};
@@ -25,6 +27,7 @@ pub use model::{
     Endpoint, NumberEntry, NumberRow, Outcome, PartyState, PartySummary, Queue, QueueRollup,
     QueueRow, RecordingRef, UNKNOWN, UNLABELLED, normalize_number,
 };
+pub use order::{LiveOrder, live_rank, state_since};
 
 #[cfg(test)]
 mod tests;

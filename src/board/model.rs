@@ -748,6 +748,8 @@ pub struct Board {
     pub(crate) revision: u64,
     pub(crate) next_serial: u64,
     pub(crate) stale_events: u64,
+    /// Live calls in the Calls view's order, kept by `finish_call_update` (`board::order`).
+    pub(crate) live_order: crate::board::order::LiveOrder,
 }
 
 impl Board {
@@ -781,6 +783,7 @@ impl Board {
             revision: 0,
             next_serial: 0,
             stale_events: 0,
+            live_order: Default::default(),
         }
     }
 
@@ -898,6 +901,25 @@ impl Board {
             return None;
         }
         call.dialed.as_deref().map(|n| self.campaign_of_number(n))
+    }
+
+    /// [`Board::campaign_of_call`] borrowed from the number book, for per-call work on every
+    /// call (filtering) that must not allocate.
+    pub fn campaign_ref_of_call(&self, call: &Call) -> Option<(&str, Option<&str>)> {
+        if matches!(
+            call.direction,
+            CallDirection::Outbound | CallDirection::Internal
+        ) {
+            return None;
+        }
+        let number = call.dialed.as_deref()?;
+        Some(match self.book.get(number) {
+            None => (UNKNOWN, None),
+            Some(NumberEntry { parsed: None, .. }) => (UNLABELLED, None),
+            Some(NumberEntry {
+                parsed: Some(p), ..
+            }) => (p.campaign.as_str(), p.dn.as_deref()),
+        })
     }
 
     /// Local midnight (of the board's zone) of the day `now` falls in, as UTC.

@@ -353,6 +353,9 @@ pub struct UiState {
     pub stored_recordings: Vec<crate::store::recordings::RecordingMeta>,
     /// Recording downloads started this run, for the Recordings view's gauges.
     pub downloads: crate::ui::downloads::Downloads,
+    /// The last row list of a scoped, filtered or sorted Calls screen (a cache; see
+    /// `ui::views::calls::RowCache`).
+    pub calls_rows: crate::ui::views::calls::RowCache,
     /// Content bytes stored of each partial (interrupted) recording, by id, read with
     /// `stored_recordings`: the view shows how far a resumed fetch will start.
     pub partial_bytes: std::collections::HashMap<String, u64>,
@@ -396,6 +399,7 @@ impl UiState {
             time_zone: chrono_tz::Tz::UTC,
             stored_recordings: Vec::new(),
             downloads: crate::ui::downloads::Downloads::default(),
+            calls_rows: Default::default(),
             partial_bytes: std::collections::HashMap::new(),
             export_dir: std::path::PathBuf::from("."),
         }

@@ -111,17 +111,59 @@ pub fn viewport(len: usize, selected: usize, height: usize) -> Range<usize> {
     start..(start + height).min(len)
 }
 
-/// The index of the screen's selected row among `keys` (the sorted, filtered rows). A selected
-/// row that vanished leaves the selection at its old index, clamped.
-pub fn selected_index<K: AsRef<str>>(screen: &Screen, keys: &[K]) -> usize {
-    if keys.is_empty() {
+/// The rows of a table in display order, as the shared table code asks for them: how many,
+/// the keys of a range (the viewport), and where a key is. A view whose order is kept
+/// elsewhere (the board's live-call order) answers without listing every row.
+pub trait RowList {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys of the rows in `range`, in display order (fewer past the end).
+    fn keys(&self, range: Range<usize>) -> Vec<&str>;
+
+    /// The index of the row keyed `key`; `hint` is where it was last seen, checked first.
+    fn position(&self, key: &str, hint: usize) -> Option<usize>;
+}
+
+impl RowList for Vec<String> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn keys(&self, range: Range<usize>) -> Vec<&str> {
+        let end = range.end.min(self.as_slice().len());
+        let start = range.start.min(end);
+        self[start..end].iter().map(String::as_str).collect()
+    }
+
+    fn position(&self, key: &str, hint: usize) -> Option<usize> {
+        position_in(self, key, hint)
+    }
+}
+
+/// The index of `key` among `keys`, checking `hint` first: after a cursor move the selection
+/// is where it was left, so the scan runs only when rows moved.
+pub fn position_in<K: AsRef<str>>(keys: &[K], key: &str, hint: usize) -> Option<usize> {
+    if keys.get(hint).is_some_and(|k| k.as_ref() == key) {
+        return Some(hint);
+    }
+    keys.iter().position(|k| k.as_ref() == key)
+}
+
+/// The index of the screen's selected row among `rows`. A selected row that vanished leaves
+/// the selection at its old index, clamped.
+pub fn selected_index(screen: &Screen, rows: &dyn RowList) -> usize {
+    if rows.is_empty() {
         return 0;
     }
     screen
         .selected
         .as_deref()
-        .and_then(|selected| keys.iter().position(|k| k.as_ref() == selected))
-        .unwrap_or(screen.selected_index.min(keys.len() - 1))
+        .and_then(|selected| rows.position(selected, screen.selected_index))
+        .unwrap_or(screen.selected_index.min(rows.len() - 1))
 }
 
 /// A sortable cell value. Unknown values sort after known ones whichever the direction.
@@ -337,9 +379,11 @@ mod tests {
         let mut screen = Screen::new(ScreenKind::Queues);
         screen.selected = Some("b".into());
         screen.selected_index = 1;
-        assert_eq!(selected_index(&screen, &["x", "a", "b"]), 2);
-        assert_eq!(selected_index(&screen, &["a", "c", "d"]), 1);
-        assert_eq!(selected_index(&screen, &["a"]), 0);
+        let rows = |keys: &[&str]| -> Vec<String> { keys.iter().map(|k| k.to_string()).collect() };
+        assert_eq!(selected_index(&screen, &rows(&["x", "a", "b"])), 2);
+        assert_eq!(selected_index(&screen, &rows(&["a", "c", "d"])), 1);
+        assert_eq!(selected_index(&screen, &rows(&["a"])), 0);
+        assert_eq!(selected_index(&screen, &rows(&[])), 0);
     }
 
     #[test]

@@ -264,21 +264,15 @@ fn request_quit(ui: &mut UiState) -> Vec<Effect> {
 }
 
 fn selected_key(ui: &UiState, ctx: &Context<'_>) -> Option<String> {
-    let keys = views::row_keys(ctx.board, ui, ctx.now);
-    let index = crate::ui::table::selected_index(ui.screen(), &keys);
-    keys.into_iter().nth(index)
+    views::selected_row(ctx.board, ui, ctx.now).map(|(_, key)| key)
 }
 
 fn move_selection(ui: &mut UiState, ctx: &Context<'_>, by: isize) -> Vec<Effect> {
-    let keys = views::row_keys(ctx.board, ui, ctx.now);
-    if keys.is_empty() {
-        return Vec::new();
+    if let Some((index, key)) = views::moved_selection(ctx.board, ui, ctx.now, by) {
+        let screen = ui.screen_mut();
+        screen.selected = Some(key);
+        screen.selected_index = index;
     }
-    let current = crate::ui::table::selected_index(ui.screen(), &keys) as isize;
-    let next = current.saturating_add(by).clamp(0, keys.len() as isize - 1) as usize;
-    let screen = ui.screen_mut();
-    screen.selected = Some(keys[next].clone());
-    screen.selected_index = next;
     Vec::new()
 }
 

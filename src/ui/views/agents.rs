@@ -12,7 +12,7 @@ use crate::ui::render::clock_duration;
 use crate::ui::state::{Screen, ScreenKind};
 use crate::ui::table::{Column, DrawRow, SortValue};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::views::{TableData, is_recent, sort_items};
+use crate::ui::views::{TableData, is_recent, rows_of, sort_items};
 
 pub const COLUMNS: [Column; 7] = [
     Column::left("Agent", 16, 0).grow(),
@@ -96,10 +96,10 @@ pub fn table<'a>(board: &'a Board, screen: &Screen, now: DateTime<Utc>) -> Table
     let keys = items.iter().map(|i| i.agent.id.clone()).collect();
     TableData {
         columns: &COLUMNS,
-        keys,
+        rows: rows_of(keys),
         footer_row: None,
         empty: "no queue members yet (they appear with the call queues and their presence)",
-        build: Box::new(move |i, theme| agent_row(board, &items[i], theme, now)),
+        build: Box::new(move |i, _, theme| agent_row(board, &items[i], theme, now)),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::text::sanitize;
 use crate::ui::state::{Screen, UiState};
 use crate::ui::table::{Column, DrawRow, SortValue};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::views::{TableData, sort_items};
+use crate::ui::views::{TableData, rows_of, sort_items};
 
 /// The result gets the most room: a refusal's words and code are what the supervisor acts on
 /// (`y` copies the whole line when even that is cut).
@@ -88,10 +88,10 @@ pub fn table<'a>(ui: &'a UiState, screen: &Screen, _now: DateTime<Utc>) -> Table
     let keys = entries.iter().map(|e| e.idempotency_key.clone()).collect();
     TableData {
         columns: &COLUMNS,
-        keys,
+        rows: rows_of(keys),
         footer_row: None,
         empty: "no relabels yet: e relabels the selected number in the Numbers view (5)",
-        build: Box::new(move |i, theme| row(entries[i], zone, theme)),
+        build: Box::new(move |i, _, theme| row(entries[i], zone, theme)),
     }
 }
 
@@ -127,11 +127,12 @@ pub fn draw_detail(
     now: DateTime<Utc>,
 ) {
     let screen = ui.screen();
-    let keys = table(ui, screen, now).keys;
-    let Some(key) = keys.get(crate::ui::table::selected_index(screen, &keys)) else {
+    let rows = table(ui, screen, now).rows;
+    let index = crate::ui::table::selected_index(screen, rows.as_ref());
+    let Some(key) = rows.keys(index..index + 1).first().copied() else {
         return;
     };
-    let Some(entry) = ui.relabel_audit.iter().find(|e| &e.idempotency_key == key) else {
+    let Some(entry) = ui.relabel_audit.iter().find(|e| e.idempotency_key == key) else {
         return;
     };
     let muted = theme.style(Role::Muted);

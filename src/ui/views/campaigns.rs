@@ -11,7 +11,8 @@ use crate::ui::state::{CallScope, Screen, ScreenKind, UiState};
 use crate::ui::table::{Column, DrawRow, SortValue};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::views::{
-    TableData, board_window, count_cell, is_recent, opt_duration_cell, sort_items, sparkline,
+    TableData, board_window, count_cell, is_recent, opt_duration_cell, rows_of, sort_items,
+    sparkline,
 };
 
 pub const COLUMNS: [Column; 9] = [
@@ -129,10 +130,10 @@ pub fn table<'a>(
     let keys = items.iter().map(key_of).collect();
     TableData {
         columns: &COLUMNS,
-        keys,
+        rows: rows_of(keys),
         footer_row: None,
         empty: "no campaigns yet (they come from the labels of the account's numbers)",
-        build: Box::new(move |i, theme| match &items[i] {
+        build: Box::new(move |i, _, theme| match &items[i] {
             Item::Campaign(row) => {
                 let expanded = ui
                     .expanded

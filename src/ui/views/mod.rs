@@ -1,7 +1,8 @@
 //! The views over the board. Each view module turns board data into rows in two steps: first
-//! the sorted, filtered list of cheap items (references or small structs) with their keys, then
-//! cells for only the rows in the viewport. This module dispatches on the current screen and
-//! holds what the views share (state glyphs, sparklines, the breach rule).
+//! the rows in display order as a [`RowList`] (most views list their few items' keys; the Calls
+//! view reads the board's live-call order, so a frame never walks every call), then cells for
+//! only the rows in the viewport. This module dispatches on the current screen and holds what
+//! the views share (state glyphs, sparklines, the breach rule).
 //!
 //! | module         | screens                                                   |
 //! |----------------|-----------------------------------------------------------|
@@ -35,7 +36,7 @@ use crate::board::{CallState, Outcome, QueueRow};
 use crate::ui::keys::Action;
 use crate::ui::state::{MetricWindow, Screen, ScreenKind, SortSpec, UiState};
 use crate::ui::table::{
-    Column, DrawRow, SortValue, draw_table, fit_columns, selected_index, viewport,
+    Column, DrawRow, RowList, SortValue, draw_table, fit_columns, selected_index, viewport,
 };
 use crate::ui::theme::{Role, Theme};
 
@@ -50,22 +51,28 @@ pub fn board_window(window: MetricWindow) -> Window {
     }
 }
 
-/// Builds the cells of one row (an index into [`TableData::keys`]) in a theme.
-pub type BuildRow<'a> = Box<dyn Fn(usize, &Theme) -> DrawRow<'static> + 'a>;
+/// Builds the cells of one row in a theme, given its index in display order and its key.
+pub type BuildRow<'a> = Box<dyn Fn(usize, &str, &Theme) -> DrawRow<'static> + 'a>;
 /// Builds the line shown under a table (the roll-up row) in a theme.
 pub type BuildFooter<'a> = Box<dyn Fn(&Theme) -> DrawRow<'static> + 'a>;
 
 /// What a view tells the shared table code about one screen.
 pub struct TableData<'a> {
     pub columns: &'static [Column],
-    /// Row keys in display order (sorted, filtered).
-    pub keys: Vec<String>,
-    /// Builds the cells of row `index` (an index into `keys`); called for visible rows only.
+    /// The rows in display order (sorted, filtered): a count, and keys asked for by range, so
+    /// a frame touches the viewport's rows only.
+    pub rows: Box<dyn RowList + 'a>,
+    /// Builds the cells of one row; called for visible rows only.
     pub build: BuildRow<'a>,
     /// Builds the line shown under the table (the roll-up row).
     pub footer_row: Option<BuildFooter<'a>>,
     /// Shown instead of an empty table.
     pub empty: &'static str,
+}
+
+/// Rows listed as their keys in display order (views with few rows).
+pub fn rows_of<'a>(keys: Vec<String>) -> Box<dyn RowList + 'a> {
+    Box::new(keys)
 }
 
 fn table_data<'a>(board: &'a Board, ui: &'a UiState, now: DateTime<Utc>) -> Option<TableData<'a>> {
@@ -127,11 +134,12 @@ pub fn draw(
     let footer_lines = u16::from(data.footer_row.is_some());
     let mut body_rows = usize::from(area.height.saturating_sub(1 + footer_lines));
     // A list longer than the screen gives up its last line to say where the selection is.
-    let scrolls = data.keys.len() > body_rows;
+    let total = data.rows.len();
+    let scrolls = total > body_rows;
     if scrolls {
         body_rows = body_rows.saturating_sub(1);
     }
-    if data.keys.is_empty() {
+    if total == 0 {
         let message = if screen.filter.is_active() {
             "no rows match the filter (esc clears it)"
         } else {
@@ -163,9 +171,15 @@ pub fn draw(
         }
         return;
     }
-    let selected = selected_index(screen, &data.keys);
-    let range = viewport(data.keys.len(), selected, body_rows);
-    let mut rows: Vec<DrawRow> = range.clone().map(|i| (data.build)(i, theme)).collect();
+    let selected = selected_index(screen, data.rows.as_ref());
+    let range = viewport(total, selected, body_rows);
+    let mut rows: Vec<DrawRow> = data
+        .rows
+        .keys(range.clone())
+        .into_iter()
+        .zip(range.clone())
+        .map(|(key, i)| (data.build)(i, key, theme))
+        .collect();
     let selected_in_view = selected.checked_sub(range.start);
     let table_height = rows.len() as u16 + 1;
     if let Some(footer_row) = &data.footer_row {
@@ -186,7 +200,7 @@ pub fn draw(
         selected_in_view,
     );
     if scrolls && area.height > 1 {
-        let position = format!("{}/{} ", selected + 1, data.keys.len());
+        let position = format!("{}/{} ", selected + 1, total);
         let width = (position.chars().count() as u16).min(area.width);
         let rect = Rect {
             x: area.x + area.width - width,
@@ -202,11 +216,43 @@ fn sort_marker(screen: &Screen) -> Option<(usize, bool)> {
     screen.sort.map(|s| (s.column, s.reverse))
 }
 
-/// The keys of the current screen's rows, in display order.
+/// The keys of every row of the current screen, in display order (bulk actions over what a
+/// view lists).
 pub fn row_keys(board: &Board, ui: &UiState, now: DateTime<Utc>) -> Vec<String> {
     table_data(board, ui, now)
-        .map(|d| d.keys)
+        .map(|d| {
+            let len = d.rows.len();
+            d.rows.keys(0..len).into_iter().map(str::to_owned).collect()
+        })
         .unwrap_or_default()
+}
+
+/// The selected row of the current screen: its index in display order and its key.
+pub fn selected_row(board: &Board, ui: &UiState, now: DateTime<Utc>) -> Option<(usize, String)> {
+    moved_selection(board, ui, now, 0)
+}
+
+/// The row `by` rows from the selection (clamped to the list): its index and key. `None` when
+/// the screen has no rows.
+pub fn moved_selection(
+    board: &Board,
+    ui: &UiState,
+    now: DateTime<Utc>,
+    by: isize,
+) -> Option<(usize, String)> {
+    let data = table_data(board, ui, now)?;
+    let len = data.rows.len();
+    if len == 0 {
+        return None;
+    }
+    let current = selected_index(ui.screen(), data.rows.as_ref());
+    let next = current.saturating_add_signed(by).min(len - 1);
+    let key = data
+        .rows
+        .keys(next..next + 1)
+        .first()
+        .map(|k| (*k).to_owned())?;
+    Some((next, key))
 }
 
 /// The screen Enter opens from row `key`.
@@ -428,7 +474,7 @@ pub fn timers_visible(board: &Board, ui: &UiState, now: DateTime<Utc>) -> bool {
     recent_event
         || flash
         || matches!(ui.connection, crate::ui::state::Connection::Offline { .. })
-        || board.live_calls().next().is_some()
+        || !board.live_order().is_empty()
 }
 
 /// Glyph and word for a call's state (live) or outcome (ended), and its theme role. Never colour

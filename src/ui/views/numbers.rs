@@ -12,7 +12,7 @@ use crate::ui::relabel::NumberKind;
 use crate::ui::state::{CallScope, Screen, ScreenKind, UiState};
 use crate::ui::table::{Column, DrawRow, SortValue};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::views::{RelabelTarget, TableData, board_window, count_cell, sort_items};
+use crate::ui::views::{RelabelTarget, TableData, board_window, count_cell, rows_of, sort_items};
 
 pub const NUMBER_COLUMNS: [Column; 10] = [
     Column::left("Number", 14, 0),
@@ -110,14 +110,14 @@ pub fn numbers_table<'a>(
         .collect();
     TableData {
         columns: &NUMBER_COLUMNS,
-        keys,
+        rows: rows_of(keys),
         footer_row: None,
         empty: match ui.number_kind {
             NumberKind::All => "no phone numbers yet (they load from the platform at start)",
             NumberKind::Ctns => "no CTNs (labels with campaign + DN); t shows the others",
             NumberKind::Unlabelled => "no unlabelled numbers; t shows the others",
         },
-        build: Box::new(move |i, theme| number_row(&rows[i], theme)),
+        build: Box::new(move |i, _, theme| number_row(&rows[i], theme)),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::ui::table::{Column, DrawRow, SortValue};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::views::{
     BuildFooter, TableData, board_window, count_cell, is_recent, opt_duration_cell, queue_breach,
-    sort_items, sparkline,
+    rows_of, sort_items, sparkline,
 };
 
 pub const COLUMNS: [Column; 13] = [
@@ -81,10 +81,10 @@ pub fn table<'a>(
     };
     TableData {
         columns: &COLUMNS,
-        keys,
+        rows: rows_of(keys),
         footer_row,
         empty: "no call queues yet (they appear once the platform lists them)",
-        build: Box::new(move |i, theme| build_row(board, &rows[i], theme, now)),
+        build: Box::new(move |i, _, theme| build_row(board, &rows[i], theme, now)),
     }
 }
 

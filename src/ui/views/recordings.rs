@@ -23,7 +23,7 @@ use crate::ui::render::clock_duration;
 use crate::ui::state::{Screen, UiState};
 use crate::ui::table::{Column, DrawRow, SortValue};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::views::{TableData, sort_items};
+use crate::ui::views::{TableData, rows_of, sort_items};
 
 pub const RECORDING_COLUMNS: [Column; 10] = [
     Column::left("Started", 8, 0),
@@ -314,10 +314,12 @@ pub fn recordings_table<'a>(
     let keys = items.iter().map(|i| i.key.clone()).collect();
     TableData {
         columns: &RECORDING_COLUMNS,
-        keys,
+        rows: rows_of(keys),
         footer_row: None,
         empty: "no recordings yet: calls that are recorded appear here, and what you fetch is kept in the local store",
-        build: Box::new(move |i, theme| recording_row(board, &ui.downloads, &items[i], theme, now)),
+        build: Box::new(move |i, _, theme| {
+            recording_row(board, &ui.downloads, &items[i], theme, now)
+        }),
     }
 }
 
