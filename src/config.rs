@@ -30,6 +30,10 @@ pub const DEFAULT_SERVER_URL: &str = "https://platform.ringcentral.com";
 /// endpoint documents label writes (PROTOCOL.md §4.2) and accounts differ.
 pub const DEFAULT_RELABEL_PATH: &str = "/restapi/v1.0/account/~/phone-number/{id}";
 
+/// How long a finished call stays on the board by default, in minutes: the same two hours as
+/// [`crate::board::BoardConfig`]'s default horizon.
+pub const DEFAULT_FINISHED_CALLS_MINUTES: u32 = 120;
+
 /// The commented default written by `callboard config init`. Every value shown is the built-in
 /// default, so writing this file changes nothing until the user edits it (a test holds us to that).
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("config_default.toml");
@@ -68,6 +72,8 @@ pub struct Config {
     pub time_zone: Tz,
     /// Length of the rolling window, in minutes.
     pub rolling_window_minutes: u32,
+    /// How long a finished call stays on the board (in memory) after it ended, in minutes.
+    pub finished_calls_minutes: u32,
     /// Label grammar override: a regex with named groups `campaign` and `dn`, and the template
     /// relabelling writes with. `None`: the default grammar.
     pub label_grammar: Option<LabelGrammar>,
@@ -136,6 +142,7 @@ struct DisplaySection {
     theme: Option<String>,
     time_zone: Option<Spanned<String>>,
     rolling_window_minutes: Option<Spanned<u32>>,
+    finished_calls_minutes: Option<Spanned<u32>>,
     read_only: Option<bool>,
     mouse: Option<bool>,
     bell: Option<bool>,
@@ -277,6 +284,20 @@ impl Config {
             None => 30,
         };
 
+        let finished_calls_minutes = match &file.display.finished_calls_minutes {
+            Some(minutes) if !(5..=24 * 60).contains(minutes.get_ref()) => {
+                return Err(at(
+                    Some(minutes.span()),
+                    format!(
+                        "finished_calls_minutes = {} is out of range; use 5 to 1440",
+                        minutes.get_ref()
+                    ),
+                ));
+            }
+            Some(minutes) => *minutes.get_ref(),
+            None => DEFAULT_FINISHED_CALLS_MINUTES,
+        };
+
         let label_grammar = match (&file.labels.grammar, &file.labels.template) {
             (None, None) => None,
             (Some(grammar), Some(template)) => Some(
@@ -356,6 +377,7 @@ impl Config {
             theme: file.display.theme.clone(),
             time_zone,
             rolling_window_minutes,
+            finished_calls_minutes,
             label_grammar,
             key_overrides,
             read_only,
@@ -503,6 +525,8 @@ mod tests {
         assert_eq!(written.theme, empty.theme);
         assert_eq!(written.rolling_window_minutes, 30);
         assert_eq!(empty.rolling_window_minutes, 30);
+        assert_eq!(written.finished_calls_minutes, 120);
+        assert_eq!(empty.finished_calls_minutes, 120);
         assert!(written.key_overrides.is_empty());
         assert!(written.label_grammar.is_none());
         assert_eq!(
@@ -528,6 +552,7 @@ jwt = "eyJ.x.y"
 theme = "light"
 time_zone = "America/Chicago"
 rolling_window_minutes = 15
+finished_calls_minutes = 60
 read_only = true
 mouse = true
 bell = true
@@ -556,6 +581,7 @@ download_concurrency = 4
         assert_eq!(config.theme.as_deref(), Some("light"));
         assert_eq!(config.time_zone, chrono_tz::America::Chicago);
         assert_eq!(config.rolling_window_minutes, 15);
+        assert_eq!(config.finished_calls_minutes, 60);
         assert!(config.read_only && config.mouse && config.bell);
         let grammar = config.label_grammar.unwrap();
         let parsed = grammar.parse(Some("Spring | +14155550100")).unwrap();
@@ -585,6 +611,15 @@ download_concurrency = 4
     fn a_syntax_error_names_its_line() {
         let text = error_text("[display]\nbell = tru\n");
         assert!(text.starts_with("/tmp/cb.toml:2:"), "{text}");
+    }
+
+    #[test]
+    fn a_finished_calls_horizon_out_of_range_is_explained() {
+        let text = error_text("[display]\nfinished_calls_minutes = 2\n");
+        assert_eq!(
+            text,
+            "/tmp/cb.toml:2:26: finished_calls_minutes = 2 is out of range; use 5 to 1440"
+        );
     }
 
     #[test]

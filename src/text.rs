@@ -31,6 +31,11 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
 
 /// [`sanitize`] with an explicit length cap (in characters).
 pub fn sanitize_max(s: &str, max_chars: usize) -> Cow<'_, str> {
+    // The common case (ids, numbers, most names): short printable ASCII. Checking bytes is far
+    // cheaper than decoding chars, and the board sanitises every field of every event.
+    if s.len() <= max_chars && s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return Cow::Borrowed(s);
+    }
     let clean_prefix = s
         .char_indices()
         .take(max_chars + 1)

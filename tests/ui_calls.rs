@@ -72,7 +72,10 @@ fn expected_order(board: &Board) -> Vec<String> {
     });
     let mut ended: Vec<_> = board.calls().filter(|c| !c.is_live()).collect();
     ended.sort_by_key(|c| std::cmp::Reverse((c.ended_at, c.id.clone())));
-    live.iter().chain(&ended).map(|c| c.id.clone()).collect()
+    live.iter()
+        .chain(&ended)
+        .map(|c| c.id.to_string())
+        .collect()
 }
 
 #[test]
@@ -144,7 +147,14 @@ fn page_down_end_and_home_walk_the_whole_list() {
     // The last row is an ended call: it is drawn, selected and counted.
     let text = screen(&app, 120, 30);
     assert!(text.contains(&format!("{total}/{total}")), "{text}");
-    let last_caller = app.board.call(&key).unwrap().caller.clone().unwrap();
+    let last_caller = app
+        .board
+        .call(&key)
+        .unwrap()
+        .caller
+        .as_deref()
+        .unwrap()
+        .to_owned();
     assert!(text.contains(&last_caller), "{text}");
     press(&mut app, "k");
     let (index, _) = views::selected_row(&app.board, &app.ui, now()).unwrap();

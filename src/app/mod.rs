@@ -726,6 +726,7 @@ async fn run_board(prepared: Prepared) -> anyhow::Result<()> {
     let mut board_config = crate::board::BoardConfig {
         time_zone: config.time_zone,
         rolling_window_minutes: config.rolling_window_minutes,
+        finished_call_horizon: chrono::Duration::minutes(i64::from(config.finished_calls_minutes)),
         ..crate::board::BoardConfig::default()
     };
     if let Some(grammar) = &config.label_grammar {

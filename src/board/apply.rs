@@ -7,15 +7,16 @@
 //! (state, queue, agent, times, outcome), then the call's tally contribution is swapped for the
 //! new one. Strings are sanitised here, once, as they enter the board.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::board::metrics::{SlaSettings, Tally};
+use crate::board::metrics::SlaSettings;
 use crate::board::model::{
-    Agent, AgentState, Applied, Board, Call, CallDirection, CallSource, CallState, Contribution,
-    Endpoint, NumberEntry, NumberStats, Outcome, PartyState, Queue, RecordingRef, local_midnight,
-    minute_index, normalize_number,
+    Agent, AgentState, Applied, Board, Call, CallCounts, CallDirection, CallSource, CallState,
+    Contribution, Endpoint, FastMap, Interner, NumberEntry, NumberStats, Outcome, PartyState,
+    Queue, RecordingRef, local_midnight, minute_index, normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -58,18 +59,62 @@ fn set_text(slot: &mut Option<String>, value: Option<&str>) -> bool {
     }
 }
 
-/// Copies `value` into `slot` when it differs, without allocating otherwise.
-fn copy_text(slot: &mut Option<String>, value: Option<&String>) {
-    if slot.as_ref() != value {
+/// Stores the shared copy of `value` (already sanitised) in `slot` if it is non-empty and
+/// differs; looks it up in the interner only then. Returns whether the slot changed.
+fn set_shared(slot: &mut Option<Arc<str>>, value: Option<&str>, texts: &mut Interner) -> bool {
+    match value {
+        Some(v) if !v.is_empty() && slot.as_deref() != Some(v) => {
+            *slot = Some(texts.intern(v));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Copies `value` into `slot` when it differs (an `Arc` clone: no allocation).
+fn copy_text(slot: &mut Option<Arc<str>>, value: Option<&Arc<str>>) {
+    if slot.as_deref() != value.map(|v| &**v) {
         *slot = value.cloned();
     }
 }
 
 /// Like [`copy_text`], but a missing value keeps what the slot holds.
-fn update_text(slot: &mut Option<String>, value: Option<&String>) {
+fn update_text(slot: &mut Option<Arc<str>>, value: Option<&Arc<str>>) {
     if value.is_some() {
         copy_text(slot, value);
     }
+}
+
+/// Sets `slot` to the shared copy of `value` (a name the board holds as a `String`) when it
+/// differs.
+fn copy_name(slot: &mut Option<Arc<str>>, value: Option<&str>, texts: &mut Interner) {
+    if slot.as_deref() != value {
+        *slot = value.map(|v| texts.intern(v));
+    }
+}
+
+/// Like [`set_shared`] for raw network text, which is sanitised (and put in shape by `shape`)
+/// only when it differs from what the slot holds: what a slot holds is already clean, so raw
+/// text equal to it is too, and most events repeat what the board has.
+fn merge_raw(
+    slot: &mut Option<Arc<str>>,
+    raw: Option<&str>,
+    texts: &mut Interner,
+    shape: impl Fn(&str) -> std::borrow::Cow<'_, str>,
+) -> bool {
+    let Some(raw) = raw else {
+        return false;
+    };
+    if slot.as_deref() == Some(raw) {
+        return false;
+    }
+    let clean = sanitize(raw);
+    set_shared(slot, Some(&shape(&clean)), texts)
+}
+
+/// The shared copy of an owned text, if any.
+fn shared(value: Option<String>, texts: &mut Interner) -> Option<Arc<str>> {
+    value.map(|v| texts.intern(&v))
 }
 
 /// One party's change, from an event or a REST read, with borrowed strings.
@@ -116,15 +161,19 @@ impl<'x> EndpointRef<'x> {
 
     /// Fills what the party does not know yet, and takes newer values; allocates only for a
     /// value that differs from the one held.
-    fn merge_into(&self, target: &mut Endpoint) -> bool {
-        let sanitized = self.phone_number.map(sanitize);
-        let number = sanitized.as_deref().map(normalize_number);
-        let changed_number = set_text(&mut target.phone_number, number.as_deref());
-        let changed_name = set_text(&mut target.name, self.name.map(sanitize).as_deref());
-        let changed_extension = set_text(
-            &mut target.extension_id,
-            self.extension_id.map(sanitize).as_deref(),
+    fn merge_into(&self, target: &mut Endpoint, texts: &mut Interner) -> bool {
+        fn as_is(text: &str) -> std::borrow::Cow<'_, str> {
+            std::borrow::Cow::Borrowed(text)
+        }
+        let changed_number = merge_raw(
+            &mut target.phone_number,
+            self.phone_number,
+            texts,
+            normalize_number,
         );
+        let changed_name = merge_raw(&mut target.name, self.name, texts, as_is);
+        let changed_extension =
+            merge_raw(&mut target.extension_id, self.extension_id, texts, as_is);
         changed_number || changed_name || changed_extension
     }
 }
@@ -167,9 +216,9 @@ impl Board {
         self.apply_telephony_at(ev, None, now)
     }
 
-    fn apply_telephony_at(
+    fn apply_telephony_at<'e>(
         &mut self,
-        ev: &TelephonyEvent<'_>,
+        ev: &'e TelephonyEvent<'_>,
         envelope_time: Option<&str>,
         now: DateTime<Utc>,
     ) -> Applied {
@@ -183,33 +232,42 @@ impl Board {
             .and_then(parse_timestamp)
             .or_else(|| envelope_time.and_then(parse_timestamp))
             .unwrap_or(now);
-        let updates: Vec<PartyUpdate<'_>> = ev
-            .parties
-            .iter()
-            .filter_map(|p| {
-                Some(PartyUpdate {
-                    id: p.id.as_deref().filter(|id| !id.is_empty())?,
-                    sequence: ev.sequence,
-                    extension_id: p.extension_id.as_deref(),
-                    direction: p.direction(),
-                    status: p.status(),
-                    reason: p.status.as_ref().and_then(|s| s.reason.as_deref()),
-                    from: EndpointRef::from_event(p.from.as_ref()),
-                    to: EndpointRef::from_event(p.to.as_ref()),
-                    queue_call: p.queue_call,
-                    missed_call: p.missed_call,
-                    recording: p
-                        .recordings
-                        .as_ref()
-                        .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
-                })
+        let to_update = |p: &'e events::Party<'_>| {
+            Some(PartyUpdate {
+                id: p.id.as_deref().filter(|id| !id.is_empty())?,
+                sequence: ev.sequence,
+                extension_id: p.extension_id.as_deref(),
+                direction: p.direction(),
+                status: p.status(),
+                reason: p.status.as_ref().and_then(|s| s.reason.as_deref()),
+                from: EndpointRef::from_event(p.from.as_ref()),
+                to: EndpointRef::from_event(p.to.as_ref()),
+                queue_call: p.queue_call,
+                missed_call: p.missed_call,
+                recording: p
+                    .recordings
+                    .as_ref()
+                    .and_then(|r| r.iter().rev().find_map(|r| r.id.as_deref())),
             })
-            .collect();
-        if updates.is_empty() {
-            return Applied::Ignored;
-        }
+        };
         let session_id = ev.session_id.as_deref();
-        let applied = self.apply_party_updates(session, session_id, &updates, at, at, now);
+        // Events carry one party: no list is built for them.
+        let applied = match ev.parties.as_slice() {
+            [party] => match to_update(party) {
+                Some(update) => {
+                    let updates = std::slice::from_ref(&update);
+                    self.apply_party_updates(session, session_id, updates, at, at, now)
+                }
+                None => return Applied::Ignored,
+            },
+            parties => {
+                let updates: Vec<PartyUpdate<'_>> = parties.iter().filter_map(to_update).collect();
+                if updates.is_empty() {
+                    return Applied::Ignored;
+                }
+                self.apply_party_updates(session, session_id, &updates, at, at, now)
+            }
+        };
         self.age_out(now);
         applied
     }
@@ -308,7 +366,7 @@ impl Board {
             (&mut agent.dnd_status, input.dnd_status),
             (&mut agent.telephony_status, input.telephony_status),
         ] {
-            if let Some(value) = value {
+            if let Some(value) = value.filter(|v| slot.as_deref() != Some(*v)) {
                 changed |= set_text(slot, Some(&sanitize(value)));
             }
         }
@@ -411,11 +469,11 @@ impl Board {
             .into_iter()
             .map(|s| s.as_ref().to_owned())
             .collect();
-        let missing: Vec<String> = self
+        let missing: Vec<Arc<str>> = self
             .calls
             .values()
-            .filter(|c| c.is_live() && !active.contains(&c.id))
-            .map(|c| c.id.clone())
+            .filter(|c| c.is_live() && !active.contains(&*c.id))
+            .map(|c| Arc::clone(&c.id))
             .collect();
         for id in &missing {
             let Some((key, mut call)) = self.calls.remove_entry(id) else {
@@ -423,6 +481,7 @@ impl Board {
             };
             let old_start = call.started_at;
             let old_end = call.ended_at;
+            let counted = self.contribution_of(&call);
             for party in call.parties.iter_mut() {
                 if !party.status.is_terminal() {
                     transition(
@@ -436,7 +495,7 @@ impl Board {
                 call.ended_at = Some(now);
             }
             call.end_seen = false;
-            self.finish_call_update(key, call, old_start, old_end, now);
+            self.finish_call_update(key, call, old_start, old_end, counted, now);
         }
         if !missing.is_empty() {
             self.revision += 1;
@@ -447,7 +506,7 @@ impl Board {
     /// The calls a resync closed whose real end is not yet known: the ones to look up in the
     /// call log.
     pub fn calls_ended_unseen(&self) -> impl Iterator<Item = &Call> {
-        self.calls.values().filter(|c| !c.end_seen)
+        self.calls.values().map(|c| &**c).filter(|c| !c.end_seen)
     }
 
     /// Replaces each call a resync closed (its end unseen) by what its call-log record says:
@@ -464,10 +523,10 @@ impl Board {
         let mut corrected = 0;
         for record in records {
             let id = clean(record.telephony_session_id.as_deref().unwrap_or(&record.id));
-            if self.calls.get(&id).is_none_or(|c| c.end_seen) {
+            if self.calls.get(id.as_str()).is_none_or(|c| c.end_seen) {
                 continue;
             }
-            let Some((key, old)) = self.calls.remove_entry(&id) else {
+            let Some((key, old)) = self.calls.remove_entry(id.as_str()) else {
                 continue;
             };
             let Some(mut call) = self.call_from_log(record, now) else {
@@ -478,14 +537,17 @@ impl Board {
             // The same call, corrected: it keeps its place among waiting calls, what the
             // caller check found when it was first seen, and the counts it added so far (which
             // the update below takes back).
+            let old = *old;
+            call.id = Arc::clone(&key);
             call.serial = old.serial;
             call.first_time_caller = old.first_time_caller;
             call.caller_checked = old.caller_checked;
-            call.contribution = old.contribution;
+            let counted = self.contribution_of(&old);
             if call.recording.is_none() {
                 call.recording = old.recording.map(|r| RecordingRef { active: false, ..r });
             }
-            self.finish_call_update(key, call, old.started_at, old.ended_at, now);
+            let (start, end) = (old.started_at, old.ended_at);
+            self.finish_call_update(key, Box::new(call), start, end, counted, now);
             corrected += 1;
         }
         if corrected > 0 {
@@ -509,10 +571,11 @@ impl Board {
         let mut added = 0;
         for record in ordered {
             if let Some(call) = self.call_from_log(record, now) {
-                let id = call.id.clone();
+                let id = Arc::clone(&call.id);
                 let started = call.started_at;
-                self.by_start.insert((started, id.clone()));
-                self.finish_call_update(id, call, started, None, now);
+                self.by_start.insert((started, Arc::clone(&id)));
+                let counted = Contribution::default();
+                self.finish_call_update(id, Box::new(call), started, None, counted, now);
                 added += 1;
             }
         }
@@ -528,7 +591,10 @@ impl Board {
             return None;
         }
         let id = clean(record.telephony_session_id.as_deref().unwrap_or(&record.id));
-        if id.is_empty() || self.calls.contains_key(&id) || self.forgotten.contains(&id) {
+        if id.is_empty()
+            || self.calls.contains_key(id.as_str())
+            || self.forgotten.contains(id.as_str())
+        {
             return None;
         }
         let started_at = record.started_at()?;
@@ -655,18 +721,28 @@ impl Board {
                 clean_opt(queue_leg.and_then(|l| l.to.as_ref().and_then(|t| t.name.as_deref())))
             });
         let queued_at = queue_leg.and_then(|l| l.started_at());
-        let first_time_caller = self.note_caller(direction, caller.as_deref());
+        let queue_id = queue_id.map(clean);
+        let agent_id = agent_id.map(clean);
+        let texts = &mut self.texts;
+        let caller = shared(caller, texts);
+        let caller_name = shared(caller_name, texts);
+        let dialed = shared(dialed, texts);
+        let queue_id = shared(queue_id, texts);
+        let queue_name = shared(queue_name, texts);
+        let agent_id = shared(agent_id, texts);
+        let agent_name = shared(agent_name, texts);
+        let first_time_caller = self.note_caller(direction, caller.as_ref());
         let serial = self.next_serial();
         let mut call = Call {
-            id,
-            session_id: clean_opt(record.session_id.as_deref()),
+            id: Arc::from(id),
+            session_id: clean_opt(record.session_id.as_deref()).map(String::into_boxed_str),
             direction,
             caller,
             caller_name,
             dialed,
-            queue_id: queue_id.map(clean),
+            queue_id,
             queue_name,
-            agent_id: agent_id.map(clean),
+            agent_id,
             agent_name,
             state: CallState::Ended,
             outcome: Outcome::Live,
@@ -683,9 +759,9 @@ impl Board {
             first_time_caller,
             changed_at: now,
             parties: Vec::new(),
+            summaries: Box::default(),
             caller_checked: true,
             source: CallSource::CallLog { talk_ms },
-            contribution: Contribution::default(),
             serial,
         };
         call.outcome = self.outcome_of(&call);
@@ -762,6 +838,27 @@ impl Board {
     /// replace the defaults when the record carries them; held calls are re-derived so their
     /// thresholds follow.
     pub fn set_queues(&mut self, queues: &[CallQueue], now: DateTime<Utc>) {
+        // What a call counts depends on its queue's thresholds: the calls of queues whose
+        // settings change are taken back as they were counted, under the old settings.
+        let changing: HashSet<String> = queues
+            .iter()
+            .filter(|record| record.service_level_settings.is_some())
+            .filter(|record| {
+                let new = SlaSettings::from_record(record.service_level_settings.as_ref());
+                let old = self.queues.get(&clean(&record.id)).map(|q| q.sla);
+                old.unwrap_or_default() != new
+            })
+            .map(|record| clean(&record.id))
+            .collect();
+        let counted_before: HashMap<Arc<str>, Contribution> = if changing.is_empty() {
+            HashMap::new()
+        } else {
+            self.calls
+                .values()
+                .filter(|c| c.queue_id.as_deref().is_some_and(|q| changing.contains(q)))
+                .map(|c| (Arc::clone(&c.id), self.contribution_of(c)))
+                .collect()
+        };
         for record in queues {
             let id = clean(&record.id);
             if id.is_empty() {
@@ -784,7 +881,7 @@ impl Board {
             queue.discovered = false;
             queue.changed_at = now;
         }
-        self.rederive_all(now);
+        self.rederive_all(&counted_before, now);
         self.revision += 1;
     }
 
@@ -885,7 +982,7 @@ impl Board {
                 self.agents.insert(id, agent);
             }
         }
-        self.rederive_all(now);
+        self.rederive_all(&HashMap::new(), now);
         self.revision += 1;
     }
 
@@ -940,6 +1037,10 @@ impl Board {
     }
 
     fn age_out(&mut self, now: DateTime<Utc>) {
+        // Runs on every input: costs two comparisons when nothing is due.
+        if now < self.next_housekeeping && minute_index(now) == self.pruned_minute {
+            return;
+        }
         let horizon = self.horizon_start(now);
         let mut removed = false;
         while self
@@ -952,12 +1053,20 @@ impl Board {
             };
             if let Some(call) = self.calls.remove(&id) {
                 self.live_order.remove(&call);
-                self.by_start.remove(&(call.started_at, id.clone()));
-                self.forgotten.insert(id.clone());
+                self.by_start.remove(&(call.started_at, Arc::clone(&id)));
+                if let Some(end) = call.ended_at {
+                    self.to_compact.remove(&(end, Arc::clone(&id)));
+                }
+                self.forgotten.insert(Arc::clone(&id));
                 self.forgotten_order.push_back((now, id));
                 removed = true;
             }
         }
+        if removed {
+            self.texts.sweep_if_grown();
+        }
+        self.compact_finished(now);
+        self.next_housekeeping = self.housekeeping_due();
         let keep_after = self.forget_before(now);
         while self
             .forgotten_order
@@ -994,6 +1103,57 @@ impl Board {
             .chain(self.number_stats.values_mut().map(|n| &mut n.series));
         for series in series {
             series.minutes.retain(|m, _| *m >= first_minute);
+        }
+    }
+
+    /// The earliest time at which a finished call can be due to be compacted or aged out, or
+    /// a forgotten id due to be dropped (a forgotten id is kept at least a day).
+    fn housekeeping_due(&self) -> DateTime<Utc> {
+        let after = |t: Option<DateTime<Utc>>, span: Duration| {
+            t.and_then(|t| t.checked_add_signed(span))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        let age = after(
+            self.by_end.first().map(|(ended, _)| *ended),
+            self.config.finished_call_horizon,
+        );
+        let compact = after(
+            self.to_compact.first().map(|(ended, _)| *ended),
+            self.config.compact_finished_after,
+        );
+        let forget = after(
+            self.forgotten_order.front().map(|(at, _)| *at),
+            Duration::hours(24),
+        );
+        age.min(compact).min(forget)
+    }
+
+    /// Notes that a call ended at `end`, so housekeeping looks at it in time.
+    fn note_end_for_housekeeping(&mut self, end: DateTime<Utc>) {
+        let after = |span: Duration| end.checked_add_signed(span).unwrap_or(end);
+        let due =
+            after(self.config.finished_call_horizon).min(after(self.config.compact_finished_after));
+        self.next_housekeeping = self.next_housekeeping.min(due);
+    }
+
+    /// Compacts the finished calls that ended more than `compact_finished_after` ago: their
+    /// parties shrink to what the Call detail shows, their talk and hold are fixed. Costs
+    /// nothing per event when none is due.
+    fn compact_finished(&mut self, now: DateTime<Utc>) {
+        let due_before = now
+            .checked_sub_signed(self.config.compact_finished_after)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        while self
+            .to_compact
+            .first()
+            .is_some_and(|(ended, _)| *ended < due_before)
+        {
+            let Some((_, id)) = self.to_compact.pop_first() else {
+                break;
+            };
+            if let Some(call) = self.calls.get_mut(&id) {
+                compact(call);
+            }
         }
     }
 
@@ -1040,7 +1200,8 @@ impl Board {
             self.stale_events += 1;
             return Applied::Stale;
         }
-        if at < self.forget_before(now) {
+        // Cheap test first: `forget_before` is at least a day before `now`.
+        if at.timestamp() <= now.timestamp() - 86_400 && at < self.forget_before(now) {
             self.stale_events += 1;
             return Applied::Stale;
         }
@@ -1052,24 +1213,28 @@ impl Board {
             }
             None => {
                 let serial = self.next_serial();
-                let call = new_call(session.into_owned(), started_if_new, serial, now);
+                let id: Arc<str> = Arc::from(session.as_ref());
+                let call = Box::new(new_call(Arc::clone(&id), started_if_new, serial, now));
                 let start = call.started_at;
-                self.by_start.insert((start, call.id.clone()));
-                (call.id.clone(), call, start, None)
+                self.by_start.insert((start, Arc::clone(&id)));
+                (id, call, start, None)
             }
         };
         if call.source != CallSource::Live {
-            // The call log already holds this finished call; events cannot improve on it.
+            // The call log already holds this finished call, or it was compacted (its figures
+            // are fixed); events cannot improve on it.
             self.calls.insert(key, call);
             self.stale_events += 1;
             return Applied::Stale;
         }
+        // What the call counts now, to take back after the update.
+        let counted = self.contribution_of(&call);
         let mut changed = false;
         for update in updates {
-            changed |= update_party(&mut call, update, at);
+            changed |= update_party(&mut call, update, at, &mut self.texts);
         }
         if call.session_id.is_none() {
-            call.session_id = clean_opt(session_id);
+            call.session_id = clean_opt(session_id).map(String::into_boxed_str);
         }
         if !changed {
             let is_new = call.parties.is_empty();
@@ -1084,18 +1249,25 @@ impl Board {
         if at < call.started_at {
             call.started_at = at;
         }
-        self.finish_call_update(key, call, old_start, old_end, now);
+        self.finish_call_update(key, call, old_start, old_end, counted, now);
         self.revision += 1;
         Applied::Changed
     }
 
-    /// Derives the call again, swaps its tally contribution, fixes the indexes and stores it.
+    /// Derives the call again, swaps its tally contribution (`counted`: what it added before
+    /// the change) for the new one, fixes the indexes and stores it.
+    ///
+    /// No contribution is stored per call: at rest, what a call adds to the tallies is always
+    /// `contribution_of(call)` under the board's current settings, since everything it reads
+    /// changes only through this function (or, for queue thresholds, `set_queues`, which
+    /// passes what the calls counted under the old ones).
     fn finish_call_update(
         &mut self,
-        key: String,
-        mut call: Call,
+        key: Arc<str>,
+        mut call: Box<Call>,
         old_start: DateTime<Utc>,
         old_end: Option<DateTime<Utc>>,
+        counted: Contribution,
         now: DateTime<Utc>,
     ) {
         if call.source == CallSource::Live {
@@ -1105,27 +1277,30 @@ impl Board {
         }
         call.changed_at = now;
         if old_start != call.started_at {
-            self.by_start.remove(&(old_start, call.id.clone()));
-            self.by_start.insert((call.started_at, call.id.clone()));
+            self.by_start.remove(&(old_start, Arc::clone(&key)));
+            self.by_start.insert((call.started_at, Arc::clone(&key)));
         }
         if old_end != call.ended_at {
             if let Some(end) = old_end {
-                self.by_end.remove(&(end, call.id.clone()));
+                self.by_end.remove(&(end, Arc::clone(&key)));
+                self.to_compact.remove(&(end, Arc::clone(&key)));
             }
             if let Some(end) = call.ended_at {
-                self.by_end.insert((end, call.id.clone()));
+                self.by_end.insert((end, Arc::clone(&key)));
+                if call.source == CallSource::Live {
+                    self.to_compact.insert((end, Arc::clone(&key)));
+                }
+                self.note_end_for_housekeeping(end);
             }
         }
         let fresh = self.contribution_of(&call);
-        if !fresh.matches(&call.contribution) {
-            let fresh = fresh.to_held();
-            let old = std::mem::replace(&mut call.contribution, fresh.clone());
-            self.swap_contribution(&old, &fresh, call.serial, now);
+        if fresh != counted {
+            self.swap_contribution(&counted, &fresh, call.serial, now);
         }
         if let (Some(id), Some(name)) = (&call.queue_id, &call.queue_name) {
             // A queue learned from events takes the name its first call carried.
-            if let Some(queue) = self.queues.get_mut(id).filter(|q| q.name.is_empty()) {
-                queue.name = name.clone();
+            if let Some(queue) = self.queues.get_mut(&**id).filter(|q| q.name.is_empty()) {
+                queue.name = name.to_string();
             }
         }
         self.live_order.place(&call);
@@ -1133,13 +1308,22 @@ impl Board {
     }
 
     /// Re-derives every held call (after the directory or queue settings changed).
-    fn rederive_all(&mut self, now: DateTime<Utc>) {
-        let ids: Vec<String> = self.calls.keys().cloned().collect();
+    /// `counted_before` holds what calls counted under settings that have changed since.
+    fn rederive_all(
+        &mut self,
+        counted_before: &HashMap<Arc<str>, Contribution>,
+        now: DateTime<Utc>,
+    ) {
+        let ids: Vec<Arc<str>> = self.calls.keys().cloned().collect();
         for id in ids {
             if let Some((key, call)) = self.calls.remove_entry(&id) {
                 let (start, end) = (call.started_at, call.ended_at);
                 let changed_at = call.changed_at;
-                self.finish_call_update(key, call, start, end, now);
+                let counted = match counted_before.get(&id) {
+                    Some(counted) => counted.clone(),
+                    None => self.contribution_of(&call),
+                };
+                self.finish_call_update(key, call, start, end, counted, now);
                 // Re-deriving is not a change the user made happen on this row.
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.changed_at = changed_at;
@@ -1218,9 +1402,13 @@ impl Board {
                     p.to.extension_id
                         .as_deref()
                         .and_then(|q| self.queues.get(q))
-                        .map(|q| &q.name)
+                        .map(|q| q.name.as_str())
                         .filter(|name| !name.is_empty());
-                copy_text(&mut call.queue_name, known_name.or(p.to.name.as_ref()));
+                copy_name(
+                    &mut call.queue_name,
+                    known_name.or(p.to.name.as_deref()),
+                    &mut self.texts,
+                );
                 call.queued_at = Some(p.first_seen);
             }
         }
@@ -1280,20 +1468,20 @@ impl Board {
                 .extension_id
                 .as_deref()
                 .and_then(|id| self.agents.get(id))
-                .and_then(|a| a.name.as_ref())
+                .and_then(|a| a.name.as_deref())
                 .or_else(|| {
                     // A call straight to an extension names it in `to`.
                     (agent.to.extension_id == agent.extension_id)
-                        .then_some(agent.to.name.as_ref())
+                        .then_some(agent.to.name.as_deref())
                         .flatten()
                 })
                 .or_else(|| {
                     (agent.direction == Some(Direction::Outbound)
                         && agent.from.extension_id == agent.extension_id)
-                        .then_some(agent.from.name.as_ref())
+                        .then_some(agent.from.name.as_deref())
                         .flatten()
                 });
-            copy_text(&mut call.agent_name, name);
+            copy_name(&mut call.agent_name, name, &mut self.texts);
         } else {
             call.agent_id = None;
             call.agent_name = None;
@@ -1349,15 +1537,19 @@ impl Board {
         {
             // A call's recording runs until the call ends, whichever party carried it (after a
             // transfer the first agent's party reports it inactive while the call goes on).
-            call.recording = Some(RecordingRef {
-                id: rec.0.clone(),
-                active: call.ended_at.is_none(),
-            });
+            let active = call.ended_at.is_none();
+            let held = call.recording.as_ref();
+            if held.is_none_or(|r| *r.id != *rec.0 || r.active != active) {
+                call.recording = Some(RecordingRef {
+                    id: rec.0.to_string(),
+                    active,
+                });
+            }
         }
 
         if call.caller.is_some() && !call.caller_checked {
             call.caller_checked = true;
-            call.first_time_caller = self.note_caller(call.direction, call.caller.as_deref());
+            call.first_time_caller = self.note_caller(call.direction, call.caller.as_ref());
         }
     }
 
@@ -1433,72 +1625,63 @@ impl Board {
     }
 
     /// Records that a caller number was seen; true if it never was before.
-    fn note_caller(&mut self, direction: CallDirection, caller: Option<&str>) -> bool {
+    fn note_caller(&mut self, direction: CallDirection, caller: Option<&Arc<str>>) -> bool {
         if !matches!(direction, CallDirection::Inbound | CallDirection::Unknown) {
             return false;
         }
         let Some(caller) = caller else {
             return false;
         };
-        if self.known_callers.contains(caller) {
+        if self.known_callers.contains(&**caller) {
             return false;
         }
-        self.known_callers.insert(caller.to_owned());
-        self.new_callers.push(caller.to_owned());
+        self.known_callers.insert(Arc::clone(caller));
+        self.new_callers.push(Arc::clone(caller));
         true
     }
 
-    /// What the call adds to the tallies now.
-    fn contribution_of<'c>(&self, call: &'c Call) -> Contribution<&'c str> {
+    /// What the call adds to the tallies now. Cheap to build and compare: the texts are `Arc`
+    /// clones of the call's own.
+    fn contribution_of(&self, call: &Call) -> Contribution {
         let ended = call.ended_at.is_some();
         let answered = call.answered_at.is_some();
-        let talk_ms = call
-            .talk_ms(call.ended_at.unwrap_or(call.started_at))
-            .unwrap_or(0);
-        let hold_ms = call
-            .hold_ms(call.ended_at.unwrap_or(call.started_at))
-            .unwrap_or(0);
-        let outcome_tally = |tally: &mut Tally| {
-            tally.offered = 1;
-            tally.answered = i64::from(answered);
-            tally.abandoned = i64::from(call.outcome == Outcome::Abandoned);
-            tally.short_abandoned = i64::from(call.outcome == Outcome::ShortAbandon);
-            tally.voicemail = i64::from(call.outcome == Outcome::Voicemail);
-            tally.missed = i64::from(ended && !answered);
-            if answered && ended {
-                tally.handled = 1;
-                tally.handled_talk_ms = talk_ms;
-                tally.handled_hold_ms = hold_ms;
-            }
-        };
+        let mut counts = CallCounts::default();
+        counts.set(CallCounts::ANSWERED, answered);
+        counts.set(CallCounts::ABANDONED, call.outcome == Outcome::Abandoned);
+        counts.set(
+            CallCounts::SHORT_ABANDONED,
+            call.outcome == Outcome::ShortAbandon,
+        );
+        counts.set(CallCounts::VOICEMAIL, call.outcome == Outcome::Voicemail);
+        counts.set(CallCounts::MISSED, ended && !answered);
+        if let (true, Some(end)) = (answered, call.ended_at) {
+            counts.set(CallCounts::HANDLED, true);
+            counts.handled_talk_ms = call.talk_ms(end).unwrap_or(0);
+            counts.handled_hold_ms = call.hold_ms(end).unwrap_or(0);
+        }
         let mut contribution = Contribution::default();
         let inbound = matches!(
             call.direction,
             CallDirection::Inbound | CallDirection::Unknown
         );
         if let (Some(queue_id), Some(queued_at), true) = (&call.queue_id, call.queued_at, inbound) {
-            let mut tally = Tally::default();
-            outcome_tally(&mut tally);
             if let Some(answered_at) = call.answered_at {
                 let wait_ms = (answered_at - queued_at).num_milliseconds().max(0);
-                tally.answered_wait_ms = wait_ms;
+                counts.answered_wait_ms = wait_ms;
                 let threshold_ms = (self.sla_of(call).threshold_s * 1000.0).round() as i64;
-                tally.answered_in_sla = i64::from(wait_ms <= threshold_ms);
+                counts.set(CallCounts::ANSWERED_IN_SLA, wait_ms <= threshold_ms);
             }
-            contribution.queue = Some((queue_id.as_str(), self.bucket(queued_at), tally));
+            contribution.queue = Some((Arc::clone(queue_id), self.bucket(queued_at)));
             if !ended && !answered && call.voicemail_at.is_none() {
-                contribution.waiting = Some((queue_id.as_str(), queued_at));
+                contribution.waiting_since = Some(queued_at);
             }
         }
         if let (Some(dialed), true) = (&call.dialed, inbound) {
-            let mut tally = Tally::default();
-            outcome_tally(&mut tally);
-            tally.first_time_callers = i64::from(call.first_time_caller);
-            contribution.number = Some((dialed.as_str(), self.bucket(call.started_at), tally));
-            if !ended {
-                contribution.live_number = Some(dialed.as_str());
-            }
+            counts.set(CallCounts::FIRST_TIME_CALLER, call.first_time_caller);
+            contribution.number = Some((Arc::clone(dialed), self.bucket(call.started_at)));
+            contribution.live_at_number = !ended;
         }
+        contribution.counts = counts;
         contribution
     }
 
@@ -1509,48 +1692,38 @@ impl Board {
         serial: u64,
         now: DateTime<Utc>,
     ) {
-        if let Some((queue_id, bucket, tally)) = &old.queue {
-            if let Some(queue) = self.queues.get_mut(queue_id) {
-                queue.series.add(*bucket, tally, -1);
+        if let Some((queue_id, bucket)) = &old.queue {
+            if let Some(queue) = self.queues.get_mut(&**queue_id) {
+                queue.series.add(*bucket, &old.counts.queue_tally(), -1);
+                if let Some(since) = old.waiting_since {
+                    queue.waiting.remove(&(since, serial));
+                }
                 queue.changed_at = now;
             }
         }
-        if let Some((queue_id, since)) = &old.waiting {
-            if let Some(queue) = self.queues.get_mut(queue_id) {
-                queue.waiting.remove(&(*since, serial));
-                queue.changed_at = now;
-            }
-        }
-        if let Some((number, bucket, tally)) = &old.number {
-            if let Some(stats) = self.number_stats.get_mut(number) {
-                stats.series.add(*bucket, tally, -1);
+        if let Some((number, bucket)) = &old.number {
+            if let Some(stats) = self.number_stats.get_mut(&**number) {
+                stats.series.add(*bucket, &old.counts.number_tally(), -1);
+                if old.live_at_number {
+                    stats.live -= 1;
+                }
                 stats.changed_at = Some(now);
             }
         }
-        if let Some(number) = &old.live_number {
-            if let Some(stats) = self.number_stats.get_mut(number) {
-                stats.live -= 1;
-                stats.changed_at = Some(now);
+        if let Some((queue_id, bucket)) = &new.queue {
+            let queue = ensure_queue(&mut self.queues, queue_id, now);
+            queue.series.add(*bucket, &new.counts.queue_tally(), 1);
+            if let Some(since) = new.waiting_since {
+                queue.waiting.insert((since, serial));
             }
-        }
-        if let Some((queue_id, bucket, tally)) = &new.queue {
-            let queue = ensure_queue(&mut self.queues, queue_id, now);
-            queue.series.add(*bucket, tally, 1);
             queue.changed_at = now;
         }
-        if let Some((queue_id, since)) = &new.waiting {
-            let queue = ensure_queue(&mut self.queues, queue_id, now);
-            queue.waiting.insert((*since, serial));
-            queue.changed_at = now;
-        }
-        if let Some((number, bucket, tally)) = &new.number {
+        if let Some((number, bucket)) = &new.number {
             let stats = number_stats_entry(&mut self.number_stats, number);
-            stats.series.add(*bucket, tally, 1);
-            stats.changed_at = Some(now);
-        }
-        if let Some(number) = &new.live_number {
-            let stats = number_stats_entry(&mut self.number_stats, number);
-            stats.live += 1;
+            stats.series.add(*bucket, &new.counts.number_tally(), 1);
+            if new.live_at_number {
+                stats.live += 1;
+            }
             stats.changed_at = Some(now);
         }
     }
@@ -1559,7 +1732,7 @@ impl Board {
 /// The queue with this id, created (as discovered from events) if the board has not seen it.
 /// Looks up before inserting, so the common case allocates no key.
 fn ensure_queue<'q>(
-    queues: &'q mut std::collections::HashMap<String, Queue>,
+    queues: &'q mut FastMap<String, Queue>,
     id: &str,
     now: DateTime<Utc>,
 ) -> &'q mut Queue {
@@ -1575,7 +1748,7 @@ fn ensure_queue<'q>(
 
 /// The running figures of a dialled number, created empty if new; allocates no key otherwise.
 fn number_stats_entry<'n>(
-    stats: &'n mut std::collections::HashMap<String, NumberStats>,
+    stats: &'n mut FastMap<String, NumberStats>,
     number: &str,
 ) -> &'n mut NumberStats {
     if !stats.contains_key(number) {
@@ -1650,7 +1823,7 @@ fn new_queue(id: &str, name: Option<&str>, now: DateTime<Utc>) -> Queue {
     }
 }
 
-fn new_call(id: String, started_at: DateTime<Utc>, serial: u64, now: DateTime<Utc>) -> Call {
+fn new_call(id: Arc<str>, started_at: DateTime<Utc>, serial: u64, now: DateTime<Utc>) -> Call {
     Call {
         id,
         session_id: None,
@@ -1675,10 +1848,26 @@ fn new_call(id: String, started_at: DateTime<Utc>, serial: u64, now: DateTime<Ut
         caller_checked: false,
         changed_at: now,
         parties: Vec::new(),
+        summaries: Box::default(),
         source: CallSource::Live,
-        contribution: Contribution::default(),
         serial,
     }
+}
+
+/// Reduces a finished live call to what the views show: each party to its [`PartySummary`],
+/// talk and hold to fixed figures. Anything else is left as it was.
+fn compact(call: &mut Call) {
+    let Some(end) = call.ended_at else {
+        return;
+    };
+    if call.source != CallSource::Live {
+        return;
+    }
+    let talk_ms = call.talk_ms(end).unwrap_or(0);
+    let hold_ms = call.hold_ms(end).unwrap_or(0);
+    call.summaries = call.parties.iter().map(PartyState::summary).collect();
+    call.parties = Vec::new();
+    call.source = CallSource::Compacted { talk_ms, hold_ms };
 }
 
 /// Moves a party to `status` at `at`, closing the talk or hold segment it was in.
@@ -1709,8 +1898,13 @@ fn transition(party: &mut PartyState, status: PartyStatus, at: DateTime<Utc>) {
 }
 
 /// Applies one update to its party. Returns whether anything changed.
-fn update_party(call: &mut Call, update: &PartyUpdate<'_>, at: DateTime<Utc>) -> bool {
-    let index = match call.parties.iter().position(|p| p.id == update.id) {
+fn update_party(
+    call: &mut Call,
+    update: &PartyUpdate<'_>,
+    at: DateTime<Utc>,
+    texts: &mut Interner,
+) -> bool {
+    let index = match call.parties.iter().position(|p| *p.id == *update.id) {
         Some(i) => {
             let party = &call.parties[i];
             if let Some(seq) = update.sequence {
@@ -1724,8 +1918,10 @@ fn update_party(call: &mut Call, update: &PartyUpdate<'_>, at: DateTime<Utc>) ->
             i
         }
         None => {
+            // Calls have a handful of parties: grow one at a time, not by doubling.
+            call.parties.reserve_exact(1);
             call.parties.push(PartyState {
-                id: clean(update.id),
+                id: sanitize(update.id).into(),
                 sequence: 0,
                 extension_id: None,
                 direction: None,
@@ -1756,27 +1952,43 @@ fn update_party(call: &mut Call, update: &PartyUpdate<'_>, at: DateTime<Utc>) ->
         party.first_seen = at;
     }
     if party.extension_id.is_none() {
-        party.extension_id = clean_opt(update.extension_id);
+        set_shared(
+            &mut party.extension_id,
+            update.extension_id.map(sanitize).as_deref(),
+            texts,
+        );
     }
     if update.direction.is_some() {
         party.direction = update.direction;
     }
-    update.from.merge_into(&mut party.from);
-    update.to.merge_into(&mut party.to);
+    update.from.merge_into(&mut party.from, texts);
+    update.to.merge_into(&mut party.to, texts);
     if let Some(q) = update.queue_call {
         party.queue_call = q;
     }
     if let Some(m) = update.missed_call {
         party.missed_call = m;
     }
-    if let Some(reason) = update.reason {
-        set_text(&mut party.reason, Some(&sanitize(reason)));
+    if let Some(reason) = update
+        .reason
+        .filter(|r| party.reason.as_deref() != Some(*r))
+    {
+        let reason = sanitize(reason);
+        if !reason.is_empty() && party.reason.as_deref() != Some(&*reason) {
+            party.reason = Some(reason.into());
+        }
     }
-    if let Some(id) = update.recording {
-        let id = sanitize(id);
+    if let Some(raw) = update.recording {
         match &mut party.recording_hint {
-            Some((held, when)) if *held == id => *when = at,
-            hint => *hint = Some((id.into_owned(), at)),
+            // Held ids are clean, so raw text equal to one is too.
+            Some((held, when)) if **held == *raw => *when = at,
+            hint => {
+                let id = sanitize(raw);
+                match hint {
+                    Some((held, when)) if **held == *id => *when = at,
+                    _ => *hint = Some((id.into(), at)),
+                }
+            }
         }
     }
     if let Some(status) = &update.status {

@@ -24,8 +24,8 @@ pub use label::{LabelError, LabelGrammar, ParsedLabel, format_label, parse_label
 pub use metrics::{SlaSettings, Tally, Window};
 pub use model::{
     Agent, AgentState, Applied, Board, BoardConfig, Call, CallDirection, CallState, CampaignRow,
-    Endpoint, NumberEntry, NumberRow, Outcome, PartyState, Queue, QueueRollup, QueueRow,
-    RecordingRef, UNKNOWN, UNLABELLED, normalize_number,
+    Endpoint, NumberEntry, NumberRow, Outcome, PartyState, PartySummary, Queue, QueueRollup,
+    QueueRow, RecordingRef, UNKNOWN, UNLABELLED, normalize_number,
 };
 pub use order::{LiveOrder, live_rank, state_since};
 

@@ -7,6 +7,14 @@
 //! (after the configured horizon) without changing any figure.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+/// The board's hash maps are looked up several times per event, with short string keys:
+/// foldhash (randomly seeded, already in the tree through ratatui's hashbrown) hashes them at
+/// a fraction of SipHash's cost.
+pub(crate) type FastHash = foldhash::fast::RandomState;
+pub(crate) type FastMap<K, V> = HashMap<K, V, FastHash>;
+pub(crate) type FastSet<T> = HashSet<T, FastHash>;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -20,7 +28,8 @@ pub const UNLABELLED: &str = "(unlabelled)";
 /// Campaign name of dialled numbers that are not in the account's number list.
 pub const UNKNOWN: &str = "(unknown)";
 
-/// How the board is set up. `Default` is UTC, a 30-minute window and a 2-hour memory horizon.
+/// How the board is set up. `Default` is UTC, a 30-minute window, a 2-hour memory horizon and
+/// compaction of finished calls after 5 minutes.
 #[derive(Debug, Clone)]
 pub struct BoardConfig {
     /// "Today" starts at local midnight of this zone.
@@ -29,8 +38,14 @@ pub struct BoardConfig {
     pub rolling_window_minutes: u32,
     /// Length of the per-minute arrival histories (sparklines), in minutes.
     pub history_minutes: u32,
-    /// How long a finished call stays in memory after it ended.
+    /// How long a finished call stays in memory after it ended. Its counts stay in the
+    /// figures after that; the call itself is gone from the board (the event journal in the
+    /// store keeps its frames, for `callboard replay`).
     pub finished_call_horizon: Duration,
+    /// How long a finished call keeps every party's wire detail before it is compacted to what
+    /// the Calls view and the Call detail show. A compacted call's figures are fixed: later
+    /// events for it are stale, as they are for a call read from the call log.
+    pub compact_finished_after: Duration,
     /// How labels name campaigns and DNs.
     pub label_grammar: LabelGrammar,
 }
@@ -42,6 +57,7 @@ impl Default for BoardConfig {
             rolling_window_minutes: 30,
             history_minutes: 30,
             finished_call_horizon: Duration::hours(2),
+            compact_finished_after: Duration::minutes(5),
             label_grammar: LabelGrammar::default(),
         }
     }
@@ -124,26 +140,27 @@ pub struct RecordingRef {
     pub active: bool,
 }
 
-/// One end of a party (`from` / `to`), sanitised.
+/// One end of a party (`from` / `to`), sanitised. The texts are shared with the board's other
+/// copies of the same value (see [`Interner`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoint {
-    pub phone_number: Option<String>,
-    pub name: Option<String>,
-    pub extension_id: Option<String>,
+    pub phone_number: Option<Arc<str>>,
+    pub name: Option<Arc<str>>,
+    pub extension_id: Option<Arc<str>>,
 }
 
 /// One leg of a call as the board tracks it.
 #[derive(Debug, Clone)]
 pub struct PartyState {
-    pub id: String,
+    pub id: Box<str>,
     /// Highest sequence applied to this party (0 for REST snapshots, which carry none).
     pub sequence: u64,
-    pub extension_id: Option<String>,
+    pub extension_id: Option<Arc<str>>,
     pub direction: Option<Direction>,
     pub status: PartyStatus,
     /// When the party entered `status`.
     pub status_since: DateTime<Utc>,
-    pub reason: Option<String>,
+    pub reason: Option<Box<str>>,
     pub from: Endpoint,
     pub to: Endpoint,
     pub queue_call: bool,
@@ -161,7 +178,35 @@ pub struct PartyState {
     /// whose connected time counts as talk.
     pub(crate) is_agent: bool,
     /// The last recording this party reported: (id, when).
-    pub(crate) recording_hint: Option<(String, DateTime<Utc>)>,
+    pub(crate) recording_hint: Option<(Box<str>, DateTime<Utc>)>,
+}
+
+impl PartyState {
+    /// What the Call detail's timeline shows of this party.
+    pub fn summary(&self) -> PartySummary {
+        PartySummary {
+            extension_id: self.extension_id.clone(),
+            status: self.status.clone(),
+            status_since: self.status_since,
+            first_seen: self.first_seen,
+            first_answered_at: self.first_answered_at,
+            voicemail_at: self.voicemail_at,
+            ended_at: self.ended_at,
+        }
+    }
+}
+
+/// What the Call detail's timeline shows of one party; all a compacted call keeps of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartySummary {
+    /// `None` for a party outside the account (the caller's leg).
+    pub extension_id: Option<Arc<str>>,
+    pub status: PartyStatus,
+    pub status_since: DateTime<Utc>,
+    pub first_seen: DateTime<Utc>,
+    pub first_answered_at: Option<DateTime<Utc>>,
+    pub voicemail_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// Where a call's figures come from.
@@ -172,53 +217,135 @@ pub(crate) enum CallSource {
     /// A finished call read from the call log at start: figures are fixed. The log gives talk
     /// plus hold as one number, so hold is unknown (`None`).
     CallLog { talk_ms: i64 },
+    /// A finished live call, compacted: its parties are reduced to [`PartySummary`]s and its
+    /// talk and hold are fixed at what they were when it ended.
+    Compacted { talk_ms: i64, hold_ms: i64 },
 }
 
-/// The counters a call currently adds to the tallies, kept so they can be taken back exactly
-/// when the call changes. `S` is `String` for the one held, `&str` for a fresh one compared
-/// against it (so an event that changes no figure allocates nothing here).
+/// The counters a call adds to the tallies, computed before and after each change so the
+/// difference can be applied exactly. The keys are the call's own shared texts, and the
+/// counts (0 or 1 per call) are flags in [`CallCounts`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Contribution<S = String> {
-    pub queue: Option<(S, Bucket, Tally)>,
-    pub number: Option<(S, Bucket, Tally)>,
-    /// Waiting in this queue since this time.
-    pub waiting: Option<(S, DateTime<Utc>)>,
-    /// Live inbound call to this dialled number.
-    pub live_number: Option<S>,
+pub(crate) struct Contribution {
+    /// The queue the call is counted in, and when it entered it.
+    pub queue: Option<(Arc<str>, Bucket)>,
+    /// The dialled number the call is counted for, and when the call started.
+    pub number: Option<(Arc<str>, Bucket)>,
+    pub counts: CallCounts,
+    /// Waiting in `queue` since this time.
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// A live inbound call to `number`.
+    pub live_at_number: bool,
 }
 
-impl Contribution<&str> {
-    /// Equal to the held contribution `held`.
-    pub fn matches(&self, held: &Contribution) -> bool {
-        fn same_tally(
-            a: &Option<(&str, Bucket, Tally)>,
-            b: &Option<(String, Bucket, Tally)>,
-        ) -> bool {
-            match (a, b) {
-                (None, None) => true,
-                (Some((x, bx, tx)), Some((y, by, ty))) => *x == y.as_str() && bx == by && tx == ty,
-                _ => false,
-            }
+/// One call's share of a [`Tally`]: each count is 0 or 1, so they are bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CallCounts {
+    flags: u16,
+    pub answered_wait_ms: i64,
+    pub handled_talk_ms: i64,
+    pub handled_hold_ms: i64,
+}
+
+impl CallCounts {
+    pub const ANSWERED: u16 = 1;
+    pub const ABANDONED: u16 = 1 << 1;
+    pub const SHORT_ABANDONED: u16 = 1 << 2;
+    pub const VOICEMAIL: u16 = 1 << 3;
+    pub const MISSED: u16 = 1 << 4;
+    pub const ANSWERED_IN_SLA: u16 = 1 << 5;
+    pub const FIRST_TIME_CALLER: u16 = 1 << 6;
+    pub const HANDLED: u16 = 1 << 7;
+
+    pub fn set(&mut self, flag: u16, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
         }
-        let same_wait = match (&self.waiting, &held.waiting) {
-            (None, None) => true,
-            (Some((x, tx)), Some((y, ty))) => *x == y.as_str() && tx == ty,
-            _ => false,
-        };
-        same_tally(&self.queue, &held.queue)
-            && same_tally(&self.number, &held.number)
-            && same_wait
-            && self.live_number == held.live_number.as_deref()
     }
 
-    /// The owned form, to hold.
-    pub fn to_held(&self) -> Contribution {
-        Contribution {
-            queue: self.queue.map(|(s, b, t)| (s.to_owned(), b, t)),
-            number: self.number.map(|(s, b, t)| (s.to_owned(), b, t)),
-            waiting: self.waiting.map(|(s, t)| (s.to_owned(), t)),
-            live_number: self.live_number.map(str::to_owned),
+    fn count(&self, flag: u16) -> i64 {
+        i64::from(self.flags & flag != 0)
+    }
+
+    fn outcome_tally(&self) -> Tally {
+        let handled = self.count(Self::HANDLED);
+        Tally {
+            offered: 1,
+            answered: self.count(Self::ANSWERED),
+            abandoned: self.count(Self::ABANDONED),
+            short_abandoned: self.count(Self::SHORT_ABANDONED),
+            voicemail: self.count(Self::VOICEMAIL),
+            missed: self.count(Self::MISSED),
+            handled,
+            handled_talk_ms: if handled == 1 {
+                self.handled_talk_ms
+            } else {
+                0
+            },
+            handled_hold_ms: if handled == 1 {
+                self.handled_hold_ms
+            } else {
+                0
+            },
+            ..Tally::default()
         }
+    }
+
+    /// What the call adds to its queue's tally.
+    pub fn queue_tally(&self) -> Tally {
+        Tally {
+            answered_in_sla: self.count(Self::ANSWERED_IN_SLA),
+            answered_wait_ms: self.answered_wait_ms,
+            ..self.outcome_tally()
+        }
+    }
+
+    /// What the call adds to its dialled number's tally.
+    pub fn number_tally(&self) -> Tally {
+        Tally {
+            first_time_callers: self.count(Self::FIRST_TIME_CALLER),
+            ..self.outcome_tally()
+        }
+    }
+}
+
+/// One allocation per distinct text the board holds in many places (queue and agent ids and
+/// names, dialled and caller numbers): calls, parties and the caller set keep clones of the
+/// `Arc`. Texts nothing else holds any more are dropped by [`Interner::sweep_if_grown`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Interner {
+    texts: FastSet<Arc<str>>,
+    /// Size after the last sweep; the next one runs when the set has doubled since.
+    swept_len: usize,
+}
+
+impl Interner {
+    /// The shared copy of `text`, made on first sight.
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.texts.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.texts.insert(Arc::clone(&shared));
+        shared
+    }
+
+    /// Drops texts only the interner still holds, once the set has doubled since the last
+    /// sweep (so the cost is constant per text interned).
+    pub fn sweep_if_grown(&mut self) {
+        const MIN_SWEEP_LEN: usize = 4_096;
+        if self.texts.len() < MIN_SWEEP_LEN.max(self.swept_len * 2) {
+            return;
+        }
+        self.texts.retain(|text| Arc::strong_count(text) > 1);
+        self.swept_len = self.texts.len();
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.texts.len()
     }
 }
 
@@ -229,24 +356,25 @@ pub(crate) struct Bucket {
     pub minute: i64,
 }
 
-/// One call (one telephony session).
+/// One call (one telephony session). Texts are shared (`Arc<str>`) with the board's other
+/// copies of the same value; `as_deref()` reads them as `&str`.
 #[derive(Debug, Clone)]
 pub struct Call {
     /// The platform's `telephonySessionId`.
-    pub id: String,
-    pub session_id: Option<String>,
+    pub id: Arc<str>,
+    pub session_id: Option<Box<str>>,
     pub direction: CallDirection,
     /// The caller's number for inbound; the dialled party for outbound.
-    pub caller: Option<String>,
-    pub caller_name: Option<String>,
+    pub caller: Option<Arc<str>>,
+    pub caller_name: Option<Arc<str>>,
     /// The account number an inbound caller dialled (the CTN).
-    pub dialed: Option<String>,
+    pub dialed: Option<Arc<str>>,
     /// The first queue the call entered.
-    pub queue_id: Option<String>,
-    pub queue_name: Option<String>,
+    pub queue_id: Option<Arc<str>>,
+    pub queue_name: Option<Arc<str>>,
     /// The agent who answered last (after transfers).
-    pub agent_id: Option<String>,
-    pub agent_name: Option<String>,
+    pub agent_id: Option<Arc<str>>,
+    pub agent_name: Option<Arc<str>>,
     pub state: CallState,
     pub outcome: Outcome,
     pub started_at: DateTime<Utc>,
@@ -264,11 +392,13 @@ pub struct Call {
     pub first_time_caller: bool,
     /// `now` of the last change to this call, for marking changed rows.
     pub changed_at: DateTime<Utc>,
+    /// The parties with their wire detail; empty once the call is compacted.
     pub(crate) parties: Vec<PartyState>,
+    /// What a compacted call keeps of its parties (empty before).
+    pub(crate) summaries: Box<[PartySummary]>,
     /// The first-time-caller check ran (it runs once, when the caller number is first known).
     pub(crate) caller_checked: bool,
     pub(crate) source: CallSource,
-    pub(crate) contribution: Contribution,
     /// Unique per call held; orders waiting calls with equal queue times.
     pub(crate) serial: u64,
 }
@@ -279,9 +409,25 @@ impl Call {
         self.ended_at.is_none()
     }
 
-    /// The parties seen so far.
+    /// The parties with their wire detail. Empty for a compacted finished call and for one
+    /// read from the call log: [`Call::party_summaries`] serves both.
     pub fn parties(&self) -> &[PartyState] {
         &self.parties
+    }
+
+    /// What the Call detail's timeline shows of each party, for live and finished calls alike.
+    pub fn party_summaries(&self) -> Vec<PartySummary> {
+        if self.parties.is_empty() {
+            self.summaries.to_vec()
+        } else {
+            self.parties.iter().map(PartyState::summary).collect()
+        }
+    }
+
+    /// Whether the call was compacted (finished long enough ago that only what the views show
+    /// is kept).
+    pub fn is_compacted(&self) -> bool {
+        matches!(self.source, CallSource::Compacted { .. })
     }
 
     /// Time in the queue: until answered or the end, else until `now`. `None` if the call never
@@ -297,7 +443,9 @@ impl Call {
     pub fn talk_ms(&self, now: DateTime<Utc>) -> Option<i64> {
         self.answered_at?;
         match self.source {
-            CallSource::CallLog { talk_ms } => Some(talk_ms),
+            CallSource::CallLog { talk_ms } | CallSource::Compacted { talk_ms, .. } => {
+                Some(talk_ms)
+            }
             CallSource::Live => Some(self.segment_sum(now, PartyStatus::Answered)),
         }
     }
@@ -308,6 +456,7 @@ impl Call {
         self.answered_at?;
         match self.source {
             CallSource::CallLog { .. } => None,
+            CallSource::Compacted { hold_ms, .. } => Some(hold_ms),
             CallSource::Live => Some(self.segment_sum(now, PartyStatus::Hold)),
         }
     }
@@ -564,30 +713,38 @@ pub struct NumberRow {
 #[derive(Debug, Clone)]
 pub struct Board {
     pub(crate) config: BoardConfig,
-    pub(crate) calls: HashMap<String, Call>,
+    /// Calls by telephony session id. Boxed, so the table stays small (and cheap to grow)
+    /// however large a call is; the key is the call's own `id`, shared.
+    pub(crate) calls: FastMap<Arc<str>, Box<Call>>,
     /// (started at, id) of every call held, for sorted iteration.
-    pub(crate) by_start: BTreeSet<(DateTime<Utc>, String)>,
+    pub(crate) by_start: BTreeSet<(DateTime<Utc>, Arc<str>)>,
     /// (ended at, id) of finished calls held, oldest first, for ageing out.
-    pub(crate) by_end: BTreeSet<(DateTime<Utc>, String)>,
+    pub(crate) by_end: BTreeSet<(DateTime<Utc>, Arc<str>)>,
+    /// (ended at, id) of finished calls not yet compacted, oldest first.
+    pub(crate) to_compact: BTreeSet<(DateTime<Utc>, Arc<str>)>,
     /// Calls aged out of memory, so a late or replayed event cannot count them twice.
-    pub(crate) forgotten: HashSet<String>,
-    pub(crate) forgotten_order: VecDeque<(DateTime<Utc>, String)>,
-    pub(crate) queues: HashMap<String, Queue>,
-    pub(crate) agents: HashMap<String, Agent>,
+    pub(crate) forgotten: FastSet<Arc<str>>,
+    pub(crate) forgotten_order: VecDeque<(DateTime<Utc>, Arc<str>)>,
+    pub(crate) queues: FastMap<String, Queue>,
+    pub(crate) agents: FastMap<String, Agent>,
     /// Extension id → type (`User`, `IvrMenu`, …), from the directory.
-    pub(crate) extension_types: HashMap<String, String>,
+    pub(crate) extension_types: FastMap<String, String>,
     pub(crate) book: HashMap<String, NumberEntry>,
     /// Phone-number id → E.164 number.
     pub(crate) book_ids: HashMap<String, String>,
-    pub(crate) number_stats: HashMap<String, NumberStats>,
-    pub(crate) known_callers: HashSet<String>,
-    pub(crate) new_callers: Vec<String>,
+    pub(crate) number_stats: FastMap<String, NumberStats>,
+    pub(crate) known_callers: FastSet<Arc<str>>,
+    pub(crate) new_callers: Vec<Arc<str>>,
+    /// The shared copies of texts held in many places.
+    pub(crate) texts: Interner,
     pub(crate) today: Option<NaiveDate>,
     /// [local midnight, next local midnight) of `today`, in UTC: most times fall in it, and
     /// testing that is far cheaper than a time-zone conversion.
     pub(crate) today_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The minute of the last pruning of per-minute buckets.
     pub(crate) pruned_minute: i64,
+    /// Nothing is due to be compacted, aged out or forgotten before this (see `age_out`).
+    pub(crate) next_housekeeping: DateTime<Utc>,
     pub(crate) revision: u64,
     pub(crate) next_serial: u64,
     pub(crate) stale_events: u64,
@@ -601,22 +758,28 @@ impl Board {
     pub fn new(config: BoardConfig, known_callers: impl IntoIterator<Item = String>) -> Board {
         Board {
             config,
-            calls: HashMap::new(),
+            calls: Default::default(),
             by_start: BTreeSet::new(),
             by_end: BTreeSet::new(),
-            forgotten: HashSet::new(),
+            to_compact: BTreeSet::new(),
+            forgotten: Default::default(),
             forgotten_order: VecDeque::new(),
-            queues: HashMap::new(),
-            agents: HashMap::new(),
-            extension_types: HashMap::new(),
+            queues: Default::default(),
+            agents: Default::default(),
+            extension_types: Default::default(),
             book: HashMap::new(),
             book_ids: HashMap::new(),
-            number_stats: HashMap::new(),
-            known_callers: known_callers.into_iter().collect(),
+            number_stats: Default::default(),
+            known_callers: known_callers
+                .into_iter()
+                .map(|caller| Arc::from(caller.as_str()))
+                .collect(),
             new_callers: Vec::new(),
+            texts: Interner::default(),
             today: None,
             today_span: None,
             pruned_minute: i64::MIN,
+            next_housekeeping: DateTime::<Utc>::MIN_UTC,
             revision: 0,
             next_serial: 0,
             stale_events: 0,
@@ -642,7 +805,7 @@ impl Board {
 
     /// The call with this telephony session id.
     pub fn call(&self, telephony_session_id: &str) -> Option<&Call> {
-        self.calls.get(telephony_session_id)
+        self.calls.get(telephony_session_id).map(|call| &**call)
     }
 
     /// Number of calls held (live and finished within the horizon).
@@ -654,7 +817,7 @@ impl Board {
     pub fn calls(&self) -> impl DoubleEndedIterator<Item = &Call> + '_ {
         self.by_start
             .iter()
-            .filter_map(|(_, id)| self.calls.get(id))
+            .filter_map(|(_, id)| self.calls.get(id).map(|call| &**call))
     }
 
     /// Live calls, sorted by start time, then id.
@@ -712,6 +875,9 @@ impl Board {
     /// Caller numbers first seen since the last call of this method (to persist in the store).
     pub fn take_new_callers(&mut self) -> Vec<String> {
         std::mem::take(&mut self.new_callers)
+            .iter()
+            .map(|caller| caller.to_string())
+            .collect()
     }
 
     /// The (campaign, DN) a dialled number is attributed to now, by its current label.

@@ -13,6 +13,7 @@
 //! call and ageing out calls [`LiveOrder::remove`]; nothing else moves a call.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -74,7 +75,7 @@ impl LiveKey {
 /// Live calls in display order, with their ids.
 #[derive(Debug, Clone, Default)]
 pub struct LiveOrder {
-    entries: RankedSet<(LiveKey, String)>,
+    entries: RankedSet<(LiveKey, Arc<str>)>,
     /// Serial → the key the call is filed under, to find it again when it changes.
     placed: HashMap<u64, LiveKey>,
 }
@@ -93,7 +94,7 @@ impl LiveOrder {
             .map(|(_, id)| id);
         match fresh {
             Some(key) => {
-                let id = id.unwrap_or_else(|| call.id.clone());
+                let id = id.unwrap_or_else(|| Arc::clone(&call.id));
                 self.entries.insert((key, id));
                 self.placed.insert(call.serial, key);
             }
@@ -121,12 +122,12 @@ impl LiveOrder {
 
     /// The id of the live call at `index` in display order.
     pub fn id_at(&self, index: usize) -> Option<&str> {
-        self.entries.get(index).map(|(_, id)| id.as_str())
+        self.entries.get(index).map(|(_, id)| &**id)
     }
 
     /// The ids of live calls from `start` on, in display order.
     pub fn ids_from(&self, start: usize) -> impl Iterator<Item = &str> + '_ {
-        self.entries.iter_from(start).map(|(_, id)| id.as_str())
+        self.entries.iter_from(start).map(|(_, id)| &**id)
     }
 
     /// The display index of `call` among live calls; `None` if it is not live.
@@ -147,7 +148,7 @@ impl Board {
         self.by_end
             .iter()
             .rev()
-            .filter_map(|(_, id)| self.calls.get(id))
+            .filter_map(|(_, id)| self.calls.get(id).map(|call| &**call))
     }
 
     /// Number of finished calls held.
@@ -444,10 +445,10 @@ mod tests {
     }
 
     /// The order as a full sort of every live call would give it.
-    fn full_sort(board: &Board) -> Vec<(LiveKey, String)> {
-        let mut live: Vec<(LiveKey, String)> = board
+    fn full_sort(board: &Board) -> Vec<(LiveKey, Arc<str>)> {
+        let mut live: Vec<(LiveKey, Arc<str>)> = board
             .live_calls()
-            .filter_map(|c| LiveKey::of(c).map(|k| (k, c.id.clone())))
+            .filter_map(|c| LiveKey::of(c).map(|k| (k, Arc::clone(&c.id))))
             .collect();
         live.sort();
         live
@@ -457,13 +458,13 @@ mod tests {
         let expected = full_sort(board);
         let order = board.live_order();
         let held: Vec<&str> = order.ids_from(0).collect();
-        let wanted: Vec<&str> = expected.iter().map(|(_, id)| id.as_str()).collect();
+        let wanted: Vec<&str> = expected.iter().map(|(_, id)| &**id).collect();
         assert_eq!(held, wanted);
         assert_eq!(order.len(), expected.len());
         for (index, (_, id)) in expected.iter().enumerate() {
             let call = board.call(id).unwrap();
             assert_eq!(order.position(call), Some(index), "{id}");
-            assert_eq!(order.id_at(index), Some(id.as_str()));
+            assert_eq!(order.id_at(index), Some(&**id));
         }
         // The definition the Calls view sorted by before: state group, then time in state.
         let groups: Vec<(u8, DateTime<Utc>)> = held

@@ -776,6 +776,119 @@ fn finished_calls_age_out_without_changing_counts() {
     assert!(board.call("s-old").is_none());
 }
 
+/// A board that never compacts within a test's time span, to compare against.
+fn uncompacted_board() -> Board {
+    board_with(BoardConfig {
+        compact_finished_after: Duration::hours(24),
+        ..BoardConfig::default()
+    })
+}
+
+#[test]
+fn a_compacted_call_shows_what_it_showed_before() {
+    let (mut compacting, mut full) = (board(), uncompacted_board());
+    for board in [&mut compacting, &mut full] {
+        play(board, "s-1", &ivr_queue_agent("s-1"));
+        four_calls(board);
+    }
+    // "s-d" ended at t(403), less than the 5 minutes of grace before `after`; the rest earlier.
+    let after = t(403) + Duration::minutes(4);
+    compacting.tick(after);
+    full.tick(after);
+    assert!(!compacting.call("s-d").unwrap().is_compacted());
+    assert!(compacting.call("s-c").unwrap().is_compacted());
+    let compacted = compacting.call("s-1").unwrap();
+    let kept = full.call("s-1").unwrap();
+    assert!(compacted.is_compacted());
+    assert!(!kept.is_compacted());
+    assert!(compacted.parties().is_empty(), "the wire detail is dropped");
+    // The Call detail's timeline, the Calls view, the JSON and every figure are unchanged.
+    assert_eq!(compacted.party_summaries(), kept.party_summaries());
+    assert_eq!(compacted.party_summaries().len(), 3);
+    assert_eq!(compacted.talk_ms(after), kept.talk_ms(after));
+    assert_eq!(compacted.hold_ms(after), kept.hold_ms(after));
+    assert_eq!(compacting.to_json(after), full.to_json(after));
+    assert_eq!(
+        compacting.queue_rows(Window::Rolling, after),
+        full.queue_rows(Window::Rolling, after)
+    );
+}
+
+#[test]
+fn a_compacted_call_is_re_derived_when_queue_settings_change() {
+    let (mut compacting, mut full) = (board(), uncompacted_board());
+    let later = t(3600);
+    for board in [&mut compacting, &mut full] {
+        four_calls(board);
+        board.tick(later);
+    }
+    assert!(compacting.calls().all(Call::is_compacted));
+    let stricter = ServiceLevelSettings {
+        sla_goal: Some(80.0),
+        sla_threshold_seconds: Some(5.0),
+        include_abandoned_calls: Some(true),
+        abandoned_threshold_seconds: Some(30.0),
+    };
+    for board in [&mut compacting, &mut full] {
+        board.set_queues(&[sales_queue(Some(stricter.clone()))], later);
+    }
+    let queue = queue_json(&compacting, later);
+    assert_eq!(queue, queue_json(&full, later));
+    // The stricter thresholds reached the compacted calls: short abandons and SLA moved.
+    assert_eq!(queue["shortAbandoned"], 2);
+    assert_eq!(queue["serviceLevelPct"], 0.0);
+    assert_eq!(compacting.to_json(later), full.to_json(later));
+}
+
+#[test]
+fn events_for_a_compacted_call_are_stale() {
+    let mut board = board();
+    let steps = ivr_queue_agent("s-1");
+    let script = frames("s-1", &steps);
+    let (last_at, last_frame) = script.last().cloned().unwrap();
+    for (at, frame) in &script[..script.len() - 1] {
+        board.apply_frame(frame, *at).unwrap();
+    }
+    // The caller's hang-up ends the call; the agent's late one still applies within the grace.
+    board.apply_frame(&last_frame, last_at).unwrap();
+    assert!(!board.call("s-1").unwrap().is_compacted());
+
+    let late = t(85) + Duration::minutes(6);
+    board.tick(late);
+    let revision = board.revision();
+    let stale_before = board.stale_events();
+    let mut replayed = agent_leg("s-1", 1, ANN, "Answered");
+    replayed["status"]["code"] = json!("Hold");
+    let replay = frames("s-1", &[(400, replayed)]);
+    let (_, frame) = &replay[0];
+    let frame = frame.replace("\"sequence\":2", "\"sequence\":99");
+    assert_eq!(board.apply_frame(&frame, late).unwrap(), Applied::Stale);
+    assert_eq!(board.stale_events(), stale_before + 1);
+    assert_eq!(board.revision(), revision);
+    assert_eq!(board.call("s-1").unwrap().state, CallState::Ended);
+}
+
+#[test]
+fn shared_texts_leave_with_the_calls_that_held_them() {
+    let mut board = board();
+    for i in 0..3_000 {
+        let session = format!("s-{i}");
+        let mut leg = caller_leg(&session, "Disconnected");
+        leg["from"] =
+            json!({ "phoneNumber": format!("+1555{i:07}"), "name": format!("Caller {i}") });
+        play(&mut board, &session, &[(0, leg)]);
+    }
+    let held = board.texts.len();
+    assert!(
+        held >= 6_000,
+        "each caller's number and name are held: {held}"
+    );
+    board.tick(t(0) + Duration::hours(3));
+    assert_eq!(board.call_count(), 0);
+    // The callers stay known (first-time callers), so their numbers stay; names go.
+    assert!(board.texts.len() <= held - 3_000, "{}", board.texts.len());
+}
+
 #[test]
 fn rolling_window_counts_only_recent_minutes_and_sparkline() {
     let mut board = board();

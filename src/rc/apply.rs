@@ -178,7 +178,7 @@ pub fn apply_snapshot(
 /// The telephony session ids of the calls the board holds as live (the answer to
 /// [`crate::rc::ws::SessionEvent::LiveCallsWanted`]).
 pub fn live_call_ids(board: &Board) -> Vec<String> {
-    board.live_calls().map(|call| call.id.clone()).collect()
+    board.live_calls().map(|call| call.id.to_string()).collect()
 }
 
 #[cfg(test)]

@@ -377,6 +377,7 @@ async fn watch(args: WatchArgs, config_file: Option<std::path::PathBuf>) -> anyh
     let board_config = BoardConfig {
         time_zone: zone,
         rolling_window_minutes: config.rolling_window_minutes,
+        finished_call_horizon: chrono::Duration::minutes(i64::from(config.finished_calls_minutes)),
         label_grammar: config.label_grammar.clone().unwrap_or_default(),
         ..BoardConfig::default()
     };

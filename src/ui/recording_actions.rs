@@ -26,11 +26,15 @@ pub enum FetchFrom {
 /// What the board knows about a call, for the store's record of its recording.
 pub fn call_info(board: &Board, call: &Call, now: DateTime<Utc>) -> CallInfo {
     CallInfo {
-        telephony_session_id: Some(call.id.clone()),
-        caller: call.caller_name.clone().or_else(|| call.caller.clone()),
+        telephony_session_id: Some(call.id.to_string()),
+        caller: call
+            .caller_name
+            .as_deref()
+            .or(call.caller.as_deref())
+            .map(str::to_owned),
         campaign: board.campaign_of_call(call).map(|(campaign, _)| campaign),
-        queue: call.queue_name.clone(),
-        agent: call.agent_name.clone(),
+        queue: call.queue_name.as_deref().map(str::to_owned),
+        agent: call.agent_name.as_deref().map(str::to_owned),
         duration_seconds: call
             .talk_ms(now)
             .or_else(|| {

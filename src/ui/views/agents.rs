@@ -119,7 +119,10 @@ fn agent_row(board: &Board, item: &Item, theme: &Theme, now: DateTime<Utc>) -> D
         .current_call
         .as_deref()
         .map(|id| match board.call(id) {
-            Some(call) => call.caller.clone().unwrap_or_else(|| id.to_string()),
+            Some(call) => call
+                .caller
+                .as_deref()
+                .map_or_else(|| id.to_string(), str::to_owned),
             None => id.to_string(),
         })
         .unwrap_or_else(|| "—".into());

@@ -79,7 +79,7 @@ fn matches_filter(board: &Board, call: &Call, filter: &RowFilter) -> bool {
         call.queue_name.as_deref(),
         call.agent_name.as_deref(),
         Some(label),
-        Some(call.id.as_str()),
+        Some(&*call.id),
     ];
     // The campaign costs a lookup in the number book: asked for last, only if nothing else hit.
     let campaign = std::iter::once_with(|| board.campaign_ref_of_call(call).map(|(c, _)| c));
@@ -104,7 +104,7 @@ fn listed_ids(
         .filter(keep);
     let ended = board.ended_calls_newest_first().filter(keep);
     if screen.sort.is_none() {
-        return live.chain(ended).map(|c| c.id.clone()).collect();
+        return live.chain(ended).map(|c| c.id.to_string()).collect();
     }
     let mut live: Vec<&Call> = live.collect();
     let mut ended: Vec<&Call> = ended.collect();
@@ -114,7 +114,10 @@ fn listed_ids(
     sort_items(&mut ended, screen.sort, |c, col| {
         sort_value(board, c, col, now)
     });
-    live.iter().chain(&ended).map(|c| c.id.clone()).collect()
+    live.iter()
+        .chain(&ended)
+        .map(|c| c.id.to_string())
+        .collect()
 }
 
 /// What a cached list of Calls rows was computed for.
@@ -204,7 +207,7 @@ impl RowList for CallRows<'_> {
                             .ended_calls_newest_first()
                             .skip(skip)
                             .take(wanted - keys.len())
-                            .map(|c| c.id.as_str()),
+                            .map(|c| &*c.id),
                     );
                 }
                 keys
@@ -231,12 +234,12 @@ impl RowList for CallRows<'_> {
                 // check where the selection was last seen, then walk from the newest. The walk
                 // grows with how far down the finished calls the selection is, not with the
                 // calls held, and runs only after the rows above it changed.
-                let mut ended = board.ended_calls_newest_first().map(|c| c.id.as_str());
+                let mut ended = board.ended_calls_newest_first().map(|c| &*c.id);
                 if let Some(offset) = hint.checked_sub(live.len())
                     && board
                         .ended_calls_newest_first()
                         .nth(offset)
-                        .is_some_and(|c| c.id == key)
+                        .is_some_and(|c| &*c.id == key)
                 {
                     return Some(hint);
                 }
@@ -317,12 +320,12 @@ fn call_row(board: &Board, call: &Call, theme: &Theme, now: DateTime<Utc>) -> Dr
         } else {
             ago_cell(in_state)
         }),
-        Line::from(call.caller.clone().unwrap_or_else(dash)),
-        Line::from(call.caller_name.clone().unwrap_or_default()),
+        Line::from(call.caller.as_deref().map_or_else(dash, str::to_owned)),
+        Line::from(call.caller_name.as_deref().unwrap_or_default().to_owned()),
         Line::from(campaign.unwrap_or_else(dash)),
-        Line::from(call.queue_name.clone().unwrap_or_else(dash)),
-        Line::from(call.agent_name.clone().unwrap_or_else(dash)),
-        Line::from(call.dialed.clone().unwrap_or_else(dash)),
+        Line::from(call.queue_name.as_deref().map_or_else(dash, str::to_owned)),
+        Line::from(call.agent_name.as_deref().map_or_else(dash, str::to_owned)),
+        Line::from(call.dialed.as_deref().map_or_else(dash, str::to_owned)),
         Line::from(if live {
             timer_cell(total)
         } else {
@@ -372,7 +375,7 @@ pub fn copy_text(board: &Board, session_id: &str) -> Option<String> {
     let call = board.call(session_id)?;
     Some(match &call.caller {
         Some(caller) => format!("{} {caller}", call.id),
-        None => call.id.clone(),
+        None => call.id.to_string(),
     })
 }
 
@@ -451,18 +454,27 @@ pub fn draw_detail(
             "caller",
             format!(
                 "{}  {}",
-                call.caller.clone().unwrap_or_else(dash),
-                call.caller_name.clone().unwrap_or_default()
+                call.caller.as_deref().map_or_else(dash, str::to_owned),
+                call.caller_name.as_deref().unwrap_or_default().to_owned()
             ) + if call.first_time_caller {
                 "  (first-time caller)"
             } else {
                 ""
             },
         ),
-        field("dialled", call.dialed.clone().unwrap_or_else(dash)),
+        field(
+            "dialled",
+            call.dialed.as_deref().map_or_else(dash, str::to_owned),
+        ),
         field("campaign", campaign),
-        field("queue", call.queue_name.clone().unwrap_or_else(dash)),
-        field("agent", call.agent_name.clone().unwrap_or_else(dash)),
+        field(
+            "queue",
+            call.queue_name.as_deref().map_or_else(dash, str::to_owned),
+        ),
+        field(
+            "agent",
+            call.agent_name.as_deref().map_or_else(dash, str::to_owned),
+        ),
         field(
             "times",
             format!(
@@ -488,7 +500,7 @@ pub fn draw_detail(
             format!(
                 "telephonySessionId {}  sessionId {}",
                 call.id,
-                call.session_id.clone().unwrap_or_else(dash)
+                call.session_id.as_deref().map_or_else(dash, str::to_owned)
             ),
         ),
     ]);
@@ -504,7 +516,7 @@ pub fn draw_detail(
             ),
         ));
     }
-    for party in call.parties() {
+    for party in call.party_summaries() {
         let who = match party.extension_id.as_deref() {
             None => "caller".to_string(),
             Some(ext) => board

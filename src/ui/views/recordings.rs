@@ -378,7 +378,7 @@ pub fn recording_session(board: &Board, ui: &UiState, key: &str) -> Option<Strin
     board
         .calls()
         .find(|c| c.recording.as_ref().is_some_and(|r| r.id == key))
-        .map(|c| c.id.clone())
+        .map(|c| c.id.to_string())
         .or_else(|| {
             ui.stored_recordings
                 .iter()
