@@ -8,31 +8,9 @@
 
 import { SDK } from "@ringcentral/sdk";
 import { Subscriptions } from "@ringcentral/subscriptions";
+import { control, env, server, withTimeout } from "./support.mjs";
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-
-const server = env("RC_SERVER_URL");
 let step = "start";
-
-const withTimeout = (promise, ms, what) =>
-  Promise.race([
-    promise,
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)),
-  ]);
-
-const control = async (path, body) => {
-  const response = await fetch(`${server}/_sim/${path}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`/_sim/${path} answered ${response.status}`);
-  return response.json();
-};
 
 const main = async () => {
   const sdk = new SDK({ server, clientId: env("RC_CLIENT_ID"), clientSecret: env("RC_CLIENT_SECRET") });
