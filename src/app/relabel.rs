@@ -604,14 +604,18 @@ pub async fn run_worker_refreshing(
                     Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return,
                 }
             }
+            // A store error stops this round; everything is tried again after the deferral.
+            let store_trouble = |err: StoreError| {
+                let _ = events(RelabelEvent::Problem(format!(
+                    "relabel store error: {err}; will retry in {}",
+                    crate::rc::error::describe_wait(RETRY_DEFERRED_AFTER)
+                )));
+                Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER)
+            };
             let next = match writer.store().pending_relabels() {
                 Ok(pending) => pending.into_iter().next(),
                 Err(err) => {
-                    let _ = events(RelabelEvent::Problem(format!(
-                        "relabel store error: {err}; will retry in {}",
-                        crate::rc::error::describe_wait(RETRY_DEFERRED_AFTER)
-                    )));
-                    retry_at = Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER);
+                    retry_at = store_trouble(err);
                     break;
                 }
             };
@@ -619,11 +623,7 @@ pub async fn run_worker_refreshing(
             let report = match write_reporting_waits(&writer, &next, &mut notices, &events).await {
                 Ok(report) => report,
                 Err(err) => {
-                    let _ = events(RelabelEvent::Problem(format!(
-                        "relabel store error: {err}; will retry in {}",
-                        crate::rc::error::describe_wait(RETRY_DEFERRED_AFTER)
-                    )));
-                    retry_at = Some(tokio::time::Instant::now() + RETRY_DEFERRED_AFTER);
+                    retry_at = store_trouble(err);
                     break;
                 }
             };
