@@ -246,3 +246,41 @@ fn call_detail_says_the_end_was_not_seen_and_the_outcome_is_a_guess() {
     let text = screen(&app, 160, 48);
     assert!(!text.contains("end not seen"), "{text}");
 }
+
+#[test]
+fn a_call_live_before_callboard_started_shows_its_time_in_state_as_at_least() {
+    let mut app = scripted_app();
+    // The start-up read finds a call already talking: REST carries no per-party times.
+    let session: callboard::rc::records::TelephonySession =
+        serde_json::from_value(serde_json::json!({
+            "id": "s-before",
+            "creationTime": (now() - Duration::seconds(400)).to_rfc3339(),
+            "parties": [
+                { "id": "s-before-1", "direction": "Outbound", "status": { "code": "Answered" },
+                  "from": { "phoneNumber": "+16465550999" }, "to": { "phoneNumber": GOOGLE_CTN } },
+                { "id": "s-before-a1", "direction": "Inbound", "owner": { "extensionId": "103" },
+                  "status": { "code": "Answered" }, "queueCall": true,
+                  "to": { "phoneNumber": GOOGLE_CTN, "extensionId": SALES, "name": "Sales" } },
+            ]
+        }))
+        .unwrap();
+    let read_at = now() - Duration::seconds(42);
+    app.board.apply_session_snapshot(&session, read_at);
+    press(&mut app, "3/5550999<enter>");
+    let text = screen(&app, 120, 24);
+    let row = text
+        .lines()
+        .find(|l| l.contains("+16465550999"))
+        .unwrap_or_else(|| panic!("the call is listed:\n{text}"));
+    assert!(row.contains("0:42+"), "at least 42 s in state: {row}");
+    // Its total runs from the session's creation, which the read does carry.
+    assert!(row.contains("6:40"), "{row}");
+    press(&mut app, "<enter>");
+    let detail = screen(&app, 160, 48);
+    assert!(detail.contains("for at least 42s"), "{detail}");
+    // Calls seen from their first event are timed exactly: no "+" anywhere else.
+    let mut app = scripted_app();
+    press(&mut app, "3");
+    let text = screen(&app, 120, 24);
+    assert!(!text.contains("+ "), "{text}");
+}

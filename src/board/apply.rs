@@ -1940,6 +1940,7 @@ fn update_party(
                 hold_ms: 0,
                 is_agent: false,
                 recording_hint: None,
+                status_from_read: false,
             });
             call.parties.len() - 1
         }
@@ -1994,7 +1995,11 @@ fn update_party(
     if let Some(status) = &update.status {
         let at = at.max(party.status_since);
         if *status != party.status || party.sequence == 0 {
+            let changed = *status != party.status;
             transition(party, status.clone(), at);
+            if changed {
+                party.status_from_read = update.sequence.is_none();
+            }
         }
     }
     true

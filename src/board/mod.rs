@@ -27,7 +27,7 @@ pub use model::{
     Endpoint, NumberEntry, NumberRow, Outcome, PartyState, PartySummary, Queue, QueueRollup,
     QueueRow, RecordingRef, UNKNOWN, UNLABELLED, normalize_number,
 };
-pub use order::{LiveOrder, live_rank, state_since};
+pub use order::{LiveOrder, live_rank, state_since, state_since_is_lower_bound};
 
 #[cfg(test)]
 mod tests;

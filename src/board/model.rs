@@ -179,6 +179,9 @@ pub struct PartyState {
     pub(crate) is_agent: bool,
     /// The last recording this party reported: (id, when).
     pub(crate) recording_hint: Option<(Box<str>, DateTime<Utc>)>,
+    /// `status` was learned from a REST read (start-up, resync), not an event: `status_since`
+    /// is when callboard read it, so the time in that status is only a lower bound.
+    pub(crate) status_from_read: bool,
 }
 
 impl PartyState {

@@ -37,6 +37,33 @@ pub fn state_since(call: &Call) -> DateTime<Utc> {
     }
 }
 
+/// Whether [`state_since`] is only a lower bound: the call's current state was learned from a
+/// REST read (callboard's start-up or a resync), which carries no per-party times, and no event
+/// has moved the party that defines the state since. The truth is then "at least this long".
+/// A call still setting up is timed from the session's creation, which the read does carry.
+pub fn state_since_is_lower_bound(call: &Call) -> bool {
+    if !call.is_live() {
+        return false;
+    }
+    let only_read = |p: &crate::board::PartyState| p.status_from_read;
+    match call.state {
+        CallState::Setup | CallState::Ended => false,
+        CallState::Waiting | CallState::Voicemail => call.parties().iter().all(only_read),
+        CallState::Talking | CallState::Hold | CallState::Parked => {
+            let mut agents = call
+                .parties()
+                .iter()
+                .filter(|p| call.agent_id.is_some() && p.extension_id == call.agent_id)
+                .peekable();
+            if agents.peek().is_some() {
+                agents.all(only_read)
+            } else {
+                call.parties().iter().all(only_read)
+            }
+        }
+    }
+}
+
 /// The state groups of the live order: waiting first (what a supervisor acts on), then calls
 /// still setting up, on hold, parked, talking, in voicemail.
 pub fn live_rank(state: CallState) -> u8 {

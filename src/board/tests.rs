@@ -1338,6 +1338,43 @@ fn presence_snapshot_from_rest() {
 // Resync and bootstrap
 
 #[test]
+fn time_in_state_read_from_rest_is_a_lower_bound_until_an_event_moves_it() {
+    let mut board = board();
+    let s = "s-read";
+    let session: TelephonySession = serde_json::from_value(json!({
+        "id": s,
+        "creationTime": time_text(t(-300)),
+        "parties": [
+            { "id": "s-read-1", "direction": "Outbound", "status": { "code": "Answered" },
+              "from": { "phoneNumber": CALLER }, "to": { "phoneNumber": CTN_ZILLOW_1 } },
+            { "id": "s-read-a1", "direction": "Inbound", "owner": { "extensionId": ANN },
+              "status": { "code": "Answered" }, "queueCall": true,
+              "to": { "phoneNumber": CTN_ZILLOW_1, "extensionId": QUEUE, "name": "Sales" } },
+        ]
+    }))
+    .unwrap();
+    board.apply_session_snapshot(&session, t(0));
+    let call = board.call(s).unwrap();
+    assert_eq!(call.state, CallState::Talking);
+    assert!(
+        crate::board::state_since_is_lower_bound(call),
+        "talking since before callboard's read"
+    );
+    // The agent puts the caller on hold: an event, with its own time.
+    play(&mut board, s, &[(20, agent_leg(s, 1, ANN, "Hold"))]);
+    let call = board.call(s).unwrap();
+    assert_eq!(call.state, CallState::Hold);
+    assert_eq!(crate::board::state_since(call), t(20));
+    assert!(!crate::board::state_since_is_lower_bound(call));
+    // A call seen from its first event on is timed exactly.
+    let fresh = "s-fresh";
+    play(&mut board, fresh, &[(30, caller_leg(fresh, "Answered"))]);
+    assert!(!crate::board::state_since_is_lower_bound(
+        board.call(fresh).unwrap()
+    ));
+}
+
+#[test]
 fn session_snapshot_and_ending_missing_calls() {
     let mut board = board();
     let s = "s-rs";
@@ -1367,6 +1404,10 @@ fn session_snapshot_and_ending_missing_calls() {
     );
     assert_eq!(board.call(s).unwrap().state, CallState::Talking);
     assert_eq!(board.call(s).unwrap().answered_at, Some(t(40)));
+    // The answer happened while the socket was down: t(40) is only when callboard read it.
+    assert!(crate::board::state_since_is_lower_bound(
+        board.call(s).unwrap()
+    ));
     // The same read again says nothing new.
     assert_eq!(
         board.apply_session_snapshot(&session, t(41)),

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::board::{Board, Call, Outcome, live_rank, state_since};
+use crate::board::{Board, Call, Outcome, live_rank, state_since, state_since_is_lower_bound};
 use crate::ui::filter::RowFilter;
 use crate::ui::render::{clock_duration, short_duration};
 use crate::ui::state::{CallScope, Screen, SortSpec, UiState};
@@ -315,10 +315,13 @@ fn call_row(board: &Board, call: &Call, theme: &Theme, now: DateTime<Utc>) -> Dr
     let cells = vec![
         Line::styled(label, theme.style(role)),
         // For an ended call: how long ago it ended (the row is dimmed, so the two never mix).
-        Line::from(if live {
-            timer_cell(in_state)
-        } else {
+        Line::from(if !live {
             ago_cell(in_state)
+        } else if state_since_is_lower_bound(call) {
+            // Live before callboard saw it: "at least" this long.
+            format!("{}+", timer_cell(in_state))
+        } else {
+            timer_cell(in_state)
         }),
         Line::from(call.caller.as_deref().map_or_else(dash, str::to_owned)),
         Line::from(call.caller_name.as_deref().unwrap_or_default().to_owned()),
@@ -432,10 +435,17 @@ pub fn draw_detail(
     let mut facts = vec![Line::from(vec![
         Span::styled(format!("{:<10}", "state"), label),
         Span::styled(state, theme.style(role)),
-        Span::raw(format!(
-            "  for {}",
-            short_duration((now - state_since(call)).num_seconds())
-        )),
+        Span::raw(if state_since_is_lower_bound(call) {
+            format!(
+                "  for at least {} (in this state before callboard saw it)",
+                short_duration((now - state_since(call)).num_seconds())
+            )
+        } else {
+            format!(
+                "  for {}",
+                short_duration((now - state_since(call)).num_seconds())
+            )
+        }),
     ])];
     if end_unseen {
         let note = theme.style(Role::StatusDegraded);
