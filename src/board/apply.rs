@@ -16,7 +16,8 @@ use crate::board::metrics::SlaSettings;
 use crate::board::model::{
     Agent, AgentState, Applied, Board, Call, CallCounts, CallDirection, CallSource, CallState,
     Contribution, Endpoint, FastMap, Interner, NumberEntry, NumberStats, Outcome, PartyState,
-    Queue, RecordingRef, local_midnight, minute_index, normalize_number,
+    Queue, RecordingRef, from_index_time, index_time, local_midnight, minute_index,
+    normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -544,7 +545,10 @@ impl Board {
             call.caller_checked = old.caller_checked;
             let counted = self.contribution_of(&old);
             if call.recording.is_none() {
-                call.recording = old.recording.map(|r| RecordingRef { active: false, ..r });
+                call.recording = old.recording.map(|mut r| {
+                    r.active = false;
+                    r
+                });
             }
             let (start, end) = (old.started_at, old.ended_at);
             self.finish_call_update(key, Box::new(call), start, end, counted, now);
@@ -573,7 +577,7 @@ impl Board {
             if let Some(call) = self.call_from_log(record, now) {
                 let id = Arc::clone(&call.id);
                 let started = call.started_at;
-                self.by_start.insert((started, Arc::clone(&id)));
+                self.by_start.insert((index_time(started), Arc::clone(&id)));
                 let counted = Contribution::default();
                 self.finish_call_update(id, Box::new(call), started, None, counted, now);
                 added += 1;
@@ -752,9 +756,11 @@ impl Board {
             voicemail_at: voicemail.then_some(ended_at),
             ended_at: Some(ended_at),
             end_seen: true,
-            recording: record.recording.as_ref().map(|r| RecordingRef {
-                id: clean(&r.id),
-                active: false,
+            recording: record.recording.as_ref().map(|r| {
+                Box::new(RecordingRef {
+                    id: clean(&r.id),
+                    active: false,
+                })
             }),
             first_time_caller,
             changed_at: now,
@@ -1041,7 +1047,7 @@ impl Board {
         if now < self.next_housekeeping && minute_index(now) == self.pruned_minute {
             return;
         }
-        let horizon = self.horizon_start(now);
+        let horizon = index_time(self.horizon_start(now));
         let mut removed = false;
         while self
             .by_end
@@ -1053,9 +1059,10 @@ impl Board {
             };
             if let Some(call) = self.calls.remove(&id) {
                 self.live_order.remove(&call);
-                self.by_start.remove(&(call.started_at, Arc::clone(&id)));
+                self.by_start
+                    .remove(&(index_time(call.started_at), Arc::clone(&id)));
                 if let Some(end) = call.ended_at {
-                    self.to_compact.remove(&(end, Arc::clone(&id)));
+                    self.to_compact.remove(&(index_time(end), Arc::clone(&id)));
                 }
                 self.forgotten.insert(Arc::clone(&id));
                 self.forgotten_order.push_back((now, id));
@@ -1114,11 +1121,15 @@ impl Board {
                 .unwrap_or(DateTime::<Utc>::MAX_UTC)
         };
         let age = after(
-            self.by_end.first().map(|(ended, _)| *ended),
+            self.by_end
+                .first()
+                .map(|(ended, _)| from_index_time(*ended)),
             self.config.finished_call_horizon,
         );
         let compact = after(
-            self.to_compact.first().map(|(ended, _)| *ended),
+            self.to_compact
+                .first()
+                .map(|(ended, _)| from_index_time(*ended)),
             self.config.compact_finished_after,
         );
         let forget = after(
@@ -1140,9 +1151,10 @@ impl Board {
     /// parties shrink to what the Call detail shows, their talk and hold are fixed. Costs
     /// nothing per event when none is due.
     fn compact_finished(&mut self, now: DateTime<Utc>) {
-        let due_before = now
-            .checked_sub_signed(self.config.compact_finished_after)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let due_before = index_time(
+            now.checked_sub_signed(self.config.compact_finished_after)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        );
         while self
             .to_compact
             .first()
@@ -1216,7 +1228,7 @@ impl Board {
                 let id: Arc<str> = Arc::from(session.as_ref());
                 let call = Box::new(new_call(Arc::clone(&id), started_if_new, serial, now));
                 let start = call.started_at;
-                self.by_start.insert((start, Arc::clone(&id)));
+                self.by_start.insert((index_time(start), Arc::clone(&id)));
                 (id, call, start, None)
             }
         };
@@ -1239,7 +1251,7 @@ impl Board {
         if !changed {
             let is_new = call.parties.is_empty();
             if is_new {
-                self.by_start.remove(&(call.started_at, key));
+                self.by_start.remove(&(index_time(call.started_at), key));
             } else {
                 self.calls.insert(key, call);
             }
@@ -1277,18 +1289,20 @@ impl Board {
         }
         call.changed_at = now;
         if old_start != call.started_at {
-            self.by_start.remove(&(old_start, Arc::clone(&key)));
-            self.by_start.insert((call.started_at, Arc::clone(&key)));
+            self.by_start
+                .remove(&(index_time(old_start), Arc::clone(&key)));
+            self.by_start
+                .insert((index_time(call.started_at), Arc::clone(&key)));
         }
         if old_end != call.ended_at {
             if let Some(end) = old_end {
-                self.by_end.remove(&(end, Arc::clone(&key)));
-                self.to_compact.remove(&(end, Arc::clone(&key)));
+                self.by_end.remove(&(index_time(end), Arc::clone(&key)));
+                self.to_compact.remove(&(index_time(end), Arc::clone(&key)));
             }
             if let Some(end) = call.ended_at {
-                self.by_end.insert((end, Arc::clone(&key)));
+                self.by_end.insert((index_time(end), Arc::clone(&key)));
                 if call.source == CallSource::Live {
-                    self.to_compact.insert((end, Arc::clone(&key)));
+                    self.to_compact.insert((index_time(end), Arc::clone(&key)));
                 }
                 self.note_end_for_housekeeping(end);
             }
@@ -1540,10 +1554,10 @@ impl Board {
             let active = call.ended_at.is_none();
             let held = call.recording.as_ref();
             if held.is_none_or(|r| *r.id != *rec.0 || r.active != active) {
-                call.recording = Some(RecordingRef {
+                call.recording = Some(Box::new(RecordingRef {
                     id: rec.0.to_string(),
                     active,
-                });
+                }));
             }
         }
 
