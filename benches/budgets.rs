@@ -905,19 +905,32 @@ fn full_redraw_bytes(live: usize, tab: Tab) -> u64 {
     written.len() as u64
 }
 
-/// The steady load of the terminal budgets. The issue asks for 50 events/s with 2 000 live
-/// calls; the client cannot start against that yet: the world starts with two hours of
-/// traffic played, and the client reads today's call log paced by RingCentral's published
-/// heavy-group limit (600 calls a minute did not go live within a minute; see
-/// docs/PERFORMANCE.md). This is the heaviest load that starts within the bench's wait, on the
-/// simulator's demo roster (3 queues of 5 agents), where calls pile up waiting.
-const TERMINAL_LOAD_CALLS_PER_MINUTE: &str = "40";
+/// The steady load of the terminal budgets: the issue asks for 50 events/s with 2 000 live
+/// calls. The simulator's knobs give arrivals, not live calls, and it caps them at 600 a minute
+/// (`sim::world::MAX_CALLS_PER_MINUTE`) and 50 agents a queue: there about 1 200 calls are live
+/// and the socket carries 70–90 events/s (the bench counts both). A 15-minute history puts the world in its steady state at the start
+/// (the default two hours take about 50 s to play) and keeps today's call log, which the client
+/// reads in the background after it went live, to a few thousand records.
+const TERMINAL_LOAD: &[&str] = &[
+    "--calls-per-minute",
+    "600",
+    "--queues",
+    "20",
+    "--agents",
+    "50",
+    "--history-minutes",
+    "15",
+];
+
+/// Seconds between the board going live and the measured window: the view switch and the
+/// background call-log read are over by then.
+const TERMINAL_SETTLE: Duration = Duration::from_secs(8);
 
 /// Steady traffic, then the simulator paused with timers still on screen: bytes at the pty,
 /// frames drawn, and CPU over wall time, for the real binary at 120×40 — on the Queues view
 /// (the default, what a supervisor keeps open) and on the Calls view, each in a fresh process.
 fn terminal_steady_and_idle(rows: &mut Vec<Row>) {
-    let sim = SimProcess::start(&["--calls-per-minute", TERMINAL_LOAD_CALLS_PER_MINUTE]);
+    let sim = SimProcess::start(TERMINAL_LOAD);
     for (tab, key, name) in [(Tab::Queues, b"1", "Queues"), (Tab::Calls, b"3", "Calls")] {
         terminal_on_view(rows, &sim, tab, key, name);
     }
@@ -934,7 +947,7 @@ fn terminal_on_view(rows: &mut Vec<Row>, sim: &SimProcess, tab: Tab, key: &[u8],
     tui.wait_for(LIVE_MARK.as_bytes(), Duration::from_secs(90))
         .expect("the board went live");
     tui.send(key);
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(TERMINAL_SETTLE);
     let live_calls = sim.live_calls();
     let event_home = tempfile::tempdir().expect("temp home");
     let watcher = Watcher::start(sim, &[], event_home.path());

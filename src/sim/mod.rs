@@ -263,6 +263,10 @@ pub struct SimArgs {
     /// Call tracking numbers in the campaign pool.
     #[arg(long)]
     pub numbers: Option<usize>,
+    /// Minutes of traffic played before the start (capped at local midnight); a shorter
+    /// history starts a busy world sooner and keeps today's call log small.
+    #[arg(long)]
+    pub history_minutes: Option<u32>,
     /// OAuth client id the simulator accepts.
     #[arg(long, env = "RC_CLIENT_ID")]
     pub client_id: Option<String>,
@@ -313,6 +317,9 @@ impl SimArgs {
         }
         if let Some(numbers) = self.numbers {
             world.ctn_numbers = numbers;
+        }
+        if let Some(minutes) = self.history_minutes {
+            world.history_minutes = minutes;
         }
         let base = Credentials::default();
         SimConfig {
@@ -416,6 +423,8 @@ mod tests {
             "6",
             "--numbers",
             "30",
+            "--history-minutes",
+            "10",
             "--client-id",
             "id",
             "--client-secret",
@@ -439,6 +448,7 @@ mod tests {
             (42, 4, 6, 30)
         );
         assert_eq!(cfg.world.calls_per_minute, 12.5);
+        assert_eq!(cfg.world.history_minutes, 10);
         assert_eq!(
             cfg.credentials,
             Credentials {
