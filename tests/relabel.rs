@@ -57,6 +57,39 @@ fn open_store(dir: &Path) -> Store {
     Store::open(dir, StoreConfig::default()).unwrap()
 }
 
+/// A simulator, a client signed in to it, and a relabel writer over a fresh store (kept alive
+/// by `_dir`).
+struct Setup {
+    sim: SimHandle,
+    rest: Arc<RestClient>,
+    writer: RelabelWriter,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let sim = start_sim(None).await;
+    let rest = rest_for(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
+    Setup {
+        sim,
+        rest,
+        writer,
+        _dir: dir,
+    }
+}
+
+/// The write ended for good: the platform's `code`, and a message that starts with `words`.
+fn assert_refused(outcome: &WriteOutcome, code: &str, words: &str) {
+    match outcome {
+        WriteOutcome::Failed { code: got, message } => {
+            assert_eq!(got.as_deref(), Some(code));
+            assert!(message.starts_with(words), "{message}");
+        }
+        other => panic!("a refusal ({code}) is final, got {other:?}"),
+    }
+}
+
 async fn fault(sim: &SimHandle, body: Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/_sim/fault", sim.base_url()))
@@ -129,10 +162,12 @@ async fn drain_until_done(writer: &RelabelWriter) -> DrainSummary {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_relabel_lands_and_the_audit_says_who_what_and_when() {
-    let sim = start_sim(None).await;
-    let rest = rest_for(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
+    let Setup {
+        sim,
+        rest,
+        writer,
+        _dir,
+    } = setup().await;
     assert!(
         !writer.who().contains("unknown"),
         "the audit names the token's owner, got {:?}",
@@ -220,10 +255,12 @@ async fn a_bulk_relabel_under_a_429_is_paced_and_every_write_lands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_keep_the_write_pending_until_it_lands() {
-    let sim = start_sim(None).await;
-    let rest = rest_for(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
+    let Setup {
+        sim,
+        rest,
+        writer,
+        _dir,
+    } = setup().await;
     let number = ctns(&rest).await.remove(1);
     let plan = move_to("Mailer Q4", std::slice::from_ref(&number));
     fault(
@@ -269,10 +306,12 @@ async fn server_errors_keep_the_write_pending_until_it_lands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_403_is_final_says_not_permitted_with_the_code_and_keeps_the_label() {
-    let sim = start_sim(None).await;
-    let rest = rest_for(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
+    let Setup {
+        sim,
+        rest,
+        writer,
+        _dir,
+    } = setup().await;
     let number = ctns(&rest).await.remove(2);
     fault(
         &sim,
@@ -286,16 +325,11 @@ async fn a_403_is_final_says_not_permitted_with_the_code_and_keeps_the_label() {
         )
         .unwrap();
     let report = writer.write(&forbidden[0]).await.unwrap();
-    match &report.outcome {
-        WriteOutcome::Failed { code, message } => {
-            assert_eq!(code.as_deref(), Some("CMN-109"));
-            assert!(
-                message.starts_with("not permitted for this account (HTTP 403, CMN-109)"),
-                "{message}"
-            );
-        }
-        other => panic!("a 403 is final, got {other:?}"),
-    }
+    assert_refused(
+        &report.outcome,
+        "CMN-109",
+        "not permitted for this account (HTTP 403, CMN-109)",
+    );
     assert!(writer.store().pending_relabels().unwrap().is_empty());
     let audit = writer.store().audit_log().unwrap();
     assert_eq!(audit.len(), 1);
@@ -327,10 +361,12 @@ async fn a_403_is_final_says_not_permitted_with_the_code_and_keeps_the_label() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_404_is_final_and_says_the_number_is_not_on_the_account() {
-    let sim = start_sim(None).await;
-    let rest = rest_for(&sim);
-    let dir = tempfile::tempdir().unwrap();
-    let writer = RelabelWriter::for_token_owner(rest.clone(), open_store(dir.path())).await;
+    let Setup {
+        sim,
+        rest,
+        writer,
+        _dir,
+    } = setup().await;
     let before = rest.phone_numbers().await.unwrap();
     let ghost = PlannedRelabel {
         number_id: "999999999".into(),
@@ -340,16 +376,11 @@ async fn a_404_is_final_and_says_the_number_is_not_on_the_account() {
     };
     let missing = writer.confirm(&[ghost], Utc::now()).unwrap();
     let report = writer.write(&missing[0]).await.unwrap();
-    match &report.outcome {
-        WriteOutcome::Failed { code, message } => {
-            assert_eq!(code.as_deref(), Some("CMN-102"));
-            assert!(
-                message.starts_with("number not found on the account (HTTP 404, CMN-102)"),
-                "{message}"
-            );
-        }
-        other => panic!("a 404 is final, got {other:?}"),
-    }
+    assert_refused(
+        &report.outcome,
+        "CMN-102",
+        "number not found on the account (HTTP 404, CMN-102)",
+    );
     assert!(writer.store().pending_relabels().unwrap().is_empty());
     let audit = writer.store().audit_log().unwrap();
     assert_eq!(audit.len(), 1);
