@@ -79,6 +79,11 @@ impl Tmux {
             script.replace('"', "\\\""),
             stty = self.path(&format!("{session}.stty")).display(),
         );
+        self.new_session(session, width, height, &wrapper);
+    }
+
+    /// A detached session of `width`×`height` running `command`.
+    fn new_session(&self, session: &str, width: u16, height: u16, command: &str) {
         let out = self.tmux(&[
             "new-session",
             "-d",
@@ -88,7 +93,7 @@ impl Tmux {
             &width.to_string(),
             "-y",
             &height.to_string(),
-            &wrapper,
+            command,
         ]);
         assert!(
             out.status.success(),
@@ -100,21 +105,11 @@ impl Tmux {
     /// An interactive shell with job control (so Ctrl-Z stops a job and `fg` resumes it),
     /// where the test types its own commands.
     fn start_shell(&self, session: &str, width: u16, height: u16) {
-        let out = self.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
+        self.new_session(
             session,
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
+            width,
+            height,
             "env PS1='shell$ ' bash --norc --noprofile -i",
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session: {}",
-            String::from_utf8_lossy(&out.stderr)
         );
         self.wait_text(session, "shell$");
     }
