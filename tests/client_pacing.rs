@@ -13,7 +13,7 @@ use callboard::rc::apply;
 use callboard::rc::sync::platform_sync;
 use callboard::rc::transport::{NoticeCause, RestNotice};
 use callboard::rc::ws::{self, SessionConfig, SessionEvent, SyncKind};
-use callboard::rc::{Credentials, RestClient, RestConfig, Secret};
+use callboard::rc::{RestClient, RestConfig};
 use callboard::sim::{RateLimits, SimConfig, SimHandle, Simulator, WorldConfig};
 use chrono::Utc;
 use tokio::sync::{broadcast, mpsc};
@@ -46,14 +46,7 @@ struct StartUp {
 
 /// Runs the client against `sim` until the bootstrap and today's call log are applied.
 async fn start_up(sim: &SimHandle) -> StartUp {
-    let creds = sim.credentials();
-    let credentials = Credentials::new(
-        sim.base_url(),
-        creds.client_id.clone(),
-        Secret::new(creds.client_secret.clone()),
-        Secret::new(creds.jwt.clone()),
-    )
-    .unwrap();
+    let credentials = sim.client_credentials(sim.base_url()).unwrap();
     let rest =
         std::sync::Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
     let mut notices = rest.notices();

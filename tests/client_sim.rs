@@ -14,7 +14,7 @@ use callboard::rc::apply;
 use callboard::rc::sync::platform_sync;
 use callboard::rc::unseen_ends::LookupSchedule;
 use callboard::rc::ws::{self, ConnState, SessionConfig, SessionEvent};
-use callboard::rc::{Credentials, RestClient, RestConfig, RetryPolicy, Secret};
+use callboard::rc::{RestClient, RestConfig, RetryPolicy};
 use callboard::sim::{SimConfig, SimHandle, Simulator};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -34,14 +34,7 @@ struct Client {
 }
 
 async fn start_client(sim: &SimHandle) -> Client {
-    let creds = sim.credentials();
-    let credentials = Credentials::new(
-        sim.base_url(),
-        creds.client_id.clone(),
-        Secret::new(creds.client_secret.clone()),
-        Secret::new(creds.jwt.clone()),
-    )
-    .unwrap();
+    let credentials = sim.client_credentials(sim.base_url()).unwrap();
     let config = RestConfig {
         retry: RetryPolicy {
             backoff_base: Duration::from_millis(100),

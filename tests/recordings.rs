@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use callboard::rc::{Credentials, RestClient, RestConfig, Secret};
+use callboard::rc::{RestClient, RestConfig};
 use callboard::sim::{SimConfig, SimHandle, Simulator};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -151,14 +151,7 @@ async fn add_recording(sim: &SimHandle, bytes: u64) -> String {
 
 /// The simulator's own bytes of a recording, read with the platform client.
 async fn platform_content(sim: &SimHandle, recording_id: &str) -> Vec<u8> {
-    let creds = sim.credentials();
-    let credentials = Credentials::new(
-        sim.base_url(),
-        creds.client_id.clone(),
-        Secret::new(creds.client_secret.clone()),
-        Secret::new(creds.jwt.clone()),
-    )
-    .unwrap();
+    let credentials = sim.client_credentials(sim.base_url()).unwrap();
     let rest = RestClient::connect(credentials, RestConfig::default()).unwrap();
     let mut stream = rest.recording_content(recording_id, None).await.unwrap();
     let mut content = Vec::new();
@@ -673,14 +666,7 @@ async fn the_board_fetches_an_ended_call_by_its_session_and_keeps_what_it_knew()
     })
     .await;
     let session_id = live_recorded_call(&sim).await;
-    let creds = sim.credentials();
-    let credentials = Credentials::new(
-        sim.base_url(),
-        creds.client_id.clone(),
-        Secret::new(creds.client_secret.clone()),
-        Secret::new(creds.jwt.clone()),
-    )
-    .unwrap();
+    let credentials = sim.client_credentials(sim.base_url()).unwrap();
     let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
@@ -812,14 +798,7 @@ async fn a_paced_lookup_says_so_and_its_cancel_ends_it() {
         Some(json!({"kind": "rate_limit", "group": "heavy", "seconds": 30})),
     )
     .await;
-    let creds = sim.credentials();
-    let credentials = Credentials::new(
-        sim.base_url(),
-        creds.client_id.clone(),
-        Secret::new(creds.client_secret.clone()),
-        Secret::new(creds.jwt.clone()),
-    )
-    .unwrap();
+    let credentials = sim.client_credentials(sim.base_url()).unwrap();
     let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
@@ -893,14 +872,7 @@ async fn the_lookups_token_cancels_the_download_it_handed_over_to() {
     let session_id = live_recorded_call(&sim).await;
     // The content download holds once it has carried 100 kB; the REST calls stay far below.
     let proxy = Proxy::start(sim.addr(), Interference::Hold { after: 100_000 }).await;
-    let creds = sim.credentials();
-    let credentials = Credentials::new(
-        &proxy.url,
-        creds.client_id.clone(),
-        Secret::new(creds.client_secret.clone()),
-        Secret::new(creds.jwt.clone()),
-    )
-    .unwrap();
+    let credentials = sim.client_credentials(&proxy.url).unwrap();
     let rest = Arc::new(RestClient::connect(credentials, RestConfig::default()).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();

@@ -14,7 +14,7 @@ use callboard::app::relabel::{
 use callboard::board::label::LabelGrammar;
 use callboard::rc::records::PhoneNumber;
 use callboard::rc::transport::NoticeCause;
-use callboard::rc::{Credentials, RestClient, RestConfig, RetryPolicy, Secret};
+use callboard::rc::{RestClient, RestConfig, RetryPolicy};
 use callboard::sim::{SimConfig, SimHandle, Simulator};
 use callboard::store::{RelabelOutcome, Store, StoreConfig};
 use chrono::Utc;
@@ -24,14 +24,7 @@ const SEED: u64 = 505;
 
 fn rest_for(sim: &SimHandle) -> Arc<RestClient> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let creds = sim.credentials();
-    let credentials = Credentials::new(
-        sim.base_url(),
-        creds.client_id.clone(),
-        Secret::new(creds.client_secret.clone()),
-        Secret::new(creds.jwt.clone()),
-    )
-    .unwrap();
+    let credentials = sim.client_credentials(sim.base_url()).unwrap();
     // Quick retries so a fault outlasts them in a test's time, not a shift's.
     let config = RestConfig {
         retry: RetryPolicy {

@@ -13,7 +13,7 @@ use crate::app::Msg;
 use crate::app::relabel::{self, RelabelEvent, RelabelRequest};
 use crate::config::PlatformCredentials;
 use crate::rc::ws::{self, ConnState, SessionConfig, SessionEvent};
-use crate::rc::{Credentials, RestClient, RestConfig, Secret, sync};
+use crate::rc::{Credentials, RestClient, RestConfig, sync};
 use crate::sim::{SimConfig, SimHandle, Simulator};
 use crate::store::Store;
 use crate::ui::state::Connection;
@@ -51,13 +51,7 @@ pub async fn start(
                 url = simulator.base_url(),
                 "DEMO: monitoring the built-in simulator"
             );
-            let sim = simulator.credentials();
-            let credentials = Credentials::new(
-                simulator.base_url(),
-                sim.client_id.clone(),
-                Secret::new(sim.client_secret.clone()),
-                Secret::new(sim.jwt.clone()),
-            )?;
+            let credentials = simulator.client_credentials(simulator.base_url())?;
             (credentials, Some(simulator))
         }
     };

@@ -136,6 +136,20 @@ impl SimHandle {
         &self.credentials
     }
 
+    /// The platform client's sign-in for this simulator, reached at `server_url` (its
+    /// [`base_url`](Self::base_url), or a proxy in front of it).
+    pub fn client_credentials(
+        &self,
+        server_url: &str,
+    ) -> Result<crate::rc::Credentials, crate::rc::RcError> {
+        crate::rc::Credentials::new(
+            server_url,
+            self.credentials.client_id.clone(),
+            crate::rc::Secret::new(self.credentials.client_secret.clone()),
+            crate::rc::Secret::new(self.credentials.jwt.clone()),
+        )
+    }
+
     /// Stops accepting, closes every socket (close code 1001) and waits for the tasks.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
