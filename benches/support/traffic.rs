@@ -5,9 +5,9 @@
 use callboard::board::{Board, BoardConfig};
 use callboard::sim::filters::FilterContext;
 use callboard::sim::gateway::{
-    ClientCall, EnvelopeContext, EventRef, Gateway, OUTBOUND_QUEUE, Outbound, outlet,
+    ClientCall, EnvelopeContext, Gateway, OUTBOUND_QUEUE, Outbound, outlet,
 };
-use callboard::sim::world::{World, WorldEvent};
+use callboard::sim::world::World;
 use callboard::sim::{GatewaySettings, WorldConfig};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::SeedableRng;
@@ -82,25 +82,13 @@ pub fn world_frames(count: usize) -> Vec<TimedFrame> {
     while frames.len() < count {
         now += Duration::milliseconds(250);
         let events = world.advance(now);
-        let refs: Vec<EventRef<'_>> = events
-            .iter()
-            .map(|event| match event {
-                WorldEvent::Telephony { extension_id, body } => EventRef::Telephony {
-                    extension_id: extension_id.as_deref(),
-                    body,
-                },
-                WorldEvent::Presence { extension_id, body } => {
-                    EventRef::Presence { extension_id, body }
-                }
-            })
-            .collect();
         let ctx = EnvelopeContext {
             account_id: &account_id,
             owner_extension_id: &owner_id,
             now,
             clock: std::time::Instant::now(),
         };
-        gateway.dispatch(&mut rng, &refs, &ctx);
+        gateway.dispatch(&mut rng, &events, &ctx);
         while let Ok(outbound) = inlet.frames.try_recv() {
             if let Outbound::Text(text) = outbound {
                 frames.push(TimedFrame { text, at: now });

@@ -9,8 +9,10 @@
 //! that keeps the newest `recoveryBufferSize`; a reconnect with its `wsc` within
 //! `recoveryTimeout` replays that buffer once and the subscription carries on.
 
+use super::bodies::NotificationBody;
 use super::filters::{EventFilter, FilterContext, parse_filter};
 use super::tokens::{SessionId, new_uuid};
+use super::world::WorldEvent;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -126,18 +128,6 @@ pub struct EnvelopeContext<'a> {
     pub now: DateTime<Utc>,
     /// The same instant on the monotonic clock, for recovery windows.
     pub clock: Instant,
-}
-
-/// One event from the world, borrowed for fan-out.
-pub enum EventRef<'a> {
-    Telephony {
-        extension_id: Option<&'a str>,
-        body: &'a Value,
-    },
-    Presence {
-        extension_id: &'a str,
-        body: &'a Value,
-    },
 }
 
 #[derive(Debug, Clone)]
@@ -442,7 +432,7 @@ impl Gateway {
     pub fn dispatch(
         &mut self,
         rng: &mut impl RngCore,
-        events: &[EventRef<'_>],
+        events: &[WorldEvent],
         ctx: &EnvelopeContext<'_>,
     ) -> usize {
         let mut sent = 0;
@@ -489,11 +479,11 @@ impl Gateway {
                         timestamp: &timestamp,
                         subscription_id: &subscription.id,
                         owner_id: ctx.owner_extension_id,
-                        body: &body,
+                        body: body.as_ref(),
                     },
                 );
                 // Sized like the last frame: growing the buffer step by step cost a tenth of a
-                // burst. Serialising strings and an already-valid `Value` cannot fail.
+                // burst. Serialising strings and already-serialised JSON cannot fail.
                 let mut bytes = Vec::with_capacity(frame_capacity);
                 let frame = match serde_json::to_writer(&mut bytes, &frame) {
                     Ok(()) => String::from_utf8(bytes).unwrap_or_default(),
@@ -655,14 +645,14 @@ impl Gateway {
 
 fn match_event<'a>(
     subscription: &Subscription,
-    event: &EventRef<'a>,
+    event: &'a WorldEvent,
     account_id: &str,
-) -> Option<(String, Cow<'a, Value>)> {
-    subscription.filters.iter().find_map(|filter| match *event {
-        EventRef::Telephony { extension_id, body } => filter
-            .telephony_event(account_id, extension_id, body)
+) -> Option<(String, Cow<'a, NotificationBody>)> {
+    subscription.filters.iter().find_map(|filter| match event {
+        WorldEvent::Telephony { extension_id, body } => filter
+            .telephony_event(account_id, extension_id.as_deref(), body)
             .map(|path| (path, filter.shape_body(body))),
-        EventRef::Presence { extension_id, body } => filter
+        WorldEvent::Presence { extension_id, body } => filter
             .presence_event(filter.account_given(), extension_id)
             .map(|path| (path, filter.shape_body(body))),
     })
@@ -709,7 +699,7 @@ struct NotificationEnvelope<'a> {
     timestamp: &'a str,
     subscription_id: &'a str,
     owner_id: &'a str,
-    body: &'a Value,
+    body: &'a NotificationBody,
 }
 
 fn parse_filters(body: Option<&Value>, ctx: &FilterContext<'_>) -> Result<Vec<EventFilter>, Value> {
@@ -842,11 +832,11 @@ mod tests {
         bodies: &[Value],
         now: DateTime<Utc>,
     ) -> usize {
-        let events: Vec<EventRef<'_>> = bodies
+        let events: Vec<WorldEvent> = bodies
             .iter()
-            .map(|body| EventRef::Telephony {
-                extension_id: Some("101"),
-                body,
+            .map(|body| WorldEvent::Telephony {
+                extension_id: Some("101".into()),
+                body: NotificationBody::from_value(body),
             })
             .collect();
         gateway.dispatch(

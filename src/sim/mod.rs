@@ -5,6 +5,7 @@
 //! |---------------|----------------------------------------------------------------------------|
 //! | [`world`]     | the simulated account and its calls (pure, seeded); [`traffic`], [`truth`], |
 //! |               | [`records`], [`audio`] and `names` serve it                                |
+//! | [`bodies`]    | typed notification bodies, serialised once when the world emits them       |
 //! | [`http`]      | shared state, the axum router, the edge middleware (faults, auth, limits)  |
 //! | [`oauth`]     | `/restapi/oauth/token`, `/revoke`, `/wstoken`                                |
 //! | [`tokens`]    | OAuth sessions and access / refresh / WebSocket tokens (pure)               |
@@ -21,6 +22,7 @@
 //! it as a program.
 
 pub mod audio;
+pub mod bodies;
 pub mod control;
 pub mod faults;
 pub mod filters;

@@ -1013,7 +1013,7 @@ mod tests {
             t += Duration::milliseconds(100);
             for event in w.advance(t) {
                 if let WorldEvent::Telephony { body, .. } = &event
-                    && body["parties"][0]["uiCallInfo"]["additional"]["value"] == label
+                    && body.to_value()["parties"][0]["uiCallInfo"]["additional"]["value"] == label
                 {
                     seen = true;
                 }

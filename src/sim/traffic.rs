@@ -15,6 +15,10 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::audio;
+use super::bodies::{
+    Empty, EndpointBody, NotificationBody, Origin, PartyBody, PeerBody, RecordingBody, StatusBody,
+    TelephonyBody, TypedText, UiCallInfo,
+};
 use super::names;
 use super::world::{
     AgentLine, AgentSegment, Availability, Call, CallKey, CallKind, Endpoint, NumberUse, Outcome,
@@ -238,7 +242,7 @@ impl World {
         while i + 1 < events.len() {
             let swappable = match (&events[i], &events[i + 1]) {
                 (WorldEvent::Telephony { body: a, .. }, WorldEvent::Telephony { body: b, .. }) => {
-                    a["parties"][0]["id"] != b["parties"][0]["id"]
+                    a.party_id() != b.party_id()
                 }
                 _ => false,
             };
@@ -293,10 +297,13 @@ impl World {
 
     /// Emits the current state of party `p` of call `key` as one telephony event.
     fn emit(&mut self, key: CallKey, p: usize, out: &mut Vec<WorldEvent>) {
+        if self.event_time.0 != self.now {
+            self.event_time = (self.now, wire_time(self.now));
+        }
         let Some(call) = self.calls.get(&key) else {
             return;
         };
-        let body = self.telephony_body(call, p, self.now);
+        let body = NotificationBody::new(&self.telephony_body(call, p, &self.event_time.1));
         let owner = call.parties[p].owner;
         let extension_id = self.owner_extension(owner).map(str::to_string);
         if let Some(call) = self.calls.get_mut(&key) {
@@ -308,75 +315,92 @@ impl World {
         out.push(WorldEvent::Telephony { extension_id, body });
     }
 
-    /// The notification body for party `p` of `call`, with the call's next sequence number.
-    fn telephony_body(&self, call: &Call, p: usize, now: DateTime<Utc>) -> Value {
+    /// The notification body for party `p` of `call`, with the call's next sequence number,
+    /// borrowed from the world's records.
+    fn telephony_body<'a>(
+        &'a self,
+        call: &'a Call,
+        p: usize,
+        event_time: &'a str,
+    ) -> TelephonyBody<'a> {
         let party = &call.parties[p];
-        let mut status = json!({ "code": party.code, "rcc": false });
-        if let Some(reason) = party.reason {
-            status["reason"] = json!(reason);
-        }
-        if let Some(peer) = party.peer {
-            status["peerId"] = json!({
-                "sessionId": call.session_id,
-                "telephonySessionId": call.telephony_session_id,
-                "partyId": call.parties[peer].id,
-            });
-        }
-        if let Some(park) = &party.park_data {
-            status["parkData"] = json!(park);
-        }
-        let mut body = json!({
-            "accountId": self.account_id,
-            "id": party.id,
-            "direction": party.direction,
-            "to": party.to.to_json(),
-            "from": party.from.to_json(),
-            "status": status,
-            "missedCall": party.missed,
-            "standAlone": false,
+        let peer_id = party.peer.map(|peer| PeerBody {
+            session_id: &call.session_id,
+            telephony_session_id: &call.telephony_session_id,
+            party_id: &call.parties[peer].id,
         });
-        if let Some(ext) = self.owner_extension(party.owner) {
-            body["extensionId"] = json!(ext);
+        let endpoint = |e: &'a Endpoint| EndpointBody {
+            phone_number: e.phone_number.as_deref(),
+            name: e.name.as_deref(),
+            extension_id: e.extension_id.as_deref(),
+        };
+        let recordings = match (party.records, &call.recording) {
+            (true, Some(id)) => Some([RecordingBody {
+                id,
+                active: party.is_active(),
+            }]),
+            _ => None,
+        };
+        TelephonyBody {
+            sequence: call.next_sequence,
+            session_id: &call.session_id,
+            telephony_session_id: &call.telephony_session_id,
+            server_id: call.server_id,
+            event_time,
+            parties: [PartyBody {
+                account_id: &self.account_id,
+                extension_id: self.owner_extension(party.owner),
+                id: &party.id,
+                direction: party.direction,
+                to: endpoint(&party.to),
+                from: endpoint(&party.from),
+                status: StatusBody {
+                    code: party.code,
+                    reason: party.reason,
+                    peer_id,
+                    park_data: party.park_data.as_deref(),
+                    rcc: false,
+                },
+                park: call.full_fields.then_some(Empty {}),
+                missed_call: party.missed,
+                stand_alone: false,
+                muted: call.full_fields.then_some(false),
+                queue_call: party.queue_call.then_some(true),
+                ui_call_info: if party.queue_call {
+                    self.ui_call_info(call)
+                } else {
+                    None
+                },
+                recordings,
+            }],
+            origin: Origin::CALL,
         }
-        if call.full_fields {
-            body["park"] = json!({});
-            body["muted"] = json!(false);
-        }
-        if party.queue_call {
-            body["queueCall"] = json!(true);
-            if let Some(info) = self.ui_call_info(call) {
-                body["uiCallInfo"] = info;
-            }
-        }
-        if let (true, Some(id)) = (party.records, &call.recording) {
-            body["recordings"] = json!([{ "id": id, "active": party.is_active() }]);
-        }
-        json!({
-            "sequence": call.next_sequence,
-            "sessionId": call.session_id,
-            "telephonySessionId": call.telephony_session_id,
-            "serverId": call.server_id,
-            "eventTime": wire_time(now),
-            "origin": { "type": "Call" },
-            "parties": [body],
-        })
     }
 
     /// `uiCallInfo` of a queue party: the queue name, then the dialled number's label (the
     /// campaign) or, for an unlabelled number, the caller's number.
-    fn ui_call_info(&self, call: &Call) -> Option<Value> {
+    fn ui_call_info<'a>(&'a self, call: &'a Call) -> Option<UiCallInfo<'a>> {
         let q = call.queue?;
         let CallKind::Inbound { number } = call.kind else {
             return None;
         };
         let additional = match &self.numbers[number].label {
-            Some(label) => json!({ "type": "PhoneNumberLabel", "value": label }),
-            None => json!({ "type": "CallerIdNumber", "value": call.remote_number }),
+            Some(label) => TypedText {
+                kind: "PhoneNumberLabel",
+                value: label,
+            },
+            None => TypedText {
+                kind: "CallerIdNumber",
+                value: &call.remote_number,
+            },
         };
-        Some(json!({
-            "primary": { "type": "QueueName", "value": self.queues[q].name },
-            "additional": additional,
-        }))
+        Some(UiCallInfo {
+            primary: TypedText {
+                kind: "QueueName",
+                value: &self.queues[q].name,
+            },
+            additional,
+        })
     }
 
     fn presence_body(&self, a: usize) -> Value {
@@ -408,7 +432,7 @@ impl World {
             }
             self.agents[a].presence_dirty = false;
             self.agents[a].presence_sequence += 1;
-            let body = self.presence_body(a);
+            let body = NotificationBody::from_value(&self.presence_body(a));
             out.push(WorldEvent::Presence {
                 extension_id: self.agents[a].id.clone(),
                 body,
@@ -1811,6 +1835,7 @@ mod tests {
         fn feed(&mut self, world: &World, event: &WorldEvent) {
             match event {
                 WorldEvent::Telephony { extension_id, body } => {
+                    let body = &body.to_value();
                     self.telephony_events += 1;
                     let parties = body["parties"].as_array().unwrap();
                     assert_eq!(parties.len(), 1, "one party per body: {body}");
@@ -1868,6 +1893,7 @@ mod tests {
                     }
                 }
                 WorldEvent::Presence { extension_id, body } => {
+                    let body = body.to_value();
                     assert_eq!(body["extensionId"].as_str(), Some(extension_id.as_str()));
                     self.presence.insert(
                         extension_id.clone(),
@@ -1967,6 +1993,7 @@ mod tests {
         let mut behind = 0;
         for event in &delivered {
             if let WorldEvent::Telephony { body, .. } = event {
+                let body = body.to_value();
                 let session = body["telephonySessionId"].as_str().unwrap().to_string();
                 let sequence = body["sequence"].as_u64().unwrap();
                 if last.get(&session).is_some_and(|&l| sequence < l) {
@@ -2033,11 +2060,13 @@ mod tests {
             events
                 .into_iter()
                 .map(|e| match e {
-                    WorldEvent::Telephony { mut body, .. } => {
+                    WorldEvent::Telephony { body, .. } => {
+                        let mut body = body.to_value();
                         body["eventTime"] = Value::Null;
                         body
                     }
-                    WorldEvent::Presence { mut body, .. } => {
+                    WorldEvent::Presence { body, .. } => {
+                        let mut body = body.to_value();
                         for call in body["activeCalls"].as_array_mut().into_iter().flatten() {
                             call["startTime"] = Value::Null;
                         }
@@ -2078,7 +2107,7 @@ mod tests {
         for s in 1..=600 {
             for event in world.advance(t0() + Duration::seconds(s)) {
                 if let WorldEvent::Telephony { body, .. } = event
-                    && let Some(name) = body["parties"][0]["from"]["name"].as_str()
+                    && let Some(name) = body.to_value()["parties"][0]["from"]["name"].as_str()
                 {
                     names.push(name.to_string());
                 }

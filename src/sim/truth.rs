@@ -656,6 +656,7 @@ mod tests {
                 let super::super::world::WorldEvent::Telephony { body, .. } = event else {
                     continue;
                 };
+                let body = body.to_value();
                 let at = time(&body["eventTime"]).unwrap();
                 let party = &body["parties"][0];
                 let seen = sessions

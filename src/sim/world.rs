@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
+use super::bodies::NotificationBody;
 use super::names;
 use super::traffic::Timer;
 
@@ -256,10 +257,22 @@ pub enum WorldEvent {
     /// event path and which extension-level filters match.
     Telephony {
         extension_id: Option<String>,
-        body: Value,
+        body: NotificationBody,
     },
     /// One detailed presence body for an extension (`sequence` per extension).
-    Presence { extension_id: String, body: Value },
+    Presence {
+        extension_id: String,
+        body: NotificationBody,
+    },
+}
+
+impl WorldEvent {
+    /// The notification body, serialised.
+    pub fn body(&self) -> &NotificationBody {
+        match self {
+            WorldEvent::Telephony { body, .. } | WorldEvent::Presence { body, .. } => body,
+        }
+    }
 }
 
 /// `view` of a call-log request.
@@ -641,6 +654,8 @@ pub struct World {
     pub(crate) hostile: bool,
     pub(crate) hostile_huge_name_sent: bool,
     pub(crate) dispatch_needed: bool,
+    /// `eventTime` of the events emitted at `now`, formatted once for all of them.
+    pub(crate) event_time: (DateTime<Utc>, String),
 }
 
 impl World {
@@ -686,6 +701,7 @@ impl World {
             hostile: false,
             hostile_huge_name_sent: false,
             dispatch_needed: false,
+            event_time: (history_from, wire_time(history_from)),
             rng,
             cfg,
         };

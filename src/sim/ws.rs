@@ -12,7 +12,7 @@
 
 use super::filters::FilterContext;
 use super::gateway::{
-    Attached, ClientCall, EnvelopeContext, EventRef, Inlet, MalformedWsc, OUTBOUND_QUEUE, Outbound,
+    Attached, ClientCall, EnvelopeContext, Inlet, MalformedWsc, OUTBOUND_QUEUE, Outbound,
     api_error, outlet, wire_time,
 };
 use super::http::{
@@ -640,18 +640,6 @@ pub(crate) fn fan_out(state: &SimState, events: &[WorldEvent]) -> usize {
     if events.is_empty() {
         return 0;
     }
-    let refs: Vec<EventRef<'_>> = events
-        .iter()
-        .map(|event| match event {
-            WorldEvent::Telephony { extension_id, body } => EventRef::Telephony {
-                extension_id: extension_id.as_deref(),
-                body,
-            },
-            WorldEvent::Presence { extension_id, body } => {
-                EventRef::Presence { extension_id, body }
-            }
-        })
-        .collect();
     let ctx = EnvelopeContext {
         account_id: &state.account_id,
         owner_extension_id: &state.owner_extension_id,
@@ -659,7 +647,7 @@ pub(crate) fn fan_out(state: &SimState, events: &[WorldEvent]) -> usize {
         clock: Instant::now(),
     };
     let mut rng = lock(&state.rng);
-    lock(&state.gateway).dispatch(&mut *rng, &refs, &ctx)
+    lock(&state.gateway).dispatch(&mut *rng, events, &ctx)
 }
 
 /// The frames of the `malformed_frame` fault: each is something a careless client would choke
