@@ -156,33 +156,67 @@ fn parse_flag(key: &str, value: &str) -> Result<bool, String> {
     }
 }
 
+/// The `event` path of a notification. A telephony path is written straight into the frame
+/// (one per event per subscriber at a burst's rate); a presence path is text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventPath<'a> {
+    /// `/restapi/v1.0/account/{account}[/extension/{extension}]/telephony/sessions`: the
+    /// extension of the party that changed, none for a PSTN leg.
+    Telephony {
+        account_id: &'a str,
+        extension_id: Option<&'a str>,
+    },
+    Text(String),
+}
+
+impl std::fmt::Display for EventPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventPath::Telephony {
+                account_id,
+                extension_id: Some(ext),
+            } => write!(
+                f,
+                "{API_PREFIX}/account/{account_id}/extension/{ext}/telephony/sessions"
+            ),
+            EventPath::Telephony {
+                account_id,
+                extension_id: None,
+            } => write!(f, "{API_PREFIX}/account/{account_id}/telephony/sessions"),
+            EventPath::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl serde::Serialize for EventPath<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl EventFilter {
     /// The `event` path of a telephony notification for this filter, or `None` if the event
     /// does not match. `extension_id` is the changed party's extension (None for a PSTN leg).
-    pub fn telephony_event(
+    pub fn telephony_event<'a>(
         &self,
-        account_id: &str,
-        extension_id: Option<&str>,
+        account_id: &'a str,
+        extension_id: Option<&'a str>,
         body: &NotificationBody,
-    ) -> Option<String> {
-        let path = match (&self.kind, extension_id) {
-            (FilterKind::AccountTelephony, Some(ext)) => {
-                format!("{API_PREFIX}/account/{account_id}/extension/{ext}/telephony/sessions")
-            }
-            (FilterKind::AccountTelephony, None) => {
-                format!("{API_PREFIX}/account/{account_id}/telephony/sessions")
-            }
+    ) -> Option<EventPath<'a>> {
+        let matches_kind = match (&self.kind, extension_id) {
+            (FilterKind::AccountTelephony, _) => true,
             (
                 FilterKind::ExtensionTelephony {
                     extension_id: wanted,
                 },
                 Some(ext),
-            ) if wanted == ext => {
-                format!("{API_PREFIX}/account/{account_id}/extension/{ext}/telephony/sessions")
-            }
-            _ => return None,
+            ) => wanted == ext,
+            _ => false,
         };
-        self.telephony.matches(body).then_some(path)
+        (matches_kind && self.telephony.matches(body)).then_some(EventPath::Telephony {
+            account_id,
+            extension_id,
+        })
     }
 
     /// The `event` path of a presence notification for this filter, or `None` if it does not match.
@@ -377,13 +411,15 @@ mod tests {
     fn account_telephony_paths_name_the_party_owner() {
         let f = parse("/restapi/v1.0/account/~/telephony/sessions").unwrap();
         assert_eq!(
-            f.telephony_event(ACCOUNT, Some("101"), &party(Some("101"), "Answered")),
+            f.telephony_event(ACCOUNT, Some("101"), &party(Some("101"), "Answered"))
+                .map(|path| path.to_string()),
             Some(format!(
                 "/restapi/v1.0/account/{ACCOUNT}/extension/101/telephony/sessions"
             ))
         );
         assert_eq!(
-            f.telephony_event(ACCOUNT, None, &party(None, "Setup")),
+            f.telephony_event(ACCOUNT, None, &party(None, "Setup"))
+                .map(|path| path.to_string()),
             Some(format!(
                 "/restapi/v1.0/account/{ACCOUNT}/telephony/sessions"
             ))

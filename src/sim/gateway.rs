@@ -10,8 +10,8 @@
 //! `recoveryTimeout` replays that buffer once and the subscription carries on.
 
 use super::bodies::NotificationBody;
-use super::filters::{EventFilter, FilterContext, parse_filter};
-use super::tokens::{SessionId, new_uuid};
+use super::filters::{EventFilter, EventPath, FilterContext, parse_filter};
+use super::tokens::{SessionId, Uuid, new_uuid};
 use super::world::WorldEvent;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -458,15 +458,15 @@ impl Gateway {
                 let Some((path, body)) = match_event(subscription, event, ctx.account_id) else {
                     continue;
                 };
-                let uuid = (rng.next_u64() >> 1).to_string();
-                let request_id = new_uuid(rng);
+                let uuid = MessageId(rng.next_u64() >> 1);
+                let request_id = Uuid::random(rng);
                 let frame = NotificationFrame(
                     NotificationMeta {
                         kind: "ServerNotification",
-                        message_id: &uuid,
+                        message_id: uuid,
                         status: 200,
                         headers: RequestIdHeader {
-                            request_id: &request_id,
+                            request_id: request_id.as_str(),
                         },
                         wsc: WscMark {
                             token: wsc_token,
@@ -474,8 +474,8 @@ impl Gateway {
                         },
                     },
                     NotificationEnvelope {
-                        uuid: &uuid,
-                        event: &path,
+                        uuid,
+                        event: path,
                         timestamp: &timestamp,
                         subscription_id: &subscription.id,
                         owner_id: ctx.owner_extension_id,
@@ -646,15 +646,15 @@ impl Gateway {
 fn match_event<'a>(
     subscription: &Subscription,
     event: &'a WorldEvent,
-    account_id: &str,
-) -> Option<(String, Cow<'a, NotificationBody>)> {
+    account_id: &'a str,
+) -> Option<(EventPath<'a>, Cow<'a, NotificationBody>)> {
     subscription.filters.iter().find_map(|filter| match event {
         WorldEvent::Telephony { extension_id, body } => filter
             .telephony_event(account_id, extension_id.as_deref(), body)
             .map(|path| (path, filter.shape_body(body))),
         WorldEvent::Presence { extension_id, body } => filter
             .presence_event(filter.account_given(), extension_id)
-            .map(|path| (path, filter.shape_body(body))),
+            .map(|path| (EventPath::Text(path), filter.shape_body(body))),
     })
 }
 
@@ -673,7 +673,7 @@ struct NotificationFrame<'a>(NotificationMeta<'a>, NotificationEnvelope<'a>);
 struct NotificationMeta<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    message_id: &'a str,
+    message_id: MessageId,
     status: u16,
     headers: RequestIdHeader<'a>,
     wsc: WscMark<'a>,
@@ -694,12 +694,23 @@ struct WscMark<'a> {
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct NotificationEnvelope<'a> {
-    uuid: &'a str,
-    event: &'a str,
+    uuid: MessageId,
+    event: EventPath<'a>,
     timestamp: &'a str,
     subscription_id: &'a str,
     owner_id: &'a str,
     body: &'a NotificationBody,
+}
+
+/// A notification's `uuid` (and the frame's `messageId`): a decimal number, as text, like
+/// the platform's.
+#[derive(Clone, Copy)]
+struct MessageId(u64);
+
+impl serde::Serialize for MessageId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
 }
 
 fn parse_filters(body: Option<&Value>, ctx: &FilterContext<'_>) -> Result<Vec<EventFilter>, Value> {

@@ -261,19 +261,36 @@ pub fn new_token(rng: &mut impl RngCore, prefix: &str) -> String {
 /// A random RFC 4122 style (version 4) UUID, the form of `RCRequestId`, message ids and
 /// subscription ids.
 pub fn new_uuid(rng: &mut impl RngCore) -> String {
-    let mut b = [0u8; 16];
-    rng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    Uuid::random(rng).as_str().to_owned()
+}
+
+/// A version 4 UUID's 36 characters, kept on the stack: the gateway writes one into every
+/// notification frame.
+#[derive(Clone, Copy)]
+pub struct Uuid([u8; 36]);
+
+impl Uuid {
+    pub fn random(rng: &mut impl RngCore) -> Uuid {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [0u8; 16];
+        rng.fill_bytes(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let mut text = [b'-'; 36];
+        // Digits go around the dashes at 8, 13, 18 and 23.
+        let positions = (0..36).filter(|i| ![8, 13, 18, 23].contains(i));
+        for (i, at) in positions.enumerate() {
+            let byte = b[i / 2];
+            let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+            text[at] = HEX[usize::from(nibble)];
+        }
+        Uuid(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and dashes were written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -441,6 +458,25 @@ mod tests {
         let groups: Vec<usize> = id.split('-').map(str::len).collect();
         assert_eq!(groups, vec![8, 4, 4, 4, 12]);
         assert_eq!(&id[14..15], "4");
+    }
+
+    #[test]
+    fn uuid_text_is_the_random_bytes_in_hex_with_version_and_variant_set() {
+        let mut bytes = [0u8; 16];
+        ChaCha8Rng::seed_from_u64(3).fill_bytes(&mut bytes);
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let h = hex::encode(bytes);
+        let expected = format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        );
+        let uuid = Uuid::random(&mut ChaCha8Rng::seed_from_u64(3));
+        assert_eq!(uuid.as_str(), expected);
     }
 
     #[test]
