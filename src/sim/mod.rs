@@ -273,9 +273,13 @@ pub struct SimArgs {
     /// Number of call queues.
     #[arg(long)]
     pub queues: Option<usize>,
-    /// Agents per call queue.
+    /// Agents per call queue (1–300).
     #[arg(long)]
     pub agents: Option<usize>,
+    /// Mean talk time of an answered call, in seconds; longer calls keep more calls live at
+    /// the same event rate.
+    #[arg(long)]
+    pub mean_talk_seconds: Option<f64>,
     /// Call tracking numbers in the campaign pool.
     #[arg(long)]
     pub numbers: Option<usize>,
@@ -330,6 +334,9 @@ impl SimArgs {
         }
         if let Some(agents) = self.agents {
             world.agents_per_queue = agents;
+        }
+        if let Some(seconds) = self.mean_talk_seconds {
+            world.mean_talk_seconds = seconds;
         }
         if let Some(numbers) = self.numbers {
             world.ctn_numbers = numbers;
@@ -441,6 +448,8 @@ mod tests {
             "30",
             "--history-minutes",
             "10",
+            "--mean-talk-seconds",
+            "420",
             "--client-id",
             "id",
             "--client-secret",
@@ -465,6 +474,7 @@ mod tests {
         );
         assert_eq!(cfg.world.calls_per_minute, 12.5);
         assert_eq!(cfg.world.history_minutes, 10);
+        assert_eq!(cfg.world.mean_talk_seconds, 420.0);
         assert_eq!(
             cfg.credentials,
             Credentials {

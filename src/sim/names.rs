@@ -44,6 +44,32 @@ pub(crate) const CNAM_PLACES: &[&str] = &[
 /// Area codes for the account's own numbers.
 pub(crate) const ACCOUNT_AREA_CODES: &[u16] = &[415, 212, 312, 206, 617, 303, 512, 404];
 
+/// Area codes of agents' direct lines once the account's own run out (over 400 agents).
+const DIRECT_LINE_AREA_CODES: &[u16] = &[
+    503, 541, 601, 614, 615, 616, 619, 704, 801, 804, 808, 810, 813, 814, 815, 816, 817, 907, 919,
+    971,
+];
+
+/// Most agents [`direct_line`] numbers without a repeat.
+pub(crate) const MAX_DIRECT_LINES: usize =
+    ACCOUNT_AREA_CODES.len() * 50 + DIRECT_LINE_AREA_CODES.len() * 100;
+
+/// The direct number of agent `a`: `555 0150`–`0199` in the account's area codes (the CTNs
+/// use `0110`–`0149` there), then the whole `555 01XX` range in further area codes, so no two
+/// agents, and no agent and a CTN, share a number (a shared number would attribute calls to
+/// the wrong line). Agents past [`MAX_DIRECT_LINES`] wrap around.
+pub(crate) fn direct_line(a: usize) -> String {
+    let own = ACCOUNT_AREA_CODES.len();
+    let a = a % MAX_DIRECT_LINES;
+    if a < own * 50 {
+        fictional_number(ACCOUNT_AREA_CODES[a % own], 50 + (a / own) as u8)
+    } else {
+        let b = a - own * 50;
+        let more = DIRECT_LINE_AREA_CODES.len();
+        fictional_number(DIRECT_LINE_AREA_CODES[b % more], (b / more) as u8)
+    }
+}
+
 /// Area codes callers dial from (distinct from the account's, so a caller never looks like a CTN).
 pub(crate) const CALLER_AREA_CODES: &[u16] = &[
     201, 202, 213, 305, 347, 408, 510, 602, 646, 650, 702, 713, 718, 720, 773, 818, 857, 917, 925,
@@ -133,9 +159,35 @@ mod tests {
 
     #[test]
     fn account_and_caller_area_codes_never_overlap() {
-        for code in ACCOUNT_AREA_CODES {
+        for code in ACCOUNT_AREA_CODES.iter().chain(DIRECT_LINE_AREA_CODES) {
             assert!(!CALLER_AREA_CODES.contains(code), "{code} is in both lists");
         }
+        for code in DIRECT_LINE_AREA_CODES {
+            assert!(
+                !ACCOUNT_AREA_CODES.contains(code),
+                "{code} is in both lists"
+            );
+            assert_ne!(*code, 800, "the main line's area code");
+        }
+    }
+
+    #[test]
+    fn direct_lines_are_unique_and_never_a_tracking_number() {
+        let lines: std::collections::BTreeSet<String> =
+            (0..MAX_DIRECT_LINES).map(direct_line).collect();
+        assert_eq!(lines.len(), MAX_DIRECT_LINES);
+        for area in ACCOUNT_AREA_CODES {
+            for ctn_digits in 10..50 {
+                assert!(!lines.contains(&fictional_number(*area, ctn_digits)));
+            }
+        }
+        assert!(
+            MAX_DIRECT_LINES >= QUEUE_NAMES.len() * crate::sim::world::MAX_AGENTS_PER_QUEUE,
+            "the largest account has a line per agent"
+        );
+        // The first 400 keep the numbers small accounts always had.
+        assert_eq!(direct_line(0), "+14155550150");
+        assert_eq!(direct_line(9), "+12125550151");
     }
 
     #[test]

@@ -33,9 +33,10 @@ use super::traffic::Timer;
 pub struct WorldConfig {
     /// Seed of the world's only random number generator.
     pub seed: u64,
-    /// Number of call queues (1–8).
+    /// Number of call queues (1–8, one per name in `names::QUEUE_NAMES`).
     pub queues: usize,
-    /// Agents dedicated to each queue (1–50). The first agent of each queue also serves the next.
+    /// Agents dedicated to each queue (1–[`MAX_AGENTS_PER_QUEUE`]). The first agent of each
+    /// queue also serves the next.
     pub agents_per_queue: usize,
     /// Call tracking numbers in the CTN pool (1–320).
     pub ctn_numbers: usize,
@@ -171,7 +172,7 @@ impl WorldConfig {
     pub(crate) fn clamped(&self) -> Self {
         let mut cfg = self.clone();
         cfg.queues = cfg.queues.clamp(1, names::QUEUE_NAMES.len());
-        cfg.agents_per_queue = cfg.agents_per_queue.clamp(1, 50);
+        cfg.agents_per_queue = cfg.agents_per_queue.clamp(1, MAX_AGENTS_PER_QUEUE);
         cfg.ctn_numbers = cfg.ctn_numbers.clamp(1, MAX_CTNS);
         // History never reaches past local midnight, so a day is the most it can mean.
         cfg.history_minutes = cfg.history_minutes.min(24 * 60);
@@ -232,6 +233,11 @@ impl WorldConfig {
         cfg
     }
 }
+
+/// Most agents a queue has: 8 queues of 300 agents (a fifth of them away at any time) hold
+/// the 2 000 live calls of the terminal budgets (docs/PERFORMANCE.md), each agent with a
+/// direct line of their own.
+pub const MAX_AGENTS_PER_QUEUE: usize = 300;
 
 /// Busiest traffic the world generates: ten calls a second of each kind.
 pub const MAX_CALLS_PER_MINUTE: f64 = 600.0;
@@ -845,7 +851,6 @@ fn build_agents(
         for &q in &member_of {
             queues[q].members.push(a);
         }
-        let area = names::ACCOUNT_AREA_CODES[a % names::ACCOUNT_AREA_CODES.len()];
         let availability = if rng.random_bool(0.8) {
             Availability::Available
         } else if rng.random_bool(0.7) {
@@ -858,10 +863,7 @@ fn build_agents(
             extension_number: format!("{}", 201 + a),
             first_name: first.to_string(),
             last_name: last.to_string(),
-            direct_number: names::fictional_number(
-                area,
-                50 + (a / names::ACCOUNT_AREA_CODES.len()) as u8,
-            ),
+            direct_number: names::direct_line(a),
             availability,
             line: None,
             idle_since: history_from,
