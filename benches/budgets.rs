@@ -907,13 +907,13 @@ fn full_redraw_bytes(live: usize, tab: Tab) -> u64 {
 
 /// The steady load of the terminal budgets: the 50 events/s with 2 000 live calls.
 /// The simulator's knobs give arrivals, not live calls: live calls are arrivals × call length,
-/// so 230 calls a minute of 10-minute talk on 8 queues of 300 agents (the most it has) hold
+/// so 250 calls a minute of 10-minute talk on 8 queues of 300 agents (the most it has) hold
 /// about 2 000 calls live at about 50 events/s (the bench counts both). A 40-minute history puts
 /// the world near its steady state at the start (in about 2 s) and keeps today's call log,
 /// which the client reads in the background after it went live, to some thousands of records.
 const TERMINAL_LOAD: &[&str] = &[
     "--calls-per-minute",
-    "230",
+    "250",
     "--mean-talk-seconds",
     "600",
     "--queues",
