@@ -13,10 +13,10 @@
 //!    asks `Range: bytes=<that>-`;
 //! 3. "not there yet" (404) waits with backoff and says "waiting for the recording"; 429 waits
 //!    for `Retry-After`; a cut socket, 5xx or a stall resumes from the last byte received;
-//! 4. each received piece goes, without a copy, to one writer thread per response
-//!    ([`ContentSink`]), which hashes it and writes it at its offset in the content file; at
-//!    most two chunks of content wait for it, so memory stays flat whatever the size and the
-//!    network side never waits on the hash or the disk unless the writer falls behind. Whole
+//! 4. each received piece goes, without a copy, to two threads per response ([`ContentSink`]):
+//!    one hashes it, the other writes it at its offset in the content file; at most two chunks
+//!    of content wait for them, so memory stays flat whatever the size and the network side
+//!    never waits on the hash or the disk unless they fall behind. Whole
 //!    chunks are recorded in sled after their bytes, up to [`RECORD_BATCH_CHUNKS`] in one
 //!    transaction, and at once whenever the data pauses; the store checks its size cap before
 //!    every chunk;
@@ -1169,25 +1169,66 @@ const RECORD_WHEN_IDLE: Duration = Duration::from_millis(100);
 /// Content waiting for the writer, in chunks: the memory bound of one download.
 const QUEUED_CHUNKS: usize = 2;
 
-/// One response's writer: a thread on the blocking pool that takes the received pieces, in
-/// order and each within one chunk, hashes them, writes them at their offset in the content
-/// file and records whole chunks ([`ContentWriter`]). One thread for the whole body rather
-/// than a blocking task per chunk: pieces cross by a channel, with no copy and no wake-up of a
-/// new task per chunk. At most [`QUEUED_CHUNKS`] chunks of content wait for it (a semaphore
-/// counts their bytes), so a fast network cannot fill memory.
+/// One response's writer: two threads on the blocking pool that take the received pieces, in
+/// order and each within one chunk. One hashes them; the other writes them at their offset in
+/// the content file and records whole chunks ([`ContentWriter`]). The sha256 is sequential and
+/// the slowest stage (about 1.7 GB/s on one core here), so it gets a thread to itself and the
+/// page-cache copy runs beside it rather than after it. Threads that live for the whole body,
+/// rather than a blocking task per chunk: pieces cross by channels, shared, with no copy. At
+/// most [`QUEUED_CHUNKS`] chunks of content wait for the slower of the two (a semaphore per
+/// thread counts their bytes), so a fast network cannot fill memory.
 struct ContentSink {
-    pieces: std::sync::mpsc::Sender<Bytes>,
-    /// Byte permits: taken by [`ContentSink::send`], given back by the writer once a piece is
-    /// written. Closed when the writer stops, so a sender never waits for a dead writer.
-    room: Arc<Semaphore>,
+    hash: Lane<Sha256>,
+    write: Lane<Result<(), StoreError>>,
     capacity: usize,
-    writer: tokio::task::JoinHandle<Result<Sha256, StoreError>>,
-    /// The store's directory, for an error if the writer thread dies.
+    /// The store's directory, for an error if a thread dies.
     store_dir: PathBuf,
 }
 
+/// One of the sink's threads and the way to it.
+struct Lane<T> {
+    pieces: std::sync::mpsc::Sender<Bytes>,
+    /// Byte permits: taken by [`ContentSink::send`], given back by the thread once it is done
+    /// with a piece. Closed when the thread stops, so a sender never waits for a dead thread.
+    room: Arc<Semaphore>,
+    thread: tokio::task::JoinHandle<T>,
+}
+
+impl<T: Send + 'static> Lane<T> {
+    /// Runs `work` on the blocking pool with the receiving end and the permits to give back.
+    fn start(
+        capacity: usize,
+        work: impl FnOnce(&std::sync::mpsc::Receiver<Bytes>, &Semaphore) -> T + Send + 'static,
+    ) -> Lane<T> {
+        let room = Arc::new(Semaphore::new(capacity));
+        let (pieces, received) = std::sync::mpsc::channel();
+        let thread_room = Arc::clone(&room);
+        let thread = tokio::task::spawn_blocking(move || {
+            // However the thread ends (an error, a panic), waiting senders are released.
+            let _close = CloseOnDrop(Arc::clone(&thread_room));
+            work(&received, &thread_room)
+        });
+        Lane {
+            pieces,
+            room,
+            thread,
+        }
+    }
+
+    /// Takes room for `permits` bytes and queues `part`; `None` if the thread has stopped.
+    async fn send(&self, part: Bytes, permits: u32) -> Option<()> {
+        self.room.acquire_many(permits).await.ok()?.forget();
+        self.pieces.send(part).ok()
+    }
+
+    /// Bytes queued and not yet taken care of.
+    fn waiting(&self, capacity: usize) -> usize {
+        capacity.saturating_sub(self.room.available_permits())
+    }
+}
+
 impl ContentSink {
-    /// Starts the writer for content from byte `position` on, `hasher` holding the sha256 of
+    /// Starts the threads for content from byte `position` on, `hasher` holding the sha256 of
     /// the bytes before it.
     fn start(
         store: Store,
@@ -1195,57 +1236,70 @@ impl ContentSink {
         chunk_bytes: usize,
         position: u64,
         total_length: Option<u64>,
-        hasher: Sha256,
+        mut hasher: Sha256,
     ) -> ContentSink {
         // Permits are counted in u32 per acquire: keep the capacity (and so every part) below.
         let capacity = chunk_bytes
             .saturating_mul(QUEUED_CHUNKS)
             .min(u32::MAX as usize);
-        let room = Arc::new(Semaphore::new(capacity));
-        let (pieces, received) = std::sync::mpsc::channel();
-        let writer_room = Arc::clone(&room);
         let store_dir = store.dir().to_path_buf();
-        let writer = tokio::task::spawn_blocking(move || {
-            // However the writer ends (an error, a panic), waiting senders are released.
-            let _close = CloseOnDrop(Arc::clone(&writer_room));
-            let content = store.content_writer(&recording_id)?;
+        let hash = Lane::start(capacity, move |pieces, room| {
+            while let Ok(part) = pieces.recv() {
+                hasher.update(&part);
+                room.add_permits(permits_for(part.len(), capacity) as usize);
+            }
+            hasher
+        });
+        let write = Lane::start(capacity, move |pieces, room| {
             let mut writer = PieceWriter {
-                content,
-                hasher,
+                content: store.content_writer(&recording_id)?,
                 position,
                 chunk_bytes: chunk_bytes as u64,
                 total_length,
             };
-            writer.run(&received, &writer_room, capacity)?;
-            Ok(writer.hasher)
+            writer.run(pieces, room, capacity)
         });
         ContentSink {
-            pieces,
-            room,
+            hash,
+            write,
             capacity,
-            writer,
             store_dir,
         }
     }
 
-    /// Hands `part` (within one chunk) to the writer, waiting while the queue is full. Returns
-    /// the bytes then waiting for the writer, or `None` if the writer has stopped (its error
-    /// comes from [`ContentSink::close`]).
+    /// Hands `part` (within one chunk) to both threads, waiting while either queue is full.
+    /// Returns the bytes then waiting (for the slower thread), or `None` if the writer has
+    /// stopped (its error comes from [`ContentSink::close`]).
     async fn send(&mut self, part: Bytes) -> Option<usize> {
         let permits = permits_for(part.len(), self.capacity);
-        self.room.acquire_many(permits).await.ok()?.forget();
-        let waiting = self.capacity - self.room.available_permits();
-        self.pieces.send(part).ok()?;
-        Some(waiting)
+        // `Bytes` clones share the received buffer: both threads read the same bytes.
+        self.hash.send(part.clone(), permits).await?;
+        self.write.send(part, permits).await?;
+        Some(
+            self.hash
+                .waiting(self.capacity)
+                .max(self.write.waiting(self.capacity)),
+        )
     }
 
-    /// Lets the writer finish what it holds, record every whole chunk, and hand the hash back.
+    /// Lets both threads finish what they hold (the writer records every whole chunk) and
+    /// hands the hash back. A failed write is the error to report.
     async fn close(self) -> Result<Sha256, StoreError> {
-        drop(self.pieces);
-        self.writer.await.map_err(|join_error| StoreError::Other {
-            dir: self.store_dir,
-            detail: format!("the recording writer stopped unexpectedly: {join_error}"),
-        })?
+        let ContentSink {
+            hash,
+            write,
+            store_dir,
+            ..
+        } = self;
+        drop(hash.pieces);
+        drop(write.pieces);
+        let (hashed, written) = (hash.thread.await, write.thread.await);
+        let stopped = |what: &str, join_error: tokio::task::JoinError| StoreError::Other {
+            dir: store_dir.clone(),
+            detail: format!("{what} stopped unexpectedly: {join_error}"),
+        };
+        written.map_err(|e| stopped("the recording writer", e))??;
+        hashed.map_err(|e| stopped("the recording hash", e))
     }
 }
 
@@ -1255,7 +1309,7 @@ fn permits_for(len: usize, capacity: usize) -> u32 {
     u32::try_from(len.min(capacity)).unwrap_or(u32::MAX)
 }
 
-/// Closes the semaphore when the writer ends, however it ends.
+/// Closes a lane's semaphore when its thread ends, however it ends.
 struct CloseOnDrop(Arc<Semaphore>);
 
 impl Drop for CloseOnDrop {
@@ -1264,11 +1318,9 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// The writer's state: what it has hashed and written so far.
+/// The writing thread's state: where the next byte goes.
 struct PieceWriter {
     content: ContentWriter,
-    /// sha256 of the content before `position`.
-    hasher: Sha256,
     /// The offset of the next byte.
     position: u64,
     chunk_bytes: u64,
@@ -1313,8 +1365,8 @@ impl PieceWriter {
         }
     }
 
-    /// Hashes and writes one part, which lies within one chunk. The cap is checked as a chunk
-    /// begins; a chunk that fills is noted for recording.
+    /// Writes one part, which lies within one chunk. The cap is checked as a chunk begins; a
+    /// chunk that fills is noted for recording.
     fn write(&mut self, part: &[u8]) -> Result<(), StoreError> {
         let index = self.position / self.chunk_bytes;
         if self.position % self.chunk_bytes == 0 {
@@ -1324,7 +1376,6 @@ impl PieceWriter {
             self.content.begin_chunk(index, chunk_len as usize)?;
         }
         self.content.write_at(self.position, part)?;
-        self.hasher.update(part);
         self.position += part.len() as u64;
         if self.position % self.chunk_bytes == 0 {
             self.content.chunk_written(index, self.chunk_bytes as usize);
