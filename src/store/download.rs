@@ -13,13 +13,12 @@
 //!    asks `Range: bytes=<that>-`;
 //! 3. "not there yet" (404) waits with backoff and says "waiting for the recording"; 429 waits
 //!    for `Retry-After`; a cut socket, 5xx or a stall resumes from the last byte received;
-//! 4. each received piece goes, without a copy, to two threads per response ([`ContentSink`]):
+//! 4. each received piece goes, without a copy, to two threads per response (`ContentSink`):
 //!    one hashes it, the other writes it at its offset in the content file; at most two chunks
 //!    of content wait for them, so memory stays flat whatever the size and the network side
-//!    never waits on the hash or the disk unless they fall behind. Whole
-//!    chunks are recorded in sled after their bytes, up to [`RECORD_BATCH_CHUNKS`] in one
-//!    transaction, and at once whenever the data pauses; the store checks its size cap before
-//!    every chunk;
+//!    never waits on the hash or the disk unless they fall behind. Whole chunks are recorded
+//!    in sled after their bytes, up to [`RECORD_BATCH_CHUNKS`] in one transaction, and at once
+//!    whenever the data pauses; the store checks its size cap before every chunk;
 //! 5. content type (must be audio) and length (must match what the platform announced) are
 //!    checked; the metadata record marking the recording complete is written last.
 
