@@ -1,9 +1,11 @@
 //! Typed, borrowed, tolerant parsing of what arrives over the WebSocket gateway.
 //!
-//! One parse serves the live session, `callboard replay` and the benchmarks. Input is a WS text
-//! frame (`[meta]` / `[meta, body]`, PROTOCOL.md §2.2) or a bare notification envelope
-//! (`{uuid, event, timestamp, subscriptionId, ownerId, body}`); the 2018 `pn_apns` wrapper is
-//! unwrapped too. Strings borrow from the input unless they carry JSON escapes, no
+//! One set of types serves the live session, `callboard replay` and the benchmarks, through two
+//! entry points: [`parse_frame`] reads a whole frame (the session's control frames, replay),
+//! [`parse_notification`] only the notification a frame carries (the board's path, run for
+//! every event). Input is a WS text frame (`[meta]` / `[meta, body]`, PROTOCOL.md §2.2) or a
+//! bare notification envelope (`{uuid, event, timestamp, subscriptionId, ownerId, body}`); the
+//! 2018 `pn_apns` wrapper is unwrapped too. Strings borrow from the input unless they carry JSON escapes, no
 //! `serde_json::Value` is built, and the body is read once: its fields are the union of the
 //! telephony-session and detailed-presence bodies, sorted out afterwards by the event path.
 //!
