@@ -181,6 +181,12 @@ fn ingest(rows: &mut Vec<Row>) -> f64 {
             black_box(callboard::rc::events::parse_frame(&frame.text).ok());
         }
     };
+    // What the board's path parses: the notification alone (of the meta only `type`).
+    let notification_parse = || {
+        for frame in &frames {
+            black_box(callboard::rc::events::parse_notification(&frame.text).ok());
+        }
+    };
     let board_ingest = || {
         let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
         for frame in &frames {
@@ -188,16 +194,19 @@ fn ingest(rows: &mut Vec<Row>) -> f64 {
         }
         black_box(board.call_count());
     };
-    // Interleaved rounds, so a burst of load from other processes hits all three alike.
+    // Interleaved rounds, so a burst of load from other processes hits all four alike.
     let (mut value_times, mut typed_times, mut board_times) = (Vec::new(), Vec::new(), Vec::new());
+    let mut notification_times = Vec::new();
     for round in 0..7 {
         let warm = usize::from(round == 0);
         value_times.push(median_time(warm, 1, value_parse).as_secs_f64());
         typed_times.push(median_time(warm, 1, typed_parse).as_secs_f64());
+        notification_times.push(median_time(warm, 1, notification_parse).as_secs_f64());
         board_times.push(median_time(warm, 1, board_ingest).as_secs_f64());
     }
     let value_rate = count / median(value_times);
     let typed_rate = count / median(typed_times);
+    let notification_rate = count / median(notification_times);
     let board_rate = count / median(board_times);
     let ratio = board_rate / value_rate;
     rows.push(Row {
@@ -213,6 +222,14 @@ fn ingest(rows: &mut Vec<Row>) -> f64 {
         ..Row::info(
             "  typed parse alone (rc::events)",
             format!("{:.0}k ev/s", typed_rate / 1000.0),
+            format!("{:.0}k ev/s Value parse", value_rate / 1000.0),
+        )
+    });
+    rows.push(Row {
+        ratio: format!("{:.2}×", notification_rate / value_rate),
+        ..Row::info(
+            "  the board's parse alone (parse_notification)",
+            format!("{:.0}k ev/s", notification_rate / 1000.0),
             format!("{:.0}k ev/s Value parse", value_rate / 1000.0),
         )
     });
