@@ -18,6 +18,7 @@ pub(crate) type FastSet<T> = HashSet<T, FastHash>;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use compact_str::CompactString;
 
 use crate::board::label::{LabelGrammar, ParsedLabel};
 use crate::board::metrics::{SlaSettings, Tally, Window};
@@ -219,10 +220,26 @@ pub(crate) enum CallSource {
     Live,
     /// A finished call read from the call log at start: figures are fixed. The log gives talk
     /// plus hold as one number, so hold is unknown (`None`).
-    CallLog { talk_ms: i64 },
+    CallLog { talk_ms: FixedMs },
     /// A finished live call, compacted: its parties are reduced to [`PartySummary`]s and its
     /// talk and hold are fixed at what they were when it ended.
-    Compacted { talk_ms: i64, hold_ms: i64 },
+    Compacted { talk_ms: FixedMs, hold_ms: FixedMs },
+}
+
+/// A finished call's fixed talk or hold time in milliseconds. 32 bits hold 49 days, far beyond
+/// any call, at half the bytes of an `i64` in every call held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FixedMs(u32);
+
+impl FixedMs {
+    /// `millis` clamped to what a call can last (negative spans count as none).
+    pub fn new(millis: i64) -> FixedMs {
+        FixedMs(u32::try_from(millis.max(0)).unwrap_or(u32::MAX))
+    }
+
+    pub fn get(self) -> i64 {
+        i64::from(self.0)
+    }
 }
 
 /// The counters a call adds to the tallies, computed before and after each change so the
@@ -359,17 +376,20 @@ pub(crate) struct Bucket {
     pub minute: i64,
 }
 
-/// One call (one telephony session). Texts are shared (`Arc<str>`) with the board's other
-/// copies of the same value; `as_deref()` reads them as `&str`.
+/// One call (one telephony session). Texts that many calls repeat (queue, agent, dialled
+/// number) are shared (`Arc<str>`) with the board's other copies of the same value; the texts
+/// of the call's own (session id, caller number and name) are held inline up to 24 bytes
+/// ([`CompactString`]), so a finished call keeps no allocation for them. `as_deref()` reads
+/// either as `&str`.
 #[derive(Debug, Clone)]
 pub struct Call {
     /// The platform's `telephonySessionId`.
     pub id: Arc<str>,
-    pub session_id: Option<Box<str>>,
+    pub session_id: Option<CompactString>,
     pub direction: CallDirection,
     /// The caller's number for inbound; the dialled party for outbound.
-    pub caller: Option<Arc<str>>,
-    pub caller_name: Option<Arc<str>>,
+    pub caller: Option<CompactString>,
+    pub caller_name: Option<CompactString>,
     /// The account number an inbound caller dialled (the CTN).
     pub dialed: Option<Arc<str>>,
     /// The first queue the call entered.
@@ -403,8 +423,9 @@ pub struct Call {
     /// The first-time-caller check ran (it runs once, when the caller number is first known).
     pub(crate) caller_checked: bool,
     pub(crate) source: CallSource,
-    /// Unique per call held; orders waiting calls with equal queue times.
-    pub(crate) serial: u64,
+    /// Unique per call held; orders waiting calls with equal queue times. 32 bits are four
+    /// billion calls in one process, and keep `Call` within its byte budget.
+    pub(crate) serial: u32,
 }
 
 impl Call {
@@ -448,7 +469,7 @@ impl Call {
         self.answered_at?;
         match self.source {
             CallSource::CallLog { talk_ms } | CallSource::Compacted { talk_ms, .. } => {
-                Some(talk_ms)
+                Some(talk_ms.get())
             }
             CallSource::Live => Some(self.segment_sum(now, PartyStatus::Answered)),
         }
@@ -460,7 +481,7 @@ impl Call {
         self.answered_at?;
         match self.source {
             CallSource::CallLog { .. } => None,
-            CallSource::Compacted { hold_ms, .. } => Some(hold_ms),
+            CallSource::Compacted { hold_ms, .. } => Some(hold_ms.get()),
             CallSource::Live => Some(self.segment_sum(now, PartyStatus::Hold)),
         }
     }
@@ -501,7 +522,7 @@ pub struct Queue {
     pub changed_at: DateTime<Utc>,
     pub(crate) series: Series,
     /// Waiting calls: (queued at, call serial).
-    pub(crate) waiting: BTreeSet<(DateTime<Utc>, u64)>,
+    pub(crate) waiting: BTreeSet<(DateTime<Utc>, u32)>,
 }
 
 /// An agent's state for the queue figures.
@@ -752,8 +773,9 @@ pub struct Board {
     /// Phone-number id → E.164 number.
     pub(crate) book_ids: HashMap<String, String>,
     pub(crate) number_stats: FastMap<String, NumberStats>,
-    pub(crate) known_callers: FastSet<Arc<str>>,
-    pub(crate) new_callers: Vec<Arc<str>>,
+    /// Caller numbers seen before (held inline: nothing else shares them once calls end).
+    pub(crate) known_callers: FastSet<CompactString>,
+    pub(crate) new_callers: Vec<CompactString>,
     /// The shared copies of texts held in many places.
     pub(crate) texts: Interner,
     pub(crate) today: Option<NaiveDate>,
@@ -765,7 +787,7 @@ pub struct Board {
     /// Nothing is due to be compacted, aged out or forgotten before this (see `age_out`).
     pub(crate) next_housekeeping: DateTime<Utc>,
     pub(crate) revision: u64,
-    pub(crate) next_serial: u64,
+    pub(crate) next_serial: u32,
     pub(crate) stale_events: u64,
     /// Live calls in the Calls view's order, kept by `finish_call_update` (`board::order`).
     pub(crate) live_order: crate::board::order::LiveOrder,
@@ -789,10 +811,7 @@ impl Board {
             book: HashMap::new(),
             book_ids: HashMap::new(),
             number_stats: Default::default(),
-            known_callers: known_callers
-                .into_iter()
-                .map(|caller| Arc::from(caller.as_str()))
-                .collect(),
+            known_callers: known_callers.into_iter().map(CompactString::from).collect(),
             new_callers: Vec::new(),
             texts: Interner::default(),
             today: None,

@@ -84,7 +84,7 @@ pub struct LiveKey {
     pub rank: u8,
     pub since: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
-    pub serial: u64,
+    pub serial: u32,
 }
 
 impl LiveKey {
@@ -104,7 +104,7 @@ impl LiveKey {
 pub struct LiveOrder {
     entries: RankedSet<(LiveKey, Arc<str>)>,
     /// Serial → the key the call is filed under, to find it again when it changes.
-    placed: HashMap<u64, LiveKey>,
+    placed: HashMap<u32, LiveKey>,
 }
 
 impl LiveOrder {
