@@ -17,8 +17,8 @@ use crate::board::metrics::SlaSettings;
 use crate::board::model::{
     Agent, AgentState, Applied, Board, Call, CallCounts, CallDirection, CallSource, CallState,
     Contribution, Endpoint, FastMap, FixedMs, Interner, NumberEntry, NumberStats, Outcome,
-    PartyState, Queue, RecordingRef, from_index_time, index_time, local_midnight, minute_index,
-    normalize_number,
+    PackedSummary, PartyState, Queue, RecordingRef, from_index_time, index_time, local_midnight,
+    minute_index, normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -1666,10 +1666,9 @@ impl Board {
         let Some(caller) = caller else {
             return false;
         };
-        if self.known_callers.contains(caller) {
+        if !self.known_callers.insert(caller) {
             return false;
         }
-        self.known_callers.insert(CompactString::from(caller));
         self.new_callers.push(CompactString::from(caller));
         true
     }
@@ -1897,9 +1896,19 @@ fn compact(call: &mut Call) {
     if call.source != CallSource::Live {
         return;
     }
+    let packed: Option<Box<[PackedSummary]>> = call
+        .parties
+        .iter()
+        .map(|party| PackedSummary::pack(&party.summary()))
+        .collect();
+    let Some(summaries) = packed else {
+        // A party's times lie weeks apart (broken or hostile data): the call keeps its full
+        // form until it ages out.
+        return;
+    };
     let talk_ms = call.talk_ms(end).unwrap_or(0);
     let hold_ms = call.hold_ms(end).unwrap_or(0);
-    call.summaries = call.parties.iter().map(PartyState::summary).collect();
+    call.summaries = summaries;
     call.parties = Vec::new();
     call.source = CallSource::Compacted {
         talk_ms: FixedMs::new(talk_ms),

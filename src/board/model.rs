@@ -214,6 +214,64 @@ pub struct PartySummary {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// A [`PartySummary`] as a compacted call holds it: its times as millisecond offsets from the
+/// party's first event, which makes it 64 bytes instead of 104 (one is held per party of every
+/// finished call). The platform's times carry milliseconds, so nothing shown changes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PackedSummary {
+    extension_id: Option<Arc<str>>,
+    status: PartyStatus,
+    /// `first_seen` as Unix milliseconds.
+    first_seen: i64,
+    /// `status_since`, `first_answered_at`, `voicemail_at`, `ended_at` as milliseconds after
+    /// `first_seen` ([`PackedSummary::ABSENT`] for a time not set).
+    offsets: [i32; 4],
+}
+
+impl PackedSummary {
+    const ABSENT: i32 = i32::MIN;
+
+    /// The packed form; `None` when a time lies more than 24 days from the party's first event
+    /// (only broken or hostile data does), so the caller keeps the full form instead.
+    pub fn pack(summary: &PartySummary) -> Option<PackedSummary> {
+        let first_seen = index_time(summary.first_seen);
+        let offset = |at: Option<DateTime<Utc>>| match at {
+            None => Some(Self::ABSENT),
+            Some(at) => i32::try_from(index_time(at) - first_seen)
+                .ok()
+                .filter(|offset| *offset != Self::ABSENT),
+        };
+        Some(PackedSummary {
+            extension_id: summary.extension_id.clone(),
+            status: summary.status.clone(),
+            first_seen,
+            offsets: [
+                offset(Some(summary.status_since))?,
+                offset(summary.first_answered_at)?,
+                offset(summary.voicemail_at)?,
+                offset(summary.ended_at)?,
+            ],
+        })
+    }
+
+    pub fn unpack(&self) -> PartySummary {
+        let at = |offset: i32| {
+            (offset != Self::ABSENT).then(|| from_index_time(self.first_seen + i64::from(offset)))
+        };
+        let [status_since, first_answered_at, voicemail_at, ended_at] = self.offsets.map(at);
+        let first_seen = from_index_time(self.first_seen);
+        PartySummary {
+            extension_id: self.extension_id.clone(),
+            status: self.status.clone(),
+            status_since: status_since.unwrap_or(first_seen),
+            first_seen,
+            first_answered_at,
+            voicemail_at,
+            ended_at,
+        }
+    }
+}
+
 /// Where a call's figures come from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum CallSource {
@@ -370,6 +428,54 @@ impl Interner {
     }
 }
 
+/// Caller numbers seen before, for the first-time-caller count. An E.164 number (`+` and 1–15
+/// digits, the first not zero: every caller number the platform sends) is held as the integer
+/// its digits spell, 8 bytes and exact, since no two such texts spell the same integer;
+/// anything else (extension numbers, `anonymous`) as text.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallerSet {
+    numbers: FastSet<u64>,
+    others: FastSet<CompactString>,
+}
+
+impl CallerSet {
+    /// Adds `caller`; false if it was already there.
+    pub fn insert(&mut self, caller: &str) -> bool {
+        match e164_digits(caller) {
+            Some(number) => self.numbers.insert(number),
+            None if self.others.contains(caller) => false,
+            None => self.others.insert(CompactString::from(caller)),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn contains(&self, caller: &str) -> bool {
+        match e164_digits(caller) {
+            Some(number) => self.numbers.contains(&number),
+            None => self.others.contains(caller),
+        }
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for CallerSet {
+    fn from_iter<I: IntoIterator<Item = S>>(callers: I) -> CallerSet {
+        let mut set = CallerSet::default();
+        for caller in callers {
+            set.insert(caller.as_ref());
+        }
+        set
+    }
+}
+
+/// The integer an E.164 number's digits spell: `+`, then 1–15 digits, the first not zero.
+fn e164_digits(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+')?;
+    let well_formed = (1..=15).contains(&digits.len())
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    well_formed.then(|| digits.parse().ok()).flatten()
+}
+
 /// The day and minute a contribution is counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Bucket {
@@ -420,7 +526,7 @@ pub struct Call {
     /// The parties with their wire detail; empty once the call is compacted.
     pub(crate) parties: Vec<PartyState>,
     /// What a compacted call keeps of its parties (empty before).
-    pub(crate) summaries: Box<[PartySummary]>,
+    pub(crate) summaries: Box<[PackedSummary]>,
     /// The first-time-caller check ran (it runs once, when the caller number is first known).
     pub(crate) caller_checked: bool,
     pub(crate) source: CallSource,
@@ -444,7 +550,7 @@ impl Call {
     /// What the Call detail's timeline shows of each party, for live and finished calls alike.
     pub fn party_summaries(&self) -> Vec<PartySummary> {
         if self.parties.is_empty() {
-            self.summaries.to_vec()
+            self.summaries.iter().map(PackedSummary::unpack).collect()
         } else {
             self.parties.iter().map(PartyState::summary).collect()
         }
@@ -814,8 +920,7 @@ pub struct Board {
     /// Phone-number id → E.164 number.
     pub(crate) book_ids: HashMap<String, String>,
     pub(crate) number_stats: FastMap<String, NumberStats>,
-    /// Caller numbers seen before (held inline: nothing else shares them once calls end).
-    pub(crate) known_callers: FastSet<CompactString>,
+    pub(crate) known_callers: CallerSet,
     pub(crate) new_callers: Vec<CompactString>,
     /// The shared copies of texts held in many places.
     pub(crate) texts: Interner,
@@ -852,7 +957,7 @@ impl Board {
             book: HashMap::new(),
             book_ids: HashMap::new(),
             number_stats: Default::default(),
-            known_callers: known_callers.into_iter().map(CompactString::from).collect(),
+            known_callers: known_callers.into_iter().collect(),
             new_callers: Vec::new(),
             texts: Interner::default(),
             today: None,
