@@ -1896,19 +1896,20 @@ fn compact(call: &mut Call) {
     if call.source != CallSource::Live {
         return;
     }
-    let packed: Option<Box<[PackedSummary]>> = call
-        .parties
-        .iter()
-        .map(|party| PackedSummary::pack(&party.summary()))
-        .collect();
-    let Some(summaries) = packed else {
-        // A party's times lie weeks apart (broken or hostile data): the call keeps its full
-        // form until it ages out.
-        return;
-    };
+    // Sized exactly: collecting through `Option` would reserve room for four and shrink in
+    // place, leaving a hole beside every compacted call that only small allocations can fill.
+    let mut summaries = Vec::with_capacity(call.parties.len());
+    for party in &call.parties {
+        let Some(packed) = PackedSummary::pack(&party.summary()) else {
+            // A party's times lie weeks apart (broken or hostile data): the call keeps its
+            // full form until it ages out.
+            return;
+        };
+        summaries.push(packed);
+    }
     let talk_ms = call.talk_ms(end).unwrap_or(0);
     let hold_ms = call.hold_ms(end).unwrap_or(0);
-    call.summaries = summaries;
+    call.summaries = summaries.into_boxed_slice();
     call.parties = Vec::new();
     call.source = CallSource::Compacted {
         talk_ms: FixedMs::new(talk_ms),
