@@ -17,8 +17,8 @@ use crate::board::metrics::SlaSettings;
 use crate::board::model::{
     Agent, AgentState, Applied, Board, Call, CallCounts, CallDirection, CallSource, CallState,
     Contribution, Endpoint, FastMap, FixedMs, Interner, NumberEntry, NumberStats, Outcome,
-    PackedSummary, PartyState, Queue, RecordingRef, from_index_time, index_time, local_midnight,
-    minute_index, normalize_number,
+    PackedSummary, PartyList, PartyState, Queue, RecordingRef, from_index_time, index_time,
+    local_midnight, minute_index, normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -775,8 +775,7 @@ impl Board {
             }),
             first_time_caller,
             changed_at: now,
-            parties: Vec::new(),
-            summaries: Box::default(),
+            parties: PartyList::default(),
             caller_checked: true,
             source: CallSource::CallLog {
                 talk_ms: FixedMs::new(talk_ms),
@@ -1880,8 +1879,7 @@ fn new_call(id: Arc<str>, started_at: DateTime<Utc>, serial: u32, now: DateTime<
         first_time_caller: false,
         caller_checked: false,
         changed_at: now,
-        parties: Vec::new(),
-        summaries: Box::default(),
+        parties: PartyList::default(),
         source: CallSource::Live,
         serial,
     }
@@ -1899,7 +1897,7 @@ fn compact(call: &mut Call) {
     // Sized exactly: collecting through `Option` would reserve room for four and shrink in
     // place, leaving a hole beside every compacted call that only small allocations can fill.
     let mut summaries = Vec::with_capacity(call.parties.len());
-    for party in &call.parties {
+    for party in call.parties.iter() {
         let Some(packed) = PackedSummary::pack(&party.summary()) else {
             // A party's times lie weeks apart (broken or hostile data): the call keeps its
             // full form until it ages out.
@@ -1909,8 +1907,7 @@ fn compact(call: &mut Call) {
     }
     let talk_ms = call.talk_ms(end).unwrap_or(0);
     let hold_ms = call.hold_ms(end).unwrap_or(0);
-    call.summaries = summaries.into_boxed_slice();
-    call.parties = Vec::new();
+    call.parties = PartyList::Packed(summaries.into_boxed_slice());
     call.source = CallSource::Compacted {
         talk_ms: FixedMs::new(talk_ms),
         hold_ms: FixedMs::new(hold_ms),
@@ -1965,8 +1962,6 @@ fn update_party(
             i
         }
         None => {
-            // Calls have a handful of parties: grow one at a time, not by doubling.
-            call.parties.reserve_exact(1);
             call.parties.push(PartyState {
                 id: sanitize(update.id).into(),
                 sequence: 0,

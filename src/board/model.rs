@@ -272,6 +272,56 @@ impl PackedSummary {
     }
 }
 
+/// A call's parties: with their wire detail while the call can still change, packed to what
+/// the Call detail shows once it is compacted. One field for both keeps `Call` in a smaller
+/// allocation. Reads as a slice of full parties, empty once packed.
+#[derive(Debug, Clone)]
+pub(crate) enum PartyList {
+    Full(Vec<PartyState>),
+    Packed(Box<[PackedSummary]>),
+}
+
+impl Default for PartyList {
+    fn default() -> Self {
+        PartyList::Full(Vec::new())
+    }
+}
+
+impl PartyList {
+    /// Adds a party, growing by one (calls have a handful). A compacted call takes no party
+    /// updates (they are stale, see `Board::apply_party_updates`); were one added, the wire
+    /// detail would replace the packed summaries.
+    pub fn push(&mut self, party: PartyState) {
+        match self {
+            PartyList::Full(parties) => {
+                parties.reserve_exact(1);
+                parties.push(party);
+            }
+            PartyList::Packed(_) => *self = PartyList::Full(vec![party]),
+        }
+    }
+}
+
+impl std::ops::Deref for PartyList {
+    type Target = [PartyState];
+
+    fn deref(&self) -> &[PartyState] {
+        match self {
+            PartyList::Full(parties) => parties,
+            PartyList::Packed(_) => &[],
+        }
+    }
+}
+
+impl std::ops::DerefMut for PartyList {
+    fn deref_mut(&mut self) -> &mut [PartyState] {
+        match self {
+            PartyList::Full(parties) => parties,
+            PartyList::Packed(_) => &mut [],
+        }
+    }
+}
+
 /// Where a call's figures come from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum CallSource {
@@ -523,10 +573,8 @@ pub struct Call {
     pub first_time_caller: bool,
     /// `now` of the last change to this call, for marking changed rows.
     pub changed_at: DateTime<Utc>,
-    /// The parties with their wire detail; empty once the call is compacted.
-    pub(crate) parties: Vec<PartyState>,
-    /// What a compacted call keeps of its parties (empty before).
-    pub(crate) summaries: Box<[PackedSummary]>,
+    /// The parties with their wire detail, or what a compacted call keeps of them.
+    pub(crate) parties: PartyList,
     /// The first-time-caller check ran (it runs once, when the caller number is first known).
     pub(crate) caller_checked: bool,
     pub(crate) source: CallSource,
@@ -549,10 +597,9 @@ impl Call {
 
     /// What the Call detail's timeline shows of each party, for live and finished calls alike.
     pub fn party_summaries(&self) -> Vec<PartySummary> {
-        if self.parties.is_empty() {
-            self.summaries.iter().map(PackedSummary::unpack).collect()
-        } else {
-            self.parties.iter().map(PartyState::summary).collect()
+        match &self.parties {
+            PartyList::Full(parties) => parties.iter().map(PartyState::summary).collect(),
+            PartyList::Packed(summaries) => summaries.iter().map(PackedSummary::unpack).collect(),
         }
     }
 
