@@ -181,6 +181,12 @@ fn ingest(rows: &mut Vec<Row>) -> f64 {
             black_box(callboard::rc::events::parse_frame(&frame.text).ok());
         }
     };
+    // What the board's path parses: the notification alone (of the meta only `type`).
+    let notification_parse = || {
+        for frame in &frames {
+            black_box(callboard::rc::events::parse_notification(&frame.text).ok());
+        }
+    };
     let board_ingest = || {
         let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
         for frame in &frames {
@@ -188,16 +194,19 @@ fn ingest(rows: &mut Vec<Row>) -> f64 {
         }
         black_box(board.call_count());
     };
-    // Interleaved rounds, so a burst of load from other processes hits all three alike.
+    // Interleaved rounds, so a burst of load from other processes hits all four alike.
     let (mut value_times, mut typed_times, mut board_times) = (Vec::new(), Vec::new(), Vec::new());
+    let mut notification_times = Vec::new();
     for round in 0..7 {
         let warm = usize::from(round == 0);
         value_times.push(median_time(warm, 1, value_parse).as_secs_f64());
         typed_times.push(median_time(warm, 1, typed_parse).as_secs_f64());
+        notification_times.push(median_time(warm, 1, notification_parse).as_secs_f64());
         board_times.push(median_time(warm, 1, board_ingest).as_secs_f64());
     }
     let value_rate = count / median(value_times);
     let typed_rate = count / median(typed_times);
+    let notification_rate = count / median(notification_times);
     let board_rate = count / median(board_times);
     let ratio = board_rate / value_rate;
     rows.push(Row {
@@ -213,6 +222,14 @@ fn ingest(rows: &mut Vec<Row>) -> f64 {
         ..Row::info(
             "  typed parse alone (rc::events)",
             format!("{:.0}k ev/s", typed_rate / 1000.0),
+            format!("{:.0}k ev/s Value parse", value_rate / 1000.0),
+        )
+    });
+    rows.push(Row {
+        ratio: format!("{:.2}×", notification_rate / value_rate),
+        ..Row::info(
+            "  the board's parse alone (parse_notification)",
+            format!("{:.0}k ev/s", notification_rate / 1000.0),
             format!("{:.0}k ev/s Value parse", value_rate / 1000.0),
         )
     });
@@ -485,8 +502,17 @@ fn memory(rows: &mut Vec<Row>) {
     });
 }
 
+/// Name of the simulator's runtime threads in a recording child, so their CPU is counted apart
+/// from the fetching side's (`/proc/self/task/*/comm`, at most 15 bytes).
+const SIM_THREAD: &str = "bench-sim";
+/// Name of the fetching runtime's threads (workers and blocking pool).
+const FETCH_THREAD: &str = "bench-fetch";
+
 /// One 200 MB recording from an in-process simulator: streamed to nowhere, or into the store
-/// by the downloader. Prints bytes, seconds, RSS before and peak after.
+/// by the downloader. The simulator runs on a runtime of its own so the CPU each side spends
+/// can be told apart. The timed part is the fetch alone: the store is opened before and its
+/// directory removed after, as in the TUI, where the store is open before any fetch. Prints
+/// bytes, seconds, RSS before and peak after, and CPU seconds by side over the fetch.
 fn child_recording(into_store: bool) {
     use callboard::sim::{SimConfig, Simulator};
     use callboard::store::download::{
@@ -494,12 +520,21 @@ fn child_recording(into_store: bool) {
     };
     use callboard::store::{Store, StoreConfig};
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    runtime.block_on(async {
-        let sim = Simulator::start(SimConfig::for_tests(1))
-            .await
-            .expect("start the simulator");
-        let base = sim.base_url().to_owned();
+    let runtime = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    };
+    let sim_runtime = runtime(SIM_THREAD);
+    let sim = sim_runtime
+        .block_on(Simulator::start(SimConfig::for_tests(1)))
+        .expect("start the simulator");
+    let base = sim.base_url().to_owned();
+    let credentials = sim.credentials().clone();
+    let fetch_runtime = runtime(FETCH_THREAD);
+    fetch_runtime.block_on(async {
         let client = reqwest::Client::new();
         let created: serde_json::Value = client
             .post(format!("{base}/_sim/recording"))
@@ -518,14 +553,15 @@ fn child_recording(into_store: bool) {
             .as_str()
             .expect("contentUri")
             .to_owned();
-        let token = access_token(&client, &base, sim.credentials()).await;
+        let token = access_token(&client, &base, &credentials).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path(), StoreConfig::default()).expect("open the store");
         let before = proc_status_kb("VmRSS:");
+        let cpu_before = CpuSnapshot::take();
         let start = Instant::now();
         let bytes = if into_store {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let store = Store::open(dir.path(), StoreConfig::default()).expect("open the store");
             let source = ReqwestSource::new(&base, StaticToken::bearer(&token)).expect("source");
-            let downloader = Downloader::new(store, source, DownloadConfig::default());
+            let downloader = Downloader::new(store.clone(), source, DownloadConfig::default());
             let request = DownloadRequest {
                 recording_id: id,
                 call: Default::default(),
@@ -554,12 +590,81 @@ fn child_recording(into_store: bool) {
             bytes
         };
         let seconds = start.elapsed().as_secs_f64();
+        let cpu = CpuSnapshot::take().since(&cpu_before);
         println!("bytes={bytes}");
         println!("seconds={seconds}");
         println!("before_kb={before}");
         println!("peak_kb={}", proc_status_kb("VmHWM:"));
-        sim.shutdown().await;
+        println!("cpu_sim={}", cpu.sim);
+        println!("cpu_sled={}", cpu.sled);
+        println!("cpu_fetch={}", cpu.fetch);
+        println!("cpu_user={}", cpu.user);
+        println!("cpu_system={}", cpu.system);
+        drop(store);
+        drop(dir);
     });
+    sim_runtime.block_on(sim.shutdown());
+}
+
+/// On-CPU seconds of this process's threads, by side: the simulator's runtime, sled's own
+/// threads, and everything else (the fetching runtime, its blocking pool, the main thread).
+/// Per-thread figures come from `/proc/self/task/*/schedstat` (nanoseconds); the user/system
+/// split of the whole process from `/proc/self/stat` (clock ticks, so coarser).
+#[derive(Debug, Default, Clone, Copy)]
+struct CpuSnapshot {
+    sim: f64,
+    sled: f64,
+    fetch: f64,
+    user: f64,
+    system: f64,
+}
+
+impl CpuSnapshot {
+    fn take() -> CpuSnapshot {
+        let mut snapshot = CpuSnapshot::default();
+        let tasks = std::fs::read_dir("/proc/self/task").expect("list /proc/self/task");
+        for task in tasks.flatten() {
+            let path = task.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            let on_cpu_ns: f64 = std::fs::read_to_string(path.join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0.0);
+            let seconds = on_cpu_ns / 1e9;
+            let comm = comm.trim();
+            if comm.starts_with(SIM_THREAD) {
+                snapshot.sim += seconds;
+            } else if comm.starts_with("sled") || comm == "log flusher" {
+                snapshot.sled += seconds;
+            } else {
+                snapshot.fetch += seconds;
+            }
+        }
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+        let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 100.0
+        };
+        snapshot.user = ticks(11);
+        snapshot.system = ticks(12);
+        snapshot
+    }
+
+    fn since(&self, earlier: &CpuSnapshot) -> CpuSnapshot {
+        CpuSnapshot {
+            sim: self.sim - earlier.sim,
+            sled: self.sled - earlier.sled,
+            fetch: self.fetch - earlier.fetch,
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
 }
 
 async fn access_token(
@@ -589,7 +694,7 @@ async fn access_token(
 fn recording(rows: &mut Vec<Row>) {
     let mut plain = Vec::new();
     let mut stored = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         plain.push(run_child("recording-plain"));
         stored.push(run_child("recording-store"));
     }
@@ -628,6 +733,55 @@ fn recording(rows: &mut Vec<Row>) {
         ratio: format!("{ratio:.2}×"),
         budget: "≥ 0.8×".into(),
         pass: check(ratio >= 0.8),
+    });
+    // Where the time goes: CPU seconds of each side over the fetch (medians of the runs).
+    let cpu = |runs: &[std::collections::HashMap<String, String>], k: &str| {
+        median(runs.iter().map(|m| num(m, k)).collect())
+    };
+    let total = |runs: &[std::collections::HashMap<String, String>]| {
+        cpu(runs, "cpu_fetch") + cpu(runs, "cpu_sled") + cpu(runs, "cpu_sim")
+    };
+    let side = |runs: &[std::collections::HashMap<String, String>]| {
+        format!(
+            "fetch {:.3} s + sled {:.3} s",
+            cpu(runs, "cpu_fetch"),
+            cpu(runs, "cpu_sled")
+        )
+    };
+    rows.push(Row::info(
+        "  recording CPU: plain GET (user+system)",
+        side(&plain),
+        format!(
+            "sim {:.3} s; process user {:.2} s, system {:.2} s",
+            cpu(&plain, "cpu_sim"),
+            cpu(&plain, "cpu_user"),
+            cpu(&plain, "cpu_system")
+        ),
+    ));
+    rows.push(Row {
+        ratio: format!("{:.2}×", total(&stored) / total(&plain)),
+        ..Row::info(
+            "  recording CPU: into store (user+system)",
+            side(&stored),
+            format!(
+                "sim {:.3} s; process user {:.2} s, system {:.2} s",
+                cpu(&stored, "cpu_sim"),
+                cpu(&stored, "cpu_user"),
+                cpu(&stored, "cpu_system")
+            ),
+        )
+    });
+    // Two cores: the fetch cannot take less wall time than all its CPU seconds spread over
+    // both (the simulator included, since it shares them).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let ceiling = RECORDING_BYTES as f64 / (total(&stored) / cores) / 1e6;
+    rows.push(Row {
+        ratio: format!("{:.2}×", ceiling / plain_rate),
+        ..Row::info(
+            format!("  recording: store ceiling at this CPU on {cores} cores"),
+            format!("{ceiling:.0} MB/s"),
+            format!("{plain_rate:.0} MB/s plain GET"),
+        )
     });
 }
 

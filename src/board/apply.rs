@@ -209,16 +209,16 @@ impl Board {
         }
     }
 
-    /// Parses a WS frame or bare envelope and applies what it carries. Convenience for replay,
-    /// benchmarks and tests; the live path parses once and calls [`Board::apply_notification`].
+    /// Parses a WS frame or bare envelope and applies the notification it carries (the same
+    /// parse as the live path, [`crate::rc::apply::apply_notification`]). Frames that carry no
+    /// notification apply as `Ignored`.
     pub fn apply_frame(
         &mut self,
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, events::ParseError> {
-        let frame = events::parse_frame(text)?;
-        Ok(match frame.notification() {
-            Some(note) => self.apply_notification(note, now),
+        Ok(match events::parse_notification(text)? {
+            Some(note) => self.apply_notification(&note, now),
             None => Applied::Ignored,
         })
     }

@@ -89,16 +89,15 @@ pub fn apply_notification(
     frame: &str,
     now: DateTime<Utc>,
 ) -> Result<AppliedEvent, UnreadableFrame> {
-    let parsed = events::parse_frame(frame)?;
-    let Some(note) = parsed.notification() else {
+    let Some(note) = events::parse_notification(frame)? else {
         return Ok(AppliedEvent {
             applied: Applied::Ignored,
             time: None,
             detail: EventDetail::Other,
         });
     };
-    let applied = board.apply_notification(note, now);
-    let (detail, time) = detail_of(note);
+    let applied = board.apply_notification(&note, now);
+    let (detail, time) = detail_of(&note);
     Ok(AppliedEvent {
         applied,
         time,

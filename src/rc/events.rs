@@ -1,9 +1,11 @@
 //! Typed, borrowed, tolerant parsing of what arrives over the WebSocket gateway.
 //!
-//! One parse serves the live session, `callboard replay` and the benchmarks. Input is a WS text
-//! frame (`[meta]` / `[meta, body]`, PROTOCOL.md §2.2) or a bare notification envelope
-//! (`{uuid, event, timestamp, subscriptionId, ownerId, body}`); the 2018 `pn_apns` wrapper is
-//! unwrapped too. Strings borrow from the input unless they carry JSON escapes, no
+//! One set of types serves the live session, `callboard replay` and the benchmarks, through two
+//! entry points: [`parse_frame`] reads a whole frame (the session's control frames, replay),
+//! [`parse_notification`] only the notification a frame carries (the board's path, run for
+//! every event). Input is a WS text frame (`[meta]` / `[meta, body]`, PROTOCOL.md §2.2) or a
+//! bare notification envelope (`{uuid, event, timestamp, subscriptionId, ownerId, body}`); the
+//! 2018 `pn_apns` wrapper is unwrapped too. Strings borrow from the input unless they carry JSON escapes, no
 //! `serde_json::Value` is built, and the body is read once: its fields are the union of the
 //! telephony-session and detailed-presence bodies, sorted out afterwards by the event path.
 //!
@@ -19,7 +21,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 
@@ -236,6 +238,9 @@ pub(crate) mod lenient {
 /// no zone at all is taken as UTC.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    if let Some(t) = parse_platform_time(s) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
@@ -245,6 +250,39 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
         .ok()
         .map(|t| t.and_utc())
+}
+
+/// The shape every event and envelope time has (`2026-11-25T17:03:38.123Z`), read without
+/// chrono's general RFC 3339 parser, which costs several times more and runs for every event.
+/// `None` for anything else (other shapes, a leap second, an impossible date), which the
+/// general parsers then decide.
+fn parse_platform_time(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    let separators_ok = b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z';
+    if !separators_ok {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(number(0, 4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(5, 7)?, number(8, 10)?)?;
+    let time = NaiveTime::from_hms_milli_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        number(20, 23)?,
+    )?;
+    Some(date.and_time(time).and_utc())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,15 +505,14 @@ pub enum EventBody<'a> {
     Other,
 }
 
-/// A notification envelope (the webhook body; the second element of a ServerNotification).
+/// A notification envelope (the webhook body; the second element of a ServerNotification): the
+/// fields callboard reads. `uuid`, `subscriptionId` and `ownerId` are skipped without being
+/// built (nothing reads them; the uuid repeats `meta.messageId`, which the session task reads).
 #[derive(Debug, Clone)]
 pub struct Notification<'a> {
-    pub uuid: Option<Text<'a>>,
     /// The concrete event path, e.g. `/restapi/v1.0/account/1/telephony/sessions`.
     pub event: Option<Text<'a>>,
     pub timestamp: Option<Text<'a>>,
-    pub subscription_id: Option<Id<'a>>,
-    pub owner_id: Option<Id<'a>>,
     pub body: EventBody<'a>,
 }
 
@@ -484,15 +521,9 @@ pub struct Notification<'a> {
 #[serde(rename_all = "camelCase")]
 struct RawEnvelope<'a> {
     #[serde(borrow, default)]
-    uuid: Option<Text<'a>>,
-    #[serde(borrow, default)]
     event: Option<Text<'a>>,
     #[serde(borrow, default)]
     timestamp: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    subscription_id: Option<Id<'a>>,
-    #[serde(borrow, default)]
-    owner_id: Option<Id<'a>>,
     #[serde(borrow, default)]
     body: Option<RawBody<'a>>,
     #[serde(borrow, default, rename = "pn_apns")]
@@ -512,7 +543,7 @@ struct RawBody<'a> {
     telephony_session_id: Option<Id<'a>>,
     #[serde(borrow, default)]
     event_time: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "parties")]
     parties: Option<Vec<Party<'a>>>,
     #[serde(borrow, default)]
     extension_id: Option<Id<'a>>,
@@ -530,6 +561,38 @@ struct RawBody<'a> {
     accept_call_queue_calls: Option<bool>,
 }
 
+/// The parties of a telephony body, in a list sized to what arrived. serde's own `Vec` starts
+/// at four elements, and four `Party`s are over a kilobyte: too large for the allocator's
+/// per-thread cache, so every event paid the slow path to allocate and free them. Events carry
+/// one party.
+fn parties<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Party<'a>>>, D::Error> {
+    struct PartiesVisitor<'a>(PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for PartiesVisitor<'a> {
+        type Value = Option<Vec<Party<'a>>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of parties")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut parties = Vec::with_capacity(1);
+            while let Some(party) = seq.next_element()? {
+                parties.reserve_exact(1);
+                parties.push(party);
+            }
+            Ok(Some(parties))
+        }
+    }
+    d.deserialize_option(PartiesVisitor(PhantomData))
+}
+
 impl<'a> RawEnvelope<'a> {
     fn into_notification(self) -> Notification<'a> {
         // The 2018 APNS envelope repeats the real envelope inside `pn_apns`.
@@ -543,11 +606,8 @@ impl<'a> RawEnvelope<'a> {
             Some(raw) => raw.classify(self.event.as_deref()),
         };
         Notification {
-            uuid: self.uuid,
             event: self.event,
             timestamp: self.timestamp,
-            subscription_id: self.subscription_id,
-            owner_id: self.owner_id,
             body,
         }
     }
@@ -819,6 +879,23 @@ pub fn parse_frame(text: &str) -> Result<Frame<'_>, ParseError> {
     }
 }
 
+/// Reads the notification a WS text frame or a bare envelope carries, and nothing else: of the
+/// meta only `type` is read (the session task reads the rest with [`peek_meta`]), and the body
+/// of any other frame type is skipped without being built. `Ok(None)` for a frame that carries
+/// no notification (a heartbeat, a reply, a notification frame with a `null` body). This is the
+/// board's path: it runs for every event, so it builds nothing the board does not read.
+pub fn parse_notification(text: &str) -> Result<Option<Notification<'_>>, ParseError> {
+    match first_significant_char(text) {
+        None => Err(ParseError::Empty),
+        Some('[') => Ok(serde_json::from_str::<NotificationSeq>(text)?.0),
+        Some('{') => {
+            let envelope: RawEnvelope = serde_json::from_str(text)?;
+            Ok(Some(envelope.into_notification()))
+        }
+        Some(c) => Err(ParseError::Shape(c)),
+    }
+}
+
 /// Reads only the `meta` of a WS frame (the body is skipped without being built), for control
 /// decisions on the socket task. A bare envelope has no meta and is an error here.
 pub fn peek_meta(text: &str) -> Result<Meta<'_>, ParseError> {
@@ -880,6 +957,44 @@ impl<'de: 'a, 'a> Deserialize<'de> for FrameSeq<'a> {
             }
         }
         d.deserialize_seq(FrameVisitor(PhantomData))
+    }
+}
+
+/// `meta.type` alone, for [`parse_notification`]: the other meta fields are skipped.
+#[derive(Deserialize)]
+struct MetaType {
+    #[serde(default, rename = "type")]
+    kind: MessageType,
+}
+
+/// Deserialises `[meta, body?, …]` into the notification the body carries, if the meta says it
+/// is one.
+struct NotificationSeq<'a>(Option<Notification<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for NotificationSeq<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct NotificationVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for NotificationVisitor<'a> {
+            type Value = NotificationSeq<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a WebSocket frame [meta, body?]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let meta: MetaType = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let note = if meta.kind == MessageType::ServerNotification {
+                    seq.next_element::<Option<RawEnvelope<'a>>>()?
+                        .flatten()
+                        .map(RawEnvelope::into_notification)
+                } else {
+                    None
+                };
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(NotificationSeq(note))
+            }
+        }
+        d.deserialize_seq(NotificationVisitor(PhantomData))
     }
 }
 
@@ -1020,8 +1135,10 @@ mod tests {
         let meta = frame.meta.as_ref().unwrap();
         assert_eq!(meta.kind, MessageType::ServerNotification);
         let note = frame.notification().unwrap();
-        assert_eq!(meta.message_id.as_deref(), note.uuid.as_deref());
-        assert_eq!(note.owner_id.as_deref(), Some("233676004"));
+        assert_eq!(
+            note.event.as_deref(),
+            Some("/restapi/v1.0/account/233676004/extension/233676004/message-store")
+        );
         assert!(matches!(note.body, EventBody::Other));
     }
 
@@ -1128,8 +1245,6 @@ mod tests {
                  {"id":"p-3","status":{"code":"SomethingNew","reason":"Mystery"}},
                  {"id":"p-4"}]}}]"#;
         let frame = parse_frame(text).unwrap();
-        let note = frame.notification().unwrap();
-        assert_eq!(note.owner_id.as_deref(), Some("809646016"));
         let ev = telephony(&frame);
         assert_eq!(ev.sequence, Some(7));
         assert_eq!(ev.session_id.as_deref(), Some("425008160016"));
@@ -1202,6 +1317,115 @@ mod tests {
         assert!(matches!(frame.body, FrameBody::None));
         let frame = parse_frame(r#"[{"type":"Brand-new"},{"anything":[1,{"a":2}]}]"#).unwrap();
         assert_eq!(frame.meta.unwrap().kind, MessageType::Unknown);
+    }
+
+    /// Every frame-like text of the samples: whole documents, their members, array elements.
+    fn sample_texts() -> Vec<String> {
+        let docs = [
+            sample!("event-telsess-docs-samples.json"),
+            sample!("event-telsess-callcontrol-js-2019.json"),
+            sample!("event-presence-detailed-docs.json"),
+            sample!("event-notify-callsession-v2_4-draft.json"),
+            sample!("ws-01-connection-details.json"),
+            sample!("ws-02-connection-details-recovery.json"),
+            sample!("ws-03-subscription-request.json"),
+            sample!("ws-04-subscription-responses.json"),
+            sample!("ws-05-server-notification.json"),
+            sample!("ws-06-misc-frames.json"),
+        ];
+        let mut texts = Vec::new();
+        for doc in docs {
+            let value: serde_json::Value = serde_json::from_str(doc).unwrap();
+            texts.push(value.to_string());
+            match &value {
+                serde_json::Value::Object(map) => texts.extend(map.values().map(|v| v.to_string())),
+                serde_json::Value::Array(items) => {
+                    texts.extend(items.iter().map(|v| v.to_string()))
+                }
+                _ => {}
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn the_board_parse_reads_every_sample_as_the_full_parse_does() {
+        let mut notifications = 0;
+        for text in sample_texts() {
+            let full = parse_frame(&text);
+            let lean = parse_notification(&text);
+            match (&full, &lean) {
+                (Ok(frame), Ok(note)) => {
+                    let full_note = frame.notification();
+                    assert_eq!(
+                        full_note.map(|n| format!("{n:?}")),
+                        note.as_ref().map(|n| format!("{n:?}")),
+                        "{text}"
+                    );
+                    notifications += usize::from(note.is_some());
+                }
+                // A body of a control frame that the full parse refuses is skipped by the
+                // board's parse, which never reads it; text that is no frame fails both.
+                (Err(_), Ok(None)) | (Err(_), Err(_)) => {}
+                _ => panic!("{text}: full {full:?}, board {lean:?}"),
+            }
+        }
+        assert!(notifications >= 8, "only {notifications} notifications");
+    }
+
+    #[test]
+    fn the_board_parse_skips_frames_without_a_notification() {
+        for text in [
+            r#"[{"type":"Heartbeat"}]"#,
+            r#"[{"type":"ClientRequest","status":204}]"#,
+            r#"[{"type":"ServerNotification","messageId":"m"},null]"#,
+            r#"[{"type":"ConnectionDetails","wsc":{"token":"t","sequence":1}},{"recoveryTimeout":180}]"#,
+            r#"[{"type":"Brand-new"},{"anything":[1,{"a":2}]}]"#,
+        ] {
+            assert!(parse_notification(text).unwrap().is_none(), "{text}");
+        }
+        for text in [
+            "",
+            "42",
+            "[",
+            "[]",
+            "{",
+            r#"[{"type":"Heartbeat"}] trailing"#,
+        ] {
+            assert!(
+                parse_notification(text).is_err(),
+                "{text:?} should not parse"
+            );
+        }
+    }
+
+    #[test]
+    fn platform_times_read_fast_as_the_general_parser_reads_them() {
+        for s in [
+            "2026-11-25T17:03:38.123Z",
+            "2026-11-25T00:00:00.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "1970-01-01T00:00:00.001Z",
+        ] {
+            let general = DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+            assert_eq!(parse_platform_time(s), Some(general), "{s}");
+            assert_eq!(parse_timestamp(s), Some(general), "{s}");
+        }
+        // Not the platform's shape, or not a time: left to the general parsers.
+        for s in [
+            "2026-11-25T17:03:38Z",
+            "2026-11-25T17:03:38.123+00:00",
+            "2025-02-29T10:00:00.000Z",
+            "2026-13-01T10:00:00.000Z",
+            "2026-11-25T24:00:00.000Z",
+            "2016-12-31T23:59:60.000Z",
+            "2026-11-25T17:03:3a.123Z",
+            "+026-11-25T17:03:38.123Z",
+        ] {
+            assert_eq!(parse_platform_time(s), None, "{s}");
+        }
+        assert_eq!(parse_timestamp("2025-02-29T10:00:00.000Z"), None);
+        assert!(parse_timestamp("2016-12-31T23:59:60.000Z").is_some());
     }
 
     #[test]

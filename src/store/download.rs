@@ -13,15 +13,18 @@
 //!    asks `Range: bytes=<that>-`;
 //! 3. "not there yet" (404) waits with backoff and says "waiting for the recording"; 429 waits
 //!    for `Retry-After`; a cut socket, 5xx or a stall resumes from the last byte received;
-//! 4. bytes are buffered up to one chunk and hashed and written to the store chunk by chunk on
-//!    the blocking pool, one write in flight while the next chunk arrives, so memory stays at
-//!    two chunks whatever the size and the hash costs the network side nothing; the store
-//!    checks its size cap before every chunk;
+//! 4. each received piece goes, without a copy, to two threads per response (`ContentSink`):
+//!    one hashes it, the other writes it at its offset in the content file; at most two chunks
+//!    of content wait for them, so memory stays flat whatever the size and the network side
+//!    never waits on the hash or the disk unless they fall behind. Whole chunks are recorded
+//!    in sled after their bytes, up to [`RECORD_BATCH_CHUNKS`] in one transaction, and at once
+//!    whenever the data pauses; the store checks its size cap before every chunk;
 //! 5. content type (must be audio) and length (must match what the platform announced) are
 //!    checked; the metadata record marking the recording complete is written last.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +36,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
-use super::recordings::FinishedContent;
+use super::recordings::{ContentWriter, FinishedContent};
 use super::{CallInfo, RecordingMeta, RecordingStatus, Store, StoreError};
 use crate::text::sanitize;
 
@@ -250,8 +253,8 @@ pub struct DownloadReport {
     pub requests: u32,
     /// Times the download restarted from byte 0 because the stored part no longer matched.
     pub restarts: u32,
-    /// The most content bytes held in memory at once: never more than two chunks (one filling,
-    /// one being written).
+    /// The most content bytes received and waiting for the writer at once: never more than two
+    /// chunks.
     pub peak_buffered_bytes: usize,
 }
 
@@ -602,18 +605,18 @@ impl<S: RecordingSource> Downloader<S> {
         .await
         .map_err(store_error)?;
 
+        // The stored tail (a short last chunk) is already in the content file at its offset;
+        // it only has to join the hash, which then covers exactly the bytes before `position`.
+        let mut hasher = prefix.sha256;
+        hasher.update(&prefix.tail);
         let mut transfer = Transfer {
             recording_id: id.to_owned(),
             position: prefix.bytes,
-            next_chunk: prefix.next_chunk,
-            buffer: reserve_chunk(prefix.tail, chunk_bytes),
-            in_flight: None,
-            hasher: Some(prefix.sha256),
+            hasher: Some(hasher),
             content_type: meta.content_type.clone(),
             total_length: meta.length,
             peak_buffered: 0,
         };
-        transfer.peak_buffered = transfer.buffer.len();
         let resumed_from = transfer.position;
         let mut report = DownloadReport {
             meta: meta.clone(),
@@ -789,7 +792,6 @@ impl<S: RecordingSource> Downloader<S> {
         response: SourceResponse,
         cancel: &CancelToken,
     ) -> Result<Received, DownloadError> {
-        let config = &self.inner.config;
         let id = transfer.recording_id.clone();
         let content_type = media_type(&response.content_type);
         if !content_type.starts_with("audio/") {
@@ -840,33 +842,79 @@ impl<S: RecordingSource> Downloader<S> {
             })?;
         }
 
-        let mut skip = transfer.position - response.starts_at;
-        let mut body = response.body;
+        let skip = transfer.position - response.starts_at;
+        let sink = ContentSink::start(
+            self.inner.store.clone(),
+            id.clone(),
+            self.inner.chunk_bytes,
+            transfer.position,
+            transfer.total_length,
+            self.take_hasher(transfer)?,
+        );
+        let (pumped, sink) = self.pump(transfer, sink, response.body, skip, cancel).await;
+        // The writer is always waited for, so every byte handed to it is written and every
+        // whole chunk recorded before anything else happens to this recording. Its failure
+        // (the cap, a full disk) is the reason a download stopped, whatever the network did.
+        transfer.hasher = Some(sink.close().await.map_err(|source| DownloadError::Store {
+            recording_id: id.clone(),
+            source,
+        })?);
+        match pumped? {
+            Pumped::Ended(received) => Ok(received),
+            Pumped::Overran {
+                announced,
+                received,
+            } => Err(self.length_mismatch(transfer, announced, received).await),
+            Pumped::WriterStopped => Err(DownloadError::Store {
+                recording_id: id,
+                source: StoreError::Other {
+                    dir: self.inner.store.dir().to_path_buf(),
+                    detail: "the recording writer stopped without an error".to_owned(),
+                },
+            }),
+        }
+    }
+
+    /// Moves one response body into `sink`, piece by piece, until it ends, breaks or stalls.
+    /// Hands the sink back so the caller can wait for it whatever happened here.
+    async fn pump(
+        &self,
+        transfer: &mut Transfer,
+        mut sink: ContentSink,
+        mut body: ByteStream,
+        mut skip: u64,
+        cancel: &CancelToken,
+    ) -> (Result<Pumped, DownloadError>, ContentSink) {
+        let config = &self.inner.config;
+        let id = transfer.recording_id.as_str();
+        let chunk_bytes = self.inner.chunk_bytes as u64;
         let mut meter = RateMeter::new(Instant::now(), transfer.position);
         let mut last_progress: Option<Instant> = None;
         let mut made_progress = false;
         loop {
             let next = tokio::select! {
-                _ = cancel.cancelled() => return Err(cancelled(&id)),
+                _ = cancel.cancelled() => return (Err(cancelled(id)), sink),
                 next = tokio::time::timeout(config.stall_timeout, body.next()) => next,
             };
             let mut bytes = match next {
                 Ok(Some(Ok(bytes))) => bytes,
                 Ok(Some(Err(e))) => {
-                    return Ok(Received::Interrupted {
+                    let interrupted = Received::Interrupted {
                         detail: e.to_string(),
                         made_progress,
-                    });
+                    };
+                    return (Ok(Pumped::Ended(interrupted)), sink);
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    return Ok(Received::Interrupted {
+                    let interrupted = Received::Interrupted {
                         detail: format!(
                             "no data for {} s; the connection looks dead",
                             config.stall_timeout.as_secs()
                         ),
                         made_progress,
-                    });
+                    };
+                    return (Ok(Pumped::Ended(interrupted)), sink);
                 }
             };
             if skip > 0 {
@@ -880,85 +928,50 @@ impl<S: RecordingSource> Downloader<S> {
             if let Some(total) = transfer.total_length
                 && transfer.position + bytes.len() as u64 > total
             {
-                let received = transfer.position + bytes.len() as u64;
-                return Err(self.length_mismatch(transfer, total, received).await);
+                let overran = Pumped::Overran {
+                    announced: total,
+                    received: transfer.position + bytes.len() as u64,
+                };
+                return (Ok(overran), sink);
             }
-            self.absorb(transfer, &bytes).await?;
+            // Split at chunk boundaries (no copy: `Bytes` slices share the received buffer),
+            // so the writer sees each chunk begin and end, and no part is over a chunk.
+            while !bytes.is_empty() {
+                let room_in_chunk = chunk_bytes - transfer.position % chunk_bytes;
+                let part = bytes.split_to(bytes.len().min(room_in_chunk as usize));
+                let part_len = part.len() as u64;
+                match sink.send(part).await {
+                    Some(waiting) => transfer.peak_buffered = transfer.peak_buffered.max(waiting),
+                    None => return (Ok(Pumped::WriterStopped), sink),
+                }
+                transfer.position += part_len;
+            }
             made_progress = true;
 
             let now = Instant::now();
             meter.record(now, transfer.position);
             if last_progress.is_none_or(|at| now.duration_since(at) >= config.progress_interval) {
                 last_progress = Some(now);
-                self.notify(&id, DownloadUpdate::Progress(transfer.progress(&meter)));
+                self.notify(id, DownloadUpdate::Progress(transfer.progress(&meter)));
             }
         }
-        match transfer.total_length {
-            Some(total) if transfer.position < total => Ok(Received::Interrupted {
+        let ended = match transfer.total_length {
+            Some(total) if transfer.position < total => Received::Interrupted {
                 detail: format!(
                     "the connection closed after {} of {total} bytes",
                     transfer.position
                 ),
                 made_progress,
-            }),
+            },
             _ => {
-                self.notify(&id, DownloadUpdate::Progress(transfer.progress(&meter)));
-                Ok(Received::Complete)
+                self.notify(id, DownloadUpdate::Progress(transfer.progress(&meter)));
+                Received::Complete
             }
-        }
+        };
+        (Ok(Pumped::Ended(ended)), sink)
     }
 
-    /// Moves `bytes` through the one-chunk buffer into the store (hashed on the way there).
-    async fn absorb(&self, transfer: &mut Transfer, mut bytes: &[u8]) -> Result<(), DownloadError> {
-        let chunk_bytes = self.inner.chunk_bytes;
-        transfer.position += bytes.len() as u64;
-        while !bytes.is_empty() {
-            let room = chunk_bytes - transfer.buffer.len();
-            let (now, later) = bytes.split_at(room.min(bytes.len()));
-            transfer.buffer.extend_from_slice(now);
-            let writing = if transfer.in_flight.is_some() {
-                chunk_bytes
-            } else {
-                0
-            };
-            transfer.peak_buffered = transfer.peak_buffered.max(transfer.buffer.len() + writing);
-            bytes = later;
-            if transfer.buffer.len() == chunk_bytes {
-                self.write_buffer(transfer).await?;
-                transfer.next_chunk += 1;
-            }
-        }
-        Ok(())
-    }
-
-    /// Hands the buffer to the store as chunk `next_chunk` and empties it. The chunk is hashed
-    /// and written by two tasks on the blocking pool while the next chunk arrives, so hashing,
-    /// disk and network all overlap (sha256 alone runs at about the speed of a loopback
-    /// download). At most one chunk is in flight, and chunks are hashed in order because the
-    /// hash state travels with the chunk.
-    async fn write_buffer(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
-        self.settle(transfer).await?;
-        let mut hasher = self.take_hasher(transfer)?;
-        let chunk_bytes = self.inner.chunk_bytes;
-        let content = Arc::new(std::mem::replace(
-            &mut transfer.buffer,
-            Vec::with_capacity(chunk_bytes),
-        ));
-        let hashed = Arc::clone(&content);
-        let index = transfer.next_chunk;
-        let id = transfer.recording_id.clone();
-        let store = self.inner.store.clone();
-        transfer.in_flight = Some(ChunkInFlight {
-            hash: tokio::task::spawn_blocking(move || {
-                hasher.update(&*hashed);
-                hasher
-            }),
-            write: tokio::task::spawn_blocking(move || store.write_chunk(&id, index, &content)),
-        });
-        Ok(())
-    }
-
-    /// The hash state, back from the last chunk write. It is missing only after a chunk write
+    /// The hash state of the bytes before `position`. It is missing only after the writer
     /// failed, which ends the download; asking again is a bug reported as a store failure
     /// rather than a wrong sha256.
     fn take_hasher(&self, transfer: &mut Transfer) -> Result<Sha256, DownloadError> {
@@ -966,34 +979,13 @@ impl<S: RecordingSource> Downloader<S> {
             recording_id: transfer.recording_id.clone(),
             source: StoreError::Other {
                 dir: self.inner.store.dir().to_path_buf(),
-                detail: "the content hash was lost with a failed chunk write".to_owned(),
+                detail: "the content hash was lost with a failed write".to_owned(),
             },
         })
     }
 
-    /// Waits for the chunk in flight, if any, and reports its failure.
-    async fn settle(&self, transfer: &mut Transfer) -> Result<(), DownloadError> {
-        let Some(ChunkInFlight { hash, write }) = transfer.in_flight.take() else {
-            return Ok(());
-        };
-        // Both are awaited before anything is reported, so no task outlives the download.
-        let (hashed, written) = (hash.await, write.await);
-        let stopped = |what: &str, join_error: tokio::task::JoinError| DownloadError::Store {
-            recording_id: transfer.recording_id.clone(),
-            source: StoreError::Other {
-                dir: self.inner.store.dir().to_path_buf(),
-                detail: format!("{what} stopped unexpectedly: {join_error}"),
-            },
-        };
-        let written = written.map_err(|e| stopped("a chunk write", e))?;
-        transfer.hasher = Some(hashed.map_err(|e| stopped("the content hash", e))?);
-        written.map_err(|source| DownloadError::Store {
-            recording_id: transfer.recording_id.clone(),
-            source,
-        })
-    }
-
-    /// Stores the last partial chunk and writes the complete record (last).
+    /// Records the last, short chunk (its bytes are already written) and writes the complete
+    /// record (last).
     async fn finish(&self, transfer: &mut Transfer) -> Result<RecordingMeta, DownloadError> {
         if let Some(total) = transfer.total_length
             && total != transfer.position
@@ -1002,19 +994,21 @@ impl<S: RecordingSource> Downloader<S> {
                 .length_mismatch(transfer, total, transfer.position)
                 .await);
         }
-        let mut chunk_count = transfer.next_chunk;
-        if !transfer.buffer.is_empty() {
-            self.write_buffer(transfer).await?;
-            chunk_count += 1;
-        }
-        self.settle(transfer).await?;
+        let chunk_bytes = self.inner.chunk_bytes as u64;
+        let length = transfer.position;
         let content = FinishedContent {
-            length: transfer.position,
-            chunk_count,
+            length,
+            chunk_count: length.div_ceil(chunk_bytes),
             sha256_hex: hex::encode(self.take_hasher(transfer)?.finalize()),
         };
+        let tail = (length % chunk_bytes) as usize;
         let id = transfer.recording_id.clone();
         on_store(&self.inner.store, move |store| {
+            if tail > 0 {
+                let mut writer = store.content_writer(&id)?;
+                writer.chunk_written(length / chunk_bytes, tail);
+                writer.record()?;
+            }
             store.finish_recording(&id, content, Utc::now())
         })
         .await
@@ -1037,8 +1031,6 @@ impl<S: RecordingSource> Downloader<S> {
                 .await);
         }
         report.restarts += 1;
-        // A write landing after the wipe would put old content back.
-        self.settle(transfer).await?;
         let id = transfer.recording_id.clone();
         on_store(&self.inner.store, move |store| store.restart_recording(&id))
             .await
@@ -1047,8 +1039,6 @@ impl<S: RecordingSource> Downloader<S> {
                 source,
             })?;
         transfer.position = 0;
-        transfer.next_chunk = 0;
-        transfer.buffer.clear();
         transfer.hasher = Some(Sha256::new());
         transfer.content_type = None;
         transfer.total_length = None;
@@ -1092,12 +1082,6 @@ impl<S: RecordingSource> Downloader<S> {
     }
 }
 
-/// One chunk on the blocking pool: its hash (which gives the hash state back) and its write.
-struct ChunkInFlight {
-    hash: tokio::task::JoinHandle<Sha256>,
-    write: tokio::task::JoinHandle<Result<(), StoreError>>,
-}
-
 /// How reading one response ended.
 enum Received {
     /// Every byte is in (or the total was unknown and the body ended cleanly).
@@ -1108,18 +1092,26 @@ enum Received {
     Restarted,
 }
 
+/// How moving one response body into the writer ended.
+enum Pumped {
+    Ended(Received),
+    /// The platform sent more than it announced.
+    Overran {
+        announced: u64,
+        received: u64,
+    },
+    /// The writer stopped taking bytes; its own error says why.
+    WriterStopped,
+}
+
 /// The state of one download between requests.
 struct Transfer {
     recording_id: String,
-    /// Bytes received so far (stored chunks + buffer); the next request starts here.
+    /// Bytes received so far, all written to the content file once the response's writer is
+    /// done; the next request starts here. Chunk `i` is at byte `i × chunk_bytes`, so the
+    /// chunk being filled is `position / chunk_bytes`.
     position: u64,
-    /// Index the buffer will be written under.
-    next_chunk: u64,
-    /// Received bytes not yet stored: less than one chunk.
-    buffer: Vec<u8>,
-    /// The previous chunk, being hashed and written.
-    in_flight: Option<ChunkInFlight>,
-    /// sha256 of the chunks handed to the store so far; lent to the write in flight.
+    /// sha256 of the bytes before `position`; lent to the response's writer.
     hasher: Option<Sha256>,
     content_type: Option<String>,
     total_length: Option<u64>,
@@ -1146,12 +1138,6 @@ fn cancelled(recording_id: &str) -> DownloadError {
     }
 }
 
-/// A buffer of capacity `chunk_bytes` starting with `tail`.
-fn reserve_chunk(mut tail: Vec<u8>, chunk_bytes: usize) -> Vec<u8> {
-    tail.reserve_exact(chunk_bytes.saturating_sub(tail.len()));
-    tail
-}
-
 /// Runs a store call on the blocking pool: sled calls do disk IO and must not stall the runtime.
 async fn on_store<T: Send + 'static>(
     store: &Store,
@@ -1164,6 +1150,237 @@ async fn on_store<T: Send + 'static>(
             dir: store.dir().to_path_buf(),
             detail: format!("a store task stopped unexpectedly: {join_error}"),
         })?
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer: received pieces → sha256 + content file + chunk records
+// ---------------------------------------------------------------------------------------------
+
+/// Whole chunks recorded in sled in one transaction while data keeps flowing (4 MiB of 256 KiB
+/// chunks). A kill loses at most these records, never bytes that look stored: the resume
+/// fetches their bytes again.
+pub const RECORD_BATCH_CHUNKS: usize = 16;
+
+/// When no piece arrives for this long, the writer records the whole chunks it has written, so
+/// a stalled, cancelled or killed download resumes from everything it wrote.
+const RECORD_WHEN_IDLE: Duration = Duration::from_millis(100);
+
+/// Content waiting for the writer, in chunks: the memory bound of one download.
+const QUEUED_CHUNKS: usize = 2;
+
+/// One response's writer: two threads on the blocking pool that take the received pieces, in
+/// order and each within one chunk. One hashes them; the other writes them at their offset in
+/// the content file and records whole chunks ([`ContentWriter`]). The sha256 is sequential and
+/// the slowest stage (about 1.7 GB/s on one core here), so it gets a thread to itself and the
+/// page-cache copy runs beside it rather than after it. Threads that live for the whole body,
+/// rather than a blocking task per chunk: pieces cross by channels, shared, with no copy. At
+/// most [`QUEUED_CHUNKS`] chunks of content wait for the slower of the two (a semaphore per
+/// thread counts their bytes), so a fast network cannot fill memory.
+struct ContentSink {
+    hash: Lane<Sha256>,
+    write: Lane<Result<(), StoreError>>,
+    capacity: usize,
+    /// The store's directory, for an error if a thread dies.
+    store_dir: PathBuf,
+}
+
+/// One of the sink's threads and the way to it.
+struct Lane<T> {
+    pieces: std::sync::mpsc::Sender<Bytes>,
+    /// Byte permits: taken by [`ContentSink::send`], given back by the thread once it is done
+    /// with a piece. Closed when the thread stops, so a sender never waits for a dead thread.
+    room: Arc<Semaphore>,
+    thread: tokio::task::JoinHandle<T>,
+}
+
+impl<T: Send + 'static> Lane<T> {
+    /// Runs `work` on the blocking pool with the receiving end and the permits to give back.
+    fn start(
+        capacity: usize,
+        work: impl FnOnce(&std::sync::mpsc::Receiver<Bytes>, &Semaphore) -> T + Send + 'static,
+    ) -> Lane<T> {
+        let room = Arc::new(Semaphore::new(capacity));
+        let (pieces, received) = std::sync::mpsc::channel();
+        let thread_room = Arc::clone(&room);
+        let thread = tokio::task::spawn_blocking(move || {
+            // However the thread ends (an error, a panic), waiting senders are released.
+            let _close = CloseOnDrop(Arc::clone(&thread_room));
+            work(&received, &thread_room)
+        });
+        Lane {
+            pieces,
+            room,
+            thread,
+        }
+    }
+
+    /// Takes room for `permits` bytes and queues `part`; `None` if the thread has stopped.
+    async fn send(&self, part: Bytes, permits: u32) -> Option<()> {
+        self.room.acquire_many(permits).await.ok()?.forget();
+        self.pieces.send(part).ok()
+    }
+
+    /// Bytes queued and not yet taken care of.
+    fn waiting(&self, capacity: usize) -> usize {
+        capacity.saturating_sub(self.room.available_permits())
+    }
+}
+
+impl ContentSink {
+    /// Starts the threads for content from byte `position` on, `hasher` holding the sha256 of
+    /// the bytes before it.
+    fn start(
+        store: Store,
+        recording_id: String,
+        chunk_bytes: usize,
+        position: u64,
+        total_length: Option<u64>,
+        mut hasher: Sha256,
+    ) -> ContentSink {
+        // Permits are counted in u32 per acquire: keep the capacity (and so every part) below.
+        let capacity = chunk_bytes
+            .saturating_mul(QUEUED_CHUNKS)
+            .min(u32::MAX as usize);
+        let store_dir = store.dir().to_path_buf();
+        let hash = Lane::start(capacity, move |pieces, room| {
+            while let Ok(part) = pieces.recv() {
+                hasher.update(&part);
+                room.add_permits(permits_for(part.len(), capacity) as usize);
+            }
+            hasher
+        });
+        let write = Lane::start(capacity, move |pieces, room| {
+            let mut writer = PieceWriter {
+                content: store.content_writer(&recording_id)?,
+                position,
+                chunk_bytes: chunk_bytes as u64,
+                total_length,
+            };
+            writer.run(pieces, room, capacity)
+        });
+        ContentSink {
+            hash,
+            write,
+            capacity,
+            store_dir,
+        }
+    }
+
+    /// Hands `part` (within one chunk) to both threads, waiting while either queue is full.
+    /// Returns the bytes then waiting (for the slower thread), or `None` if the writer has
+    /// stopped (its error comes from [`ContentSink::close`]).
+    async fn send(&mut self, part: Bytes) -> Option<usize> {
+        let permits = permits_for(part.len(), self.capacity);
+        // `Bytes` clones share the received buffer: both threads read the same bytes.
+        self.hash.send(part.clone(), permits).await?;
+        self.write.send(part, permits).await?;
+        Some(
+            self.hash
+                .waiting(self.capacity)
+                .max(self.write.waiting(self.capacity)),
+        )
+    }
+
+    /// Lets both threads finish what they hold (the writer records every whole chunk) and
+    /// hands the hash back. A failed write is the error to report.
+    async fn close(self) -> Result<Sha256, StoreError> {
+        let ContentSink {
+            hash,
+            write,
+            store_dir,
+            ..
+        } = self;
+        drop(hash.pieces);
+        drop(write.pieces);
+        let (hashed, written) = (hash.thread.await, write.thread.await);
+        let stopped = |what: &str, join_error: tokio::task::JoinError| StoreError::Other {
+            dir: store_dir.clone(),
+            detail: format!("{what} stopped unexpectedly: {join_error}"),
+        };
+        written.map_err(|e| stopped("the recording writer", e))??;
+        hashed.map_err(|e| stopped("the recording hash", e))
+    }
+}
+
+/// The permits a part of `len` bytes takes; never more than the whole `capacity`, so no
+/// acquire can wait forever.
+fn permits_for(len: usize, capacity: usize) -> u32 {
+    u32::try_from(len.min(capacity)).unwrap_or(u32::MAX)
+}
+
+/// Closes a lane's semaphore when its thread ends, however it ends.
+struct CloseOnDrop(Arc<Semaphore>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// The writing thread's state: where the next byte goes.
+struct PieceWriter {
+    content: ContentWriter,
+    /// The offset of the next byte.
+    position: u64,
+    chunk_bytes: u64,
+    total_length: Option<u64>,
+}
+
+impl PieceWriter {
+    /// Takes pieces until the sender is dropped, recording whole chunks in batches and
+    /// whenever the pieces pause. However it stops, the whole chunks it wrote are recorded
+    /// before it returns, so a resume does not fetch them again.
+    fn run(
+        &mut self,
+        pieces: &std::sync::mpsc::Receiver<Bytes>,
+        room: &Semaphore,
+        capacity: usize,
+    ) -> Result<(), StoreError> {
+        let taken = self.take_pieces(pieces, room, capacity);
+        // After a failure, recording is best effort: the first error is the one to report.
+        let recorded = self.content.record();
+        taken.and(recorded)
+    }
+
+    fn take_pieces(
+        &mut self,
+        pieces: &std::sync::mpsc::Receiver<Bytes>,
+        room: &Semaphore,
+        capacity: usize,
+    ) -> Result<(), StoreError> {
+        use std::sync::mpsc::RecvTimeoutError;
+        loop {
+            match pieces.recv_timeout(RECORD_WHEN_IDLE) {
+                Ok(part) => {
+                    self.write(&part)?;
+                    room.add_permits(permits_for(part.len(), capacity) as usize);
+                    if self.content.unrecorded_chunks() >= RECORD_BATCH_CHUNKS {
+                        self.content.record()?;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => self.content.record()?,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
+
+    /// Writes one part, which lies within one chunk. The cap is checked as a chunk begins; a
+    /// chunk that fills is noted for recording.
+    fn write(&mut self, part: &[u8]) -> Result<(), StoreError> {
+        let index = self.position / self.chunk_bytes;
+        if self.position % self.chunk_bytes == 0 {
+            let chunk_len = self.total_length.map_or(self.chunk_bytes, |total| {
+                total.saturating_sub(self.position).min(self.chunk_bytes)
+            });
+            self.content.begin_chunk(index, chunk_len as usize)?;
+        }
+        self.content.write_at(self.position, part)?;
+        self.position += part.len() as u64;
+        if self.position % self.chunk_bytes == 0 {
+            self.content.chunk_written(index, self.chunk_bytes as usize);
+        }
+        Ok(())
+    }
 }
 
 /// `audio/mpeg` from `Audio/MPEG; charset=binary`.
@@ -1776,6 +1993,96 @@ mod tests {
             source.content_url("a/../b").as_str(),
             "https://media.ringcentral.com/restapi/v1.0/account/~/recording/a%2F..%2Fb/content"
         );
+    }
+
+    fn writer_store(dir: &std::path::Path, chunk_bytes: usize, cap_bytes: u64) -> Store {
+        let config = crate::store::StoreConfig {
+            chunk_bytes,
+            cap_bytes,
+            ..crate::store::StoreConfig::default()
+        };
+        Store::open(dir, config).unwrap()
+    }
+
+    /// Safety net for waits that end on their own; never a measure of speed.
+    const SAFETY_NET: Duration = Duration::from_secs(20);
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_sink_hashes_writes_and_records_what_it_is_given() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = writer_store(tmp.path(), 4, u64::MAX);
+        let content: Vec<u8> = (0..=40u8).collect();
+        let mut sink = ContentSink::start(store.clone(), "s".into(), 4, 0, None, Sha256::new());
+        let mut position = 0;
+        for part in content.chunks(3) {
+            // Parts as the downloader cuts them: never across a chunk boundary.
+            let room = 4 - position % 4;
+            let (first, second) = part.split_at(part.len().min(room));
+            for piece in [first, second] {
+                if !piece.is_empty() {
+                    let waiting = sink.send(Bytes::copy_from_slice(piece)).await.unwrap();
+                    assert!(waiting <= 2 * 4, "{waiting} bytes queued");
+                    position += piece.len();
+                }
+            }
+        }
+        let hasher = sink.close().await.unwrap();
+        assert_eq!(
+            hex::encode(hasher.finalize()),
+            hex::encode(Sha256::digest(&content))
+        );
+        // Whole chunks are recorded; the short last one is the downloader's to record.
+        assert_eq!(store.stored_bytes("s").unwrap(), 40);
+        let written = std::fs::read(
+            tmp.path()
+                .join("recordings")
+                .join(format!("{}.content", hex::encode("s"))),
+        )
+        .unwrap();
+        assert_eq!(written, content);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_sink_records_written_chunks_when_the_data_pauses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = writer_store(tmp.path(), 4, u64::MAX);
+        let mut sink = ContentSink::start(store.clone(), "p".into(), 4, 0, None, Sha256::new());
+        for part in [&b"abcd"[..], b"efgh", b"ij"] {
+            sink.send(Bytes::from_static(part)).await.unwrap();
+        }
+        // Far fewer chunks than a batch, and the sink stays open: only the pause records them.
+        tokio::time::timeout(SAFETY_NET, async {
+            while store.stored_bytes("p").unwrap() < 8 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the written chunks were never recorded while the data paused");
+        sink.close().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_writer_that_fails_releases_its_sender_and_says_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = writer_store(tmp.path(), 4, 6);
+        let mut sink =
+            ContentSink::start(store.clone(), "full".into(), 4, 0, Some(40), Sha256::new());
+        // The second chunk passes the cap; the writer stops, and a sender waiting for room
+        // must be let go rather than wait forever.
+        let stopped = tokio::time::timeout(SAFETY_NET, async {
+            for _ in 0..10 {
+                if sink.send(Bytes::from_static(b"abcd")).await.is_none() {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .expect("a sender waited forever for a writer that had stopped");
+        assert!(stopped, "the writer took every chunk past the cap");
+        let err = sink.close().await.unwrap_err();
+        assert!(matches!(err, StoreError::CapReached { .. }), "{err:?}");
+        assert_eq!(store.used_bytes().unwrap(), 4);
     }
 
     #[tokio::test]

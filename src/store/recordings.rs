@@ -16,10 +16,11 @@
 //! chunk records in sled still carry the cap accounting, the resume point and the layout.
 //!
 //! Write protocol (driven by [`crate::store::download`]): [`Store::begin_recording`] writes a
-//! `Partial` record, then chunks arrive with [`Store::write_chunk`], then
-//! [`Store::finish_recording`] syncs the content and only then writes the `Complete` record. A
+//! `Partial` record; then a [`ContentWriter`] writes the received bytes into the content file and
+//! records whole chunks after their bytes, several in one sled transaction; then
+//! [`Store::finish_recording`] records the rest and only then writes the `Complete` record. A
 //! download killed at any point therefore never looks complete, and [`Store::stored_prefix`] tells
-//! where to resume.
+//! where to resume (bytes written but not yet recorded are fetched again).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -214,6 +215,109 @@ impl From<StoreError> for CopyError {
     }
 }
 
+/// Writes one recording's content as it arrives, straight from the received pieces, and
+/// records whole chunks in sled in batches.
+///
+/// The rules that keep the store honest: bytes go to the content file first; a chunk's record
+/// (what [`Store::stored_prefix`] resumes from and the cap counts) is written only after its
+/// bytes, by [`ContentWriter::record`], which records every chunk noted since the last call in
+/// one transaction. The cap is checked when a chunk begins ([`ContentWriter::begin_chunk`],
+/// counting the chunks written but not yet recorded) and again, exactly, in that transaction.
+pub struct ContentWriter {
+    store: Store,
+    recording_id: String,
+    path: PathBuf,
+    file: File,
+    /// Chunks whose bytes are in the file but whose records are not: (index, length).
+    unrecorded: Vec<(u64, u32)>,
+    /// Their total length, counted against the cap as growth (an upper bound: a rewritten
+    /// chunk's old length is subtracted only when it is recorded).
+    unrecorded_bytes: u64,
+}
+
+impl ContentWriter {
+    /// Byte offset of chunk `index` in the content file.
+    pub fn chunk_offset(&self, index: u64) -> u64 {
+        index.saturating_mul(self.store.config.chunk_bytes as u64)
+    }
+
+    /// Checks the cap before the first byte of chunk `index`, which will hold `len` bytes:
+    /// fails with [`StoreError::CapReached`], before anything of it is written, when the store
+    /// would pass its cap.
+    pub fn begin_chunk(&self, index: u64, len: usize) -> Result<(), StoreError> {
+        let store = &self.store;
+        let key = chunk_key(&self.recording_id, index);
+        let old_len = match store.chunks.get(&key).map_err(|e| store.sled_error(e))? {
+            Some(old) => chunk_len(&old)? as i64,
+            None => 0,
+        };
+        let used = store.used_bytes()?.saturating_add(self.unrecorded_bytes);
+        super::check_cap(used, len as i64 - old_len, store.config.cap_bytes)?;
+        Ok(())
+    }
+
+    /// Writes `content` at byte `offset` of the content file.
+    pub fn write_at(&self, offset: u64, content: &[u8]) -> Result<(), StoreError> {
+        self.file
+            .write_all_at(content, offset)
+            .map_err(|e| self.store.file_error(&self.path, e))
+    }
+
+    /// Notes that chunk `index` now holds `len` bytes in the file; its record is written by
+    /// the next [`ContentWriter::record`].
+    pub fn chunk_written(&mut self, index: u64, len: usize) {
+        // Chunks are at most `chunk_bytes` long, far below 4 GiB (the record's u32).
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        self.unrecorded.push((index, len));
+        self.unrecorded_bytes += u64::from(len);
+    }
+
+    /// Chunks written but not yet recorded.
+    pub fn unrecorded_chunks(&self) -> usize {
+        self.unrecorded.len()
+    }
+
+    /// Records every chunk written since the last call, in one transaction that checks the cap
+    /// against their exact growth. At the cap nothing is recorded and the error is
+    /// [`StoreError::CapReached`]; the bytes already in the file are then overwritten by the
+    /// next download or trimmed away by [`Store::finish_recording`].
+    pub fn record(&mut self) -> Result<(), StoreError> {
+        if self.unrecorded.is_empty() {
+            return Ok(());
+        }
+        let store = &self.store;
+        let cap = store.config.cap_bytes;
+        let records: Vec<(Vec<u8>, [u8; CHUNK_RECORD_LEN], i64)> = self
+            .unrecorded
+            .iter()
+            .map(|&(index, len)| {
+                let mut record = [0u8; CHUNK_RECORD_LEN];
+                record[0] = CHUNK_FORMAT;
+                record[1..].copy_from_slice(&len.to_be_bytes());
+                (chunk_key(&self.recording_id, index), record, i64::from(len))
+            })
+            .collect();
+        (&store.chunks, &store.meta)
+            .transaction(|(chunks, meta)| {
+                let mut growth = 0i64;
+                for (key, record, new_len) in &records {
+                    let old_len = match chunks.insert(key.as_slice(), &record[..])? {
+                        Some(old) => {
+                            chunk_len(&old).map_err(ConflictableTransactionError::Abort)? as i64
+                        }
+                        None => 0,
+                    };
+                    growth += new_len - old_len;
+                }
+                adjust_usage_tx(meta, growth, cap)
+            })
+            .map_err(|e| store.tx_error(e))?;
+        self.unrecorded.clear();
+        self.unrecorded_bytes = 0;
+        Ok(())
+    }
+}
+
 impl Store {
     /// The metadata record of `recording_id`, if any.
     pub fn recording(&self, recording_id: &str) -> Result<Option<RecordingMeta>, StoreError> {
@@ -358,23 +462,25 @@ impl Store {
     /// Writes (or rewrites) chunk `index` of `recording_id` at byte `index × chunk_bytes` of its
     /// content file, then records it. The cap is checked before anything is written, and again
     /// in the transaction that records the chunk: at the cap this fails with
-    /// [`StoreError::CapReached`] and nothing stored changes.
+    /// [`StoreError::CapReached`] and nothing stored changes. (A download writes through a
+    /// [`ContentWriter`] instead, which records many chunks in one transaction.)
     pub fn write_chunk(
         &self,
         recording_id: &str,
         index: u64,
         content: &[u8],
     ) -> Result<(), StoreError> {
-        check_recording_id(recording_id)?;
-        let key = chunk_key(recording_id, index);
-        let cap = self.config.cap_bytes;
-        let new_len = content.len() as i64;
-        let old_len = match self.chunks.get(&key).map_err(|e| self.sled_error(e))? {
-            Some(old) => chunk_len(&old)? as i64,
-            None => 0,
-        };
-        super::check_cap(self.used_bytes()?, new_len - old_len, cap)?;
+        let mut writer = self.content_writer(recording_id)?;
+        writer.begin_chunk(index, content.len())?;
+        writer.write_at(writer.chunk_offset(index), content)?;
+        writer.chunk_written(index, content.len());
+        writer.record()
+    }
 
+    /// Opens the content file of `recording_id` (mode 0600, created if missing) for a
+    /// [`ContentWriter`].
+    pub fn content_writer(&self, recording_id: &str) -> Result<ContentWriter, StoreError> {
+        check_recording_id(recording_id)?;
         let path = self.content_path(recording_id);
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -383,26 +489,14 @@ impl Store {
             .mode(0o600)
             .open(&path)
             .map_err(|e| self.file_error(&path, e))?;
-        let offset = index.saturating_mul(self.config.chunk_bytes as u64);
-        file.write_all_at(content, offset)
-            .map_err(|e| self.file_error(&path, e))?;
-
-        let mut record = [0u8; CHUNK_RECORD_LEN];
-        record[0] = CHUNK_FORMAT;
-        record[1..].copy_from_slice(&(content.len() as u32).to_be_bytes());
-        (&self.chunks, &self.meta)
-            .transaction(|(chunks, meta)| {
-                let old_len = match chunks.get(&key)? {
-                    Some(old) => {
-                        chunk_len(&old).map_err(ConflictableTransactionError::Abort)? as i64
-                    }
-                    None => 0,
-                };
-                adjust_usage_tx(meta, new_len - old_len, cap)?;
-                chunks.insert(key.as_slice(), &record[..])?;
-                Ok(())
-            })
-            .map_err(|e| self.tx_error(e))
+        Ok(ContentWriter {
+            store: self.clone(),
+            recording_id: recording_id.to_owned(),
+            path,
+            file,
+            unrecorded: Vec::new(),
+            unrecorded_bytes: 0,
+        })
     }
 
     /// Completes a download: drops chunks past `content.chunk_count` (left by an earlier attempt
@@ -1168,5 +1262,72 @@ mod tests {
         assert_eq!(meta.status, RecordingStatus::Partial);
         assert_eq!(store.stored_bytes("r").unwrap(), 0);
         assert_eq!(store.used_bytes().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_content_writer_records_its_chunks_only_when_asked_all_in_one_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = small_store(tmp.path(), 4, u64::MAX);
+        store
+            .begin_recording("w", CallInfo::default(), t0())
+            .unwrap();
+        let mut writer = store.content_writer("w").unwrap();
+        for (index, chunk) in [&b"abcd"[..], b"efgh", b"ij"].into_iter().enumerate() {
+            let index = index as u64;
+            writer.begin_chunk(index, chunk.len()).unwrap();
+            writer.write_at(writer.chunk_offset(index), chunk).unwrap();
+            writer.chunk_written(index, chunk.len());
+        }
+        // The bytes are in the file, but nothing says so yet: a crash here resumes from 0.
+        assert_eq!(writer.unrecorded_chunks(), 3);
+        assert_eq!(store.stored_bytes("w").unwrap(), 0);
+        assert_eq!(store.used_bytes().unwrap(), 0);
+        assert_eq!(store.stored_prefix("w", 4).unwrap().bytes, 0);
+
+        writer.record().unwrap();
+        assert_eq!(writer.unrecorded_chunks(), 0);
+        assert_eq!(store.stored_bytes("w").unwrap(), 10);
+        assert_eq!(store.used_bytes().unwrap(), 10);
+        let prefix = store.stored_prefix("w", 4).unwrap();
+        assert_eq!((prefix.bytes, prefix.next_chunk), (10, 2));
+        assert_eq!(prefix.tail, b"ij");
+
+        // Completing the short chunk replaces its record and counts only the growth.
+        writer.begin_chunk(2, 4).unwrap();
+        writer.write_at(10, b"kl").unwrap();
+        writer.chunk_written(2, 4);
+        writer.record().unwrap();
+        assert_eq!(store.used_bytes().unwrap(), 12);
+        assert_eq!(store.stored_prefix("w", 4).unwrap().bytes, 12);
+    }
+
+    #[test]
+    fn a_content_writer_counts_unrecorded_chunks_against_the_cap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = small_store(tmp.path(), 4, 10);
+        let mut writer = store.content_writer("capped").unwrap();
+        for index in 0..2 {
+            writer.begin_chunk(index, 4).unwrap();
+            writer
+                .write_at(writer.chunk_offset(index), b"abcd")
+                .unwrap();
+            writer.chunk_written(index, 4);
+        }
+        // 8 bytes written, none recorded: a third chunk of 4 would pass the cap of 10.
+        let err = writer.begin_chunk(2, 4).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::CapReached {
+                    used: 8,
+                    cap: 10,
+                    wanted: 4
+                }
+            ),
+            "{err:?}"
+        );
+        writer.begin_chunk(2, 2).unwrap();
+        writer.record().unwrap();
+        assert_eq!(store.used_bytes().unwrap(), 8);
     }
 }
