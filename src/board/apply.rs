@@ -11,13 +11,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use compact_str::CompactString;
 
 use crate::board::metrics::SlaSettings;
 use crate::board::model::{
     Agent, AgentState, Applied, Board, Call, CallCounts, CallDirection, CallSource, CallState,
-    Contribution, Endpoint, FastMap, Interner, NumberEntry, NumberStats, Outcome, PartyState,
-    Queue, RecordingRef, from_index_time, index_time, local_midnight, minute_index,
-    normalize_number,
+    Contribution, Endpoint, FastMap, FixedMs, Interner, NumberEntry, NumberStats, Outcome,
+    PackedSummary, PartyList, PartyState, Queue, RecordingRef, from_index_time, index_time,
+    local_midnight, minute_index, normalize_number,
 };
 use crate::rc::events::{
     self, Direction, EventBody, Notification, PartyStatus, PresenceEvent, TelephonyEvent,
@@ -83,6 +84,16 @@ fn copy_text(slot: &mut Option<Arc<str>>, value: Option<&Arc<str>>) {
 fn update_text(slot: &mut Option<Arc<str>>, value: Option<&Arc<str>>) {
     if value.is_some() {
         copy_text(slot, value);
+    }
+}
+
+/// Like [`update_text`] for a text the call holds inline (its caller's number and name):
+/// copies `value` only when it differs.
+fn update_inline(slot: &mut Option<CompactString>, value: Option<&Arc<str>>) {
+    if let Some(value) = value
+        && slot.as_deref() != Some(&**value)
+    {
+        *slot = Some(CompactString::from(&**value));
     }
 }
 
@@ -728,18 +739,18 @@ impl Board {
         let queue_id = queue_id.map(clean);
         let agent_id = agent_id.map(clean);
         let texts = &mut self.texts;
-        let caller = shared(caller, texts);
-        let caller_name = shared(caller_name, texts);
+        let caller = caller.map(CompactString::from);
+        let caller_name = caller_name.map(CompactString::from);
         let dialed = shared(dialed, texts);
         let queue_id = shared(queue_id, texts);
         let queue_name = shared(queue_name, texts);
         let agent_id = shared(agent_id, texts);
         let agent_name = shared(agent_name, texts);
-        let first_time_caller = self.note_caller(direction, caller.as_ref());
+        let first_time_caller = self.note_caller(direction, caller.as_deref());
         let serial = self.next_serial();
         let mut call = Call {
             id: Arc::from(id),
-            session_id: clean_opt(record.session_id.as_deref()).map(String::into_boxed_str),
+            session_id: clean_opt(record.session_id.as_deref()).map(CompactString::from),
             direction,
             caller,
             caller_name,
@@ -764,10 +775,11 @@ impl Board {
             }),
             first_time_caller,
             changed_at: now,
-            parties: Vec::new(),
-            summaries: Box::default(),
+            parties: PartyList::default(),
             caller_checked: true,
-            source: CallSource::CallLog { talk_ms },
+            source: CallSource::CallLog {
+                talk_ms: FixedMs::new(talk_ms),
+            },
             serial,
         };
         call.outcome = self.outcome_of(&call);
@@ -1155,6 +1167,7 @@ impl Board {
             now.checked_sub_signed(self.config.compact_finished_after)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
         );
+        let mut compacted = false;
         while self
             .to_compact
             .first()
@@ -1165,7 +1178,13 @@ impl Board {
             };
             if let Some(call) = self.calls.get_mut(&id) {
                 compact(call);
+                compacted = true;
             }
+        }
+        if compacted {
+            // The parties held the only other copies of the call's own texts (its caller's
+            // number and name): let the interner drop them.
+            self.texts.sweep_if_grown();
         }
     }
 
@@ -1192,7 +1211,7 @@ impl Board {
     // -----------------------------------------------------------------------------------------
     // The call update pipeline
 
-    fn next_serial(&mut self) -> u64 {
+    fn next_serial(&mut self) -> u32 {
         self.next_serial += 1;
         self.next_serial
     }
@@ -1246,7 +1265,7 @@ impl Board {
             changed |= update_party(&mut call, update, at, &mut self.texts);
         }
         if call.session_id.is_none() {
-            call.session_id = clean_opt(session_id).map(String::into_boxed_str);
+            call.session_id = clean_opt(session_id).map(CompactString::from);
         }
         if !changed {
             let is_new = call.parties.is_empty();
@@ -1374,8 +1393,8 @@ impl Board {
                     .find(|p| p.extension_id.is_some() && p.direction == Some(Direction::Inbound))
             });
             if let Some(p) = source {
-                update_text(&mut call.caller, p.from.phone_number.as_ref());
-                update_text(&mut call.caller_name, p.from.name.as_ref());
+                update_inline(&mut call.caller, p.from.phone_number.as_ref());
+                update_inline(&mut call.caller_name, p.from.name.as_ref());
                 update_text(&mut call.dialed, p.to.phone_number.as_ref());
             }
         } else {
@@ -1390,8 +1409,8 @@ impl Board {
             let callee_number = placing
                 .and_then(|p| p.to.phone_number.as_ref())
                 .or_else(|| callee.and_then(|p| p.to.phone_number.as_ref()));
-            update_text(&mut call.caller, callee_number);
-            update_text(
+            update_inline(&mut call.caller, callee_number);
+            update_inline(
                 &mut call.caller_name,
                 placing.and_then(|p| p.to.name.as_ref()),
             );
@@ -1563,7 +1582,7 @@ impl Board {
 
         if call.caller.is_some() && !call.caller_checked {
             call.caller_checked = true;
-            call.first_time_caller = self.note_caller(call.direction, call.caller.as_ref());
+            call.first_time_caller = self.note_caller(call.direction, call.caller.as_deref());
         }
     }
 
@@ -1639,18 +1658,17 @@ impl Board {
     }
 
     /// Records that a caller number was seen; true if it never was before.
-    fn note_caller(&mut self, direction: CallDirection, caller: Option<&Arc<str>>) -> bool {
+    fn note_caller(&mut self, direction: CallDirection, caller: Option<&str>) -> bool {
         if !matches!(direction, CallDirection::Inbound | CallDirection::Unknown) {
             return false;
         }
         let Some(caller) = caller else {
             return false;
         };
-        if self.known_callers.contains(&**caller) {
+        if !self.known_callers.insert(caller) {
             return false;
         }
-        self.known_callers.insert(Arc::clone(caller));
-        self.new_callers.push(Arc::clone(caller));
+        self.new_callers.push(CompactString::from(caller));
         true
     }
 
@@ -1703,7 +1721,7 @@ impl Board {
         &mut self,
         old: &Contribution,
         new: &Contribution,
-        serial: u64,
+        serial: u32,
         now: DateTime<Utc>,
     ) {
         if let Some((queue_id, bucket)) = &old.queue {
@@ -1837,7 +1855,7 @@ fn new_queue(id: &str, name: Option<&str>, now: DateTime<Utc>) -> Queue {
     }
 }
 
-fn new_call(id: Arc<str>, started_at: DateTime<Utc>, serial: u64, now: DateTime<Utc>) -> Call {
+fn new_call(id: Arc<str>, started_at: DateTime<Utc>, serial: u32, now: DateTime<Utc>) -> Call {
     Call {
         id,
         session_id: None,
@@ -1861,8 +1879,7 @@ fn new_call(id: Arc<str>, started_at: DateTime<Utc>, serial: u64, now: DateTime<
         first_time_caller: false,
         caller_checked: false,
         changed_at: now,
-        parties: Vec::new(),
-        summaries: Box::default(),
+        parties: PartyList::default(),
         source: CallSource::Live,
         serial,
     }
@@ -1877,11 +1894,24 @@ fn compact(call: &mut Call) {
     if call.source != CallSource::Live {
         return;
     }
+    // Sized exactly: collecting through `Option` would reserve room for four and shrink in
+    // place, leaving a hole beside every compacted call that only small allocations can fill.
+    let mut summaries = Vec::with_capacity(call.parties.len());
+    for party in call.parties.iter() {
+        let Some(packed) = PackedSummary::pack(&party.summary()) else {
+            // A party's times lie weeks apart (broken or hostile data): the call keeps its
+            // full form until it ages out.
+            return;
+        };
+        summaries.push(packed);
+    }
     let talk_ms = call.talk_ms(end).unwrap_or(0);
     let hold_ms = call.hold_ms(end).unwrap_or(0);
-    call.summaries = call.parties.iter().map(PartyState::summary).collect();
-    call.parties = Vec::new();
-    call.source = CallSource::Compacted { talk_ms, hold_ms };
+    call.parties = PartyList::Packed(summaries.into_boxed_slice());
+    call.source = CallSource::Compacted {
+        talk_ms: FixedMs::new(talk_ms),
+        hold_ms: FixedMs::new(hold_ms),
+    };
 }
 
 /// Moves a party to `status` at `at`, closing the talk or hold segment it was in.
@@ -1932,8 +1962,6 @@ fn update_party(
             i
         }
         None => {
-            // Calls have a handful of parties: grow one at a time, not by doubling.
-            call.parties.reserve_exact(1);
             call.parties.push(PartyState {
                 id: sanitize(update.id).into(),
                 sequence: 0,

@@ -18,9 +18,11 @@ pub(crate) type FastSet<T> = HashSet<T, FastHash>;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use compact_str::CompactString;
 
 use crate::board::label::{LabelGrammar, ParsedLabel};
 use crate::board::metrics::{SlaSettings, Tally, Window};
+use crate::board::order::RankedSet;
 use crate::rc::events::{Direction, PartyStatus};
 
 /// Campaign name of account numbers that carry no label.
@@ -212,6 +214,114 @@ pub struct PartySummary {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// A [`PartySummary`] as a compacted call holds it: its times as millisecond offsets from the
+/// party's first event, which makes it 64 bytes instead of 104 (one is held per party of every
+/// finished call). The platform's times carry milliseconds, so nothing shown changes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PackedSummary {
+    extension_id: Option<Arc<str>>,
+    status: PartyStatus,
+    /// `first_seen` as Unix milliseconds.
+    first_seen: i64,
+    /// `status_since`, `first_answered_at`, `voicemail_at`, `ended_at` as milliseconds after
+    /// `first_seen` ([`PackedSummary::ABSENT`] for a time not set).
+    offsets: [i32; 4],
+}
+
+impl PackedSummary {
+    const ABSENT: i32 = i32::MIN;
+
+    /// The packed form; `None` when a time lies more than 24 days from the party's first event
+    /// (only broken or hostile data does), so the caller keeps the full form instead.
+    pub fn pack(summary: &PartySummary) -> Option<PackedSummary> {
+        let first_seen = index_time(summary.first_seen);
+        let offset = |at: Option<DateTime<Utc>>| match at {
+            None => Some(Self::ABSENT),
+            Some(at) => i32::try_from(index_time(at) - first_seen)
+                .ok()
+                .filter(|offset| *offset != Self::ABSENT),
+        };
+        Some(PackedSummary {
+            extension_id: summary.extension_id.clone(),
+            status: summary.status.clone(),
+            first_seen,
+            offsets: [
+                offset(Some(summary.status_since))?,
+                offset(summary.first_answered_at)?,
+                offset(summary.voicemail_at)?,
+                offset(summary.ended_at)?,
+            ],
+        })
+    }
+
+    pub fn unpack(&self) -> PartySummary {
+        let at = |offset: i32| {
+            (offset != Self::ABSENT).then(|| from_index_time(self.first_seen + i64::from(offset)))
+        };
+        let [status_since, first_answered_at, voicemail_at, ended_at] = self.offsets.map(at);
+        let first_seen = from_index_time(self.first_seen);
+        PartySummary {
+            extension_id: self.extension_id.clone(),
+            status: self.status.clone(),
+            status_since: status_since.unwrap_or(first_seen),
+            first_seen,
+            first_answered_at,
+            voicemail_at,
+            ended_at,
+        }
+    }
+}
+
+/// A call's parties: with their wire detail while the call can still change, packed to what
+/// the Call detail shows once it is compacted. One field for both keeps `Call` in a smaller
+/// allocation. Reads as a slice of full parties, empty once packed.
+#[derive(Debug, Clone)]
+pub(crate) enum PartyList {
+    Full(Vec<PartyState>),
+    Packed(Box<[PackedSummary]>),
+}
+
+impl Default for PartyList {
+    fn default() -> Self {
+        PartyList::Full(Vec::new())
+    }
+}
+
+impl PartyList {
+    /// Adds a party, growing by one (calls have a handful). A compacted call takes no party
+    /// updates (they are stale, see `Board::apply_party_updates`); were one added, the wire
+    /// detail would replace the packed summaries.
+    pub fn push(&mut self, party: PartyState) {
+        match self {
+            PartyList::Full(parties) => {
+                parties.reserve_exact(1);
+                parties.push(party);
+            }
+            PartyList::Packed(_) => *self = PartyList::Full(vec![party]),
+        }
+    }
+}
+
+impl std::ops::Deref for PartyList {
+    type Target = [PartyState];
+
+    fn deref(&self) -> &[PartyState] {
+        match self {
+            PartyList::Full(parties) => parties,
+            PartyList::Packed(_) => &[],
+        }
+    }
+}
+
+impl std::ops::DerefMut for PartyList {
+    fn deref_mut(&mut self) -> &mut [PartyState] {
+        match self {
+            PartyList::Full(parties) => parties,
+            PartyList::Packed(_) => &mut [],
+        }
+    }
+}
+
 /// Where a call's figures come from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum CallSource {
@@ -219,10 +329,26 @@ pub(crate) enum CallSource {
     Live,
     /// A finished call read from the call log at start: figures are fixed. The log gives talk
     /// plus hold as one number, so hold is unknown (`None`).
-    CallLog { talk_ms: i64 },
+    CallLog { talk_ms: FixedMs },
     /// A finished live call, compacted: its parties are reduced to [`PartySummary`]s and its
     /// talk and hold are fixed at what they were when it ended.
-    Compacted { talk_ms: i64, hold_ms: i64 },
+    Compacted { talk_ms: FixedMs, hold_ms: FixedMs },
+}
+
+/// A finished call's fixed talk or hold time in milliseconds. 32 bits hold 49 days, far beyond
+/// any call, at half the bytes of an `i64` in every call held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FixedMs(u32);
+
+impl FixedMs {
+    /// `millis` clamped to what a call can last (negative spans count as none).
+    pub fn new(millis: i64) -> FixedMs {
+        FixedMs(u32::try_from(millis.max(0)).unwrap_or(u32::MAX))
+    }
+
+    pub fn get(self) -> i64 {
+        i64::from(self.0)
+    }
 }
 
 /// The counters a call adds to the tallies, computed before and after each change so the
@@ -352,6 +478,54 @@ impl Interner {
     }
 }
 
+/// Caller numbers seen before, for the first-time-caller count. An E.164 number (`+` and 1–15
+/// digits, the first not zero: every caller number the platform sends) is held as the integer
+/// its digits spell, 8 bytes and exact, since no two such texts spell the same integer;
+/// anything else (extension numbers, `anonymous`) as text.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallerSet {
+    numbers: FastSet<u64>,
+    others: FastSet<CompactString>,
+}
+
+impl CallerSet {
+    /// Adds `caller`; false if it was already there.
+    pub fn insert(&mut self, caller: &str) -> bool {
+        match e164_digits(caller) {
+            Some(number) => self.numbers.insert(number),
+            None if self.others.contains(caller) => false,
+            None => self.others.insert(CompactString::from(caller)),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn contains(&self, caller: &str) -> bool {
+        match e164_digits(caller) {
+            Some(number) => self.numbers.contains(&number),
+            None => self.others.contains(caller),
+        }
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for CallerSet {
+    fn from_iter<I: IntoIterator<Item = S>>(callers: I) -> CallerSet {
+        let mut set = CallerSet::default();
+        for caller in callers {
+            set.insert(caller.as_ref());
+        }
+        set
+    }
+}
+
+/// The integer an E.164 number's digits spell: `+`, then 1–15 digits, the first not zero.
+fn e164_digits(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+')?;
+    let well_formed = (1..=15).contains(&digits.len())
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    well_formed.then(|| digits.parse().ok()).flatten()
+}
+
 /// The day and minute a contribution is counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Bucket {
@@ -359,17 +533,20 @@ pub(crate) struct Bucket {
     pub minute: i64,
 }
 
-/// One call (one telephony session). Texts are shared (`Arc<str>`) with the board's other
-/// copies of the same value; `as_deref()` reads them as `&str`.
+/// One call (one telephony session). Texts that many calls repeat (queue, agent, dialled
+/// number) are shared (`Arc<str>`) with the board's other copies of the same value; the texts
+/// of the call's own (session id, caller number and name) are held inline up to 24 bytes
+/// ([`CompactString`]), so a finished call keeps no allocation for them. `as_deref()` reads
+/// either as `&str`.
 #[derive(Debug, Clone)]
 pub struct Call {
     /// The platform's `telephonySessionId`.
     pub id: Arc<str>,
-    pub session_id: Option<Box<str>>,
+    pub session_id: Option<CompactString>,
     pub direction: CallDirection,
     /// The caller's number for inbound; the dialled party for outbound.
-    pub caller: Option<Arc<str>>,
-    pub caller_name: Option<Arc<str>>,
+    pub caller: Option<CompactString>,
+    pub caller_name: Option<CompactString>,
     /// The account number an inbound caller dialled (the CTN).
     pub dialed: Option<Arc<str>>,
     /// The first queue the call entered.
@@ -396,15 +573,14 @@ pub struct Call {
     pub first_time_caller: bool,
     /// `now` of the last change to this call, for marking changed rows.
     pub changed_at: DateTime<Utc>,
-    /// The parties with their wire detail; empty once the call is compacted.
-    pub(crate) parties: Vec<PartyState>,
-    /// What a compacted call keeps of its parties (empty before).
-    pub(crate) summaries: Box<[PartySummary]>,
+    /// The parties with their wire detail, or what a compacted call keeps of them.
+    pub(crate) parties: PartyList,
     /// The first-time-caller check ran (it runs once, when the caller number is first known).
     pub(crate) caller_checked: bool,
     pub(crate) source: CallSource,
-    /// Unique per call held; orders waiting calls with equal queue times.
-    pub(crate) serial: u64,
+    /// Unique per call held; orders waiting calls with equal queue times. 32 bits are four
+    /// billion calls in one process, and keep `Call` within its byte budget.
+    pub(crate) serial: u32,
 }
 
 impl Call {
@@ -421,10 +597,9 @@ impl Call {
 
     /// What the Call detail's timeline shows of each party, for live and finished calls alike.
     pub fn party_summaries(&self) -> Vec<PartySummary> {
-        if self.parties.is_empty() {
-            self.summaries.to_vec()
-        } else {
-            self.parties.iter().map(PartyState::summary).collect()
+        match &self.parties {
+            PartyList::Full(parties) => parties.iter().map(PartyState::summary).collect(),
+            PartyList::Packed(summaries) => summaries.iter().map(PackedSummary::unpack).collect(),
         }
     }
 
@@ -448,7 +623,7 @@ impl Call {
         self.answered_at?;
         match self.source {
             CallSource::CallLog { talk_ms } | CallSource::Compacted { talk_ms, .. } => {
-                Some(talk_ms)
+                Some(talk_ms.get())
             }
             CallSource::Live => Some(self.segment_sum(now, PartyStatus::Answered)),
         }
@@ -460,7 +635,7 @@ impl Call {
         self.answered_at?;
         match self.source {
             CallSource::CallLog { .. } => None,
-            CallSource::Compacted { hold_ms, .. } => Some(hold_ms),
+            CallSource::Compacted { hold_ms, .. } => Some(hold_ms.get()),
             CallSource::Live => Some(self.segment_sum(now, PartyStatus::Hold)),
         }
     }
@@ -501,7 +676,7 @@ pub struct Queue {
     pub changed_at: DateTime<Utc>,
     pub(crate) series: Series,
     /// Waiting calls: (queued at, call serial).
-    pub(crate) waiting: BTreeSet<(DateTime<Utc>, u64)>,
+    pub(crate) waiting: BTreeSet<(DateTime<Utc>, u32)>,
 }
 
 /// An agent's state for the queue figures.
@@ -716,7 +891,47 @@ pub struct NumberRow {
 /// Calls ordered by a time, then id: (time as [`index_time`], id). The time is kept as Unix
 /// milliseconds because an `i64` beside the id makes an entry 24 bytes where a `DateTime`
 /// (12 bytes, padded) makes it 32, and every call held has one or two entries.
-pub(crate) type TimeIndex = BTreeSet<(i64, Arc<str>)>;
+///
+/// Held in sorted blocks ([`RankedSet`]) rather than a `BTreeSet`: calls start and end in time
+/// order, so entries are appended, which leaves a B-tree's leaves a little over half full (about
+/// 47 bytes an entry) and these blocks full (24 bytes an entry).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TimeIndex {
+    entries: RankedSet<(i64, Arc<str>)>,
+}
+
+impl TimeIndex {
+    pub fn new() -> TimeIndex {
+        TimeIndex::default()
+    }
+
+    /// Adds the entry; false if it was already there.
+    pub fn insert(&mut self, entry: (i64, Arc<str>)) -> bool {
+        self.entries.insert_unique(entry)
+    }
+
+    /// Removes the entry; false if it was not there.
+    pub fn remove(&mut self, entry: &(i64, Arc<str>)) -> bool {
+        self.entries.remove_by(|held| held.cmp(entry)).is_some()
+    }
+
+    pub fn first(&self) -> Option<&(i64, Arc<str>)> {
+        self.entries.first()
+    }
+
+    pub fn pop_first(&mut self) -> Option<(i64, Arc<str>)> {
+        self.entries.pop_first()
+    }
+
+    /// The entries, earliest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &(i64, Arc<str>)> + '_ {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
 
 /// A time as a [`TimeIndex`] key: Unix milliseconds (the platform's times have no finer part).
 pub(crate) fn index_time(at: DateTime<Utc>) -> i64 {
@@ -752,8 +967,8 @@ pub struct Board {
     /// Phone-number id → E.164 number.
     pub(crate) book_ids: HashMap<String, String>,
     pub(crate) number_stats: FastMap<String, NumberStats>,
-    pub(crate) known_callers: FastSet<Arc<str>>,
-    pub(crate) new_callers: Vec<Arc<str>>,
+    pub(crate) known_callers: CallerSet,
+    pub(crate) new_callers: Vec<CompactString>,
     /// The shared copies of texts held in many places.
     pub(crate) texts: Interner,
     pub(crate) today: Option<NaiveDate>,
@@ -765,7 +980,7 @@ pub struct Board {
     /// Nothing is due to be compacted, aged out or forgotten before this (see `age_out`).
     pub(crate) next_housekeeping: DateTime<Utc>,
     pub(crate) revision: u64,
-    pub(crate) next_serial: u64,
+    pub(crate) next_serial: u32,
     pub(crate) stale_events: u64,
     /// Live calls in the Calls view's order, kept by `finish_call_update` (`board::order`).
     pub(crate) live_order: crate::board::order::LiveOrder,
@@ -789,10 +1004,7 @@ impl Board {
             book: HashMap::new(),
             book_ids: HashMap::new(),
             number_stats: Default::default(),
-            known_callers: known_callers
-                .into_iter()
-                .map(|caller| Arc::from(caller.as_str()))
-                .collect(),
+            known_callers: known_callers.into_iter().collect(),
             new_callers: Vec::new(),
             texts: Interner::default(),
             today: None,

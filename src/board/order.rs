@@ -84,7 +84,7 @@ pub struct LiveKey {
     pub rank: u8,
     pub since: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
-    pub serial: u64,
+    pub serial: u32,
 }
 
 impl LiveKey {
@@ -104,7 +104,7 @@ impl LiveKey {
 pub struct LiveOrder {
     entries: RankedSet<(LiveKey, Arc<str>)>,
     /// Serial → the key the call is filed under, to find it again when it changes.
-    placed: HashMap<u64, LiveKey>,
+    placed: HashMap<u32, LiveKey>,
 }
 
 impl LiveOrder {
@@ -184,7 +184,8 @@ impl Board {
     }
 }
 
-/// Blocks longer than this split in two.
+/// The most entries a block holds; a full block splits in two when an entry goes into its
+/// middle.
 const MAX_BLOCK: usize = 512;
 /// A block shorter than this merges with a neighbour when the two fit in one.
 const MIN_BLOCK: usize = MAX_BLOCK / 4;
@@ -210,22 +211,47 @@ impl<T> Default for RankedSet<T> {
 impl<T: Ord> RankedSet<T> {
     pub fn insert(&mut self, item: T) {
         self.len += 1;
-        if self.blocks.is_empty() {
-            self.blocks.push(vec![item]);
+        let Some(last_block) = self.blocks.len().checked_sub(1) else {
+            self.blocks.push(new_block(item));
             return;
-        }
+        };
         let b = self
             .blocks
             .partition_point(|block| block.last().is_some_and(|last| *last < item))
-            .min(self.blocks.len() - 1);
+            .min(last_block);
         let block = &mut self.blocks[b];
         let at = block.partition_point(|x| *x < item);
-        block.insert(at, item);
-        if block.len() > MAX_BLOCK {
-            let upper = block.split_off(block.len() / 2);
+        if block.len() < MAX_BLOCK {
+            block.insert(at, item);
+        } else if b == last_block && at == MAX_BLOCK {
+            // Appending to a full last block (time indexes grow this way): a new block, so the
+            // full one stays full and no block ever holds room for more than MAX_BLOCK.
+            self.blocks.push(new_block(item));
+        } else {
+            let mut upper = block.split_off(MAX_BLOCK / 2);
+            match at.checked_sub(MAX_BLOCK / 2) {
+                Some(upper_at) => upper.insert(upper_at, item),
+                None => block.insert(at, item),
+            }
             self.blocks.insert(b + 1, upper);
         }
     }
+
+    /// Inserts `item` unless an equal one is held; true if it was inserted (a set's insert).
+    pub fn insert_unique(&mut self, item: T) -> bool {
+        if self.find(|x| x.cmp(&item)).is_some() {
+            return false;
+        }
+        self.insert(item);
+        true
+    }
+}
+
+/// A block holding `item`, with room for a full block (so it never reallocates).
+fn new_block<T>(item: T) -> Vec<T> {
+    let mut block = Vec::with_capacity(MAX_BLOCK);
+    block.push(item);
+    block
 }
 
 impl<T> RankedSet<T> {
@@ -248,6 +274,24 @@ impl<T> RankedSet<T> {
         });
         let block = self.blocks.get(b)?;
         block.binary_search_by(&probe).ok().map(|at| (b, at))
+    }
+
+    /// The first item.
+    pub fn first(&self) -> Option<&T> {
+        self.blocks.first().and_then(|block| block.first())
+    }
+
+    /// Removes and returns the first item.
+    pub fn pop_first(&mut self) -> Option<T> {
+        let first = self.blocks.first_mut()?;
+        let item = first.remove(0);
+        self.len -= 1;
+        if first.is_empty() {
+            self.blocks.remove(0);
+        } else if first.len() < MIN_BLOCK {
+            self.merge_small(0);
+        }
+        Some(item)
     }
 
     /// Removes and returns the item `probe` finds.
@@ -309,7 +353,7 @@ impl<T> RankedSet<T> {
             .flat_map(move |(n, block)| block[if n == 0 { at } else { 0 }..].iter())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
         self.blocks.iter().flatten()
     }
 }
@@ -352,6 +396,36 @@ mod tests {
         assert!(set.blocks.len() <= 4, "{} blocks left", set.blocks.len());
         assert_eq!(set.rank_by(|x| x.cmp(&4_990)), Some(499));
         assert!(set.iter_from(498).copied().eq([4_980, 4_990]));
+    }
+
+    #[test]
+    fn appended_items_fill_their_blocks_and_pop_in_order() {
+        let n = 3 * MAX_BLOCK as u32 + 7;
+        let mut set = set_of(0..n);
+        // Appending (how calls enter the time indexes) leaves every block but the last full,
+        // with no room held beyond a full block: that is the index's memory per entry.
+        assert_eq!(set.blocks.len(), 4);
+        assert!(
+            set.blocks[..3]
+                .iter()
+                .all(|b| b.len() == MAX_BLOCK && b.capacity() == MAX_BLOCK)
+        );
+        for i in 0..n {
+            assert_eq!(set.first(), Some(&i));
+            assert_eq!(set.pop_first(), Some(i));
+            assert_eq!(set.len(), (n - i - 1) as usize);
+        }
+        assert_eq!(set.pop_first(), None);
+        assert!(set.blocks.is_empty());
+    }
+
+    #[test]
+    fn insert_unique_keeps_one_of_equal_items() {
+        let mut set = set_of([10, 20, 30]);
+        assert!(!set.insert_unique(20));
+        assert!(set.insert_unique(25));
+        assert!(set.iter().copied().eq([10, 20, 25, 30]));
+        assert!(set.iter().rev().copied().eq([30, 25, 20, 10]));
     }
 
     // -----------------------------------------------------------------------------------------
