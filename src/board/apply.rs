@@ -197,15 +197,21 @@ impl Board {
     /// Applies one parsed notification (telephony or presence). The envelope `timestamp`
     /// stands in for a missing `eventTime`, and `now` for both.
     pub fn apply_notification(&mut self, note: &Notification<'_>, now: DateTime<Utc>) -> Applied {
-        self.tick(now);
+        // Each branch moves the board to `now` once (`apply_presence` does so itself).
         let envelope_time = note.timestamp.as_deref();
         match &note.body {
-            EventBody::Telephony(ev) => self.apply_telephony_at(ev, envelope_time, now),
+            EventBody::Telephony(ev) => {
+                self.tick(now);
+                self.apply_telephony_at(ev, envelope_time, now)
+            }
             EventBody::Presence(ev) => {
                 let at = envelope_time.and_then(parse_timestamp).unwrap_or(now);
                 self.apply_presence(ev, at, now)
             }
-            EventBody::Other => Applied::Ignored,
+            EventBody::Other => {
+                self.tick(now);
+                Applied::Ignored
+            }
         }
     }
 
@@ -225,16 +231,17 @@ impl Board {
 
     /// Applies one telephony-session event body.
     pub fn apply_telephony(&mut self, ev: &TelephonyEvent<'_>, now: DateTime<Utc>) -> Applied {
+        self.tick(now);
         self.apply_telephony_at(ev, None, now)
     }
 
+    /// Applies a telephony body to a board its caller has already moved to `now` (`tick`).
     fn apply_telephony_at<'e>(
         &mut self,
         ev: &'e TelephonyEvent<'_>,
         envelope_time: Option<&str>,
         now: DateTime<Utc>,
     ) -> Applied {
-        self.tick(now);
         let Some(session) = ev.telephony_session_id.as_deref().filter(|s| !s.is_empty()) else {
             return Applied::Ignored;
         };
