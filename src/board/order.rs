@@ -12,12 +12,11 @@
 //! every call. `Board::finish_call_update` calls [`LiveOrder::place`] after every change to a
 //! call and ageing out calls [`LiveOrder::remove`]; nothing else moves a call.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::board::model::{Board, Call, CallState};
+use crate::board::model::{Board, Call, CallState, FastMap};
 
 /// When the call entered its current state, as far as the board can tell.
 pub fn state_since(call: &Call) -> DateTime<Utc> {
@@ -103,8 +102,9 @@ impl LiveKey {
 #[derive(Debug, Clone, Default)]
 pub struct LiveOrder {
     entries: RankedSet<(LiveKey, Arc<str>)>,
-    /// Serial → the key the call is filed under, to find it again when it changes.
-    placed: HashMap<u32, LiveKey>,
+    /// Serial → the key the call is filed under, to find it again when it changes (looked up on
+    /// every event, hence the fast hasher).
+    placed: FastMap<u32, LiveKey>,
 }
 
 impl LiveOrder {
