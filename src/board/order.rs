@@ -98,10 +98,15 @@ impl LiveKey {
     }
 }
 
+/// Entries a block of the live order holds at most. Smaller than the time indexes' blocks: a
+/// call changing state moves within and between blocks on most events, and each move shifts
+/// half a block, while the order holds only the live calls, so its rank walks stay short.
+const LIVE_ORDER_BLOCK: usize = 64;
+
 /// Live calls in display order, with their ids.
 #[derive(Debug, Clone, Default)]
 pub struct LiveOrder {
-    entries: RankedSet<(LiveKey, Arc<str>)>,
+    entries: RankedSet<(LiveKey, Arc<str>), LIVE_ORDER_BLOCK>,
     /// Serial → the key the call is filed under, to find it again when it changes (looked up on
     /// every event, hence the fast hasher).
     placed: FastMap<u32, LiveKey>,
@@ -184,22 +189,26 @@ impl Board {
     }
 }
 
-/// The most entries a block holds; a full block splits in two when an entry goes into its
-/// middle.
-const MAX_BLOCK: usize = 512;
-/// A block shorter than this merges with a neighbour when the two fit in one.
-const MIN_BLOCK: usize = MAX_BLOCK / 4;
+/// The block size of the time indexes: they change by appending and popping the oldest, so
+/// large blocks cost no shifting there and keep the per-entry memory low.
+pub const TIME_INDEX_BLOCK: usize = 512;
 
 /// A sorted multiset in blocks: O(log n + block) insert and remove, O(n / block) rank and
 /// index. Items are found with a comparison closure, so entries can carry data (an id) that the
 /// order ignores.
+///
+/// `MAX_BLOCK` is the most entries a block holds; a full block splits in two when an entry goes
+/// into its middle, and a block shorter than a quarter of it merges with a neighbour when the
+/// two fit in one. Inserting into or removing from the middle shifts half a block, so a set
+/// that changes in the middle wants small blocks; one that only grows at the end and shrinks
+/// at the start can afford large ones.
 #[derive(Debug, Clone)]
-pub struct RankedSet<T> {
+pub struct RankedSet<T, const MAX_BLOCK: usize = TIME_INDEX_BLOCK> {
     blocks: Vec<Vec<T>>,
     len: usize,
 }
 
-impl<T> Default for RankedSet<T> {
+impl<T, const MAX_BLOCK: usize> Default for RankedSet<T, MAX_BLOCK> {
     fn default() -> Self {
         RankedSet {
             blocks: Vec::new(),
@@ -208,11 +217,11 @@ impl<T> Default for RankedSet<T> {
     }
 }
 
-impl<T: Ord> RankedSet<T> {
+impl<T: Ord, const MAX_BLOCK: usize> RankedSet<T, MAX_BLOCK> {
     pub fn insert(&mut self, item: T) {
         self.len += 1;
         let Some(last_block) = self.blocks.len().checked_sub(1) else {
-            self.blocks.push(new_block(item));
+            self.blocks.push(Self::new_block(item));
             return;
         };
         let b = self
@@ -226,7 +235,7 @@ impl<T: Ord> RankedSet<T> {
         } else if b == last_block && at == MAX_BLOCK {
             // Appending to a full last block (time indexes grow this way): a new block, so the
             // full one stays full and no block ever holds room for more than MAX_BLOCK.
-            self.blocks.push(new_block(item));
+            self.blocks.push(Self::new_block(item));
         } else {
             let mut upper = block.split_off(MAX_BLOCK / 2);
             match at.checked_sub(MAX_BLOCK / 2) {
@@ -247,14 +256,17 @@ impl<T: Ord> RankedSet<T> {
     }
 }
 
-/// A block holding `item`, with room for a full block (so it never reallocates).
-fn new_block<T>(item: T) -> Vec<T> {
-    let mut block = Vec::with_capacity(MAX_BLOCK);
-    block.push(item);
-    block
-}
+impl<T, const MAX_BLOCK: usize> RankedSet<T, MAX_BLOCK> {
+    /// A block shorter than this merges with a neighbour when the two fit in one.
+    const MIN_BLOCK: usize = MAX_BLOCK / 4;
 
-impl<T> RankedSet<T> {
+    /// A block holding `item`, with room for a full block (so it never reallocates).
+    fn new_block(item: T) -> Vec<T> {
+        let mut block = Vec::with_capacity(MAX_BLOCK);
+        block.push(item);
+        block
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -288,7 +300,7 @@ impl<T> RankedSet<T> {
         self.len -= 1;
         if first.is_empty() {
             self.blocks.remove(0);
-        } else if first.len() < MIN_BLOCK {
+        } else if first.len() < Self::MIN_BLOCK {
             self.merge_small(0);
         }
         Some(item)
@@ -301,7 +313,7 @@ impl<T> RankedSet<T> {
         self.len -= 1;
         if self.blocks[b].is_empty() {
             self.blocks.remove(b);
-        } else if self.blocks[b].len() < MIN_BLOCK {
+        } else if self.blocks[b].len() < Self::MIN_BLOCK {
             self.merge_small(b);
         }
         Some(item)
@@ -362,7 +374,9 @@ impl<T> RankedSet<T> {
 mod tests {
     use super::*;
 
-    fn set_of(items: impl IntoIterator<Item = u32>) -> RankedSet<u32> {
+    fn set_of<const MAX_BLOCK: usize>(
+        items: impl IntoIterator<Item = u32>,
+    ) -> RankedSet<u32, MAX_BLOCK> {
         let mut set = RankedSet::default();
         for item in items {
             set.insert(item);
@@ -372,9 +386,18 @@ mod tests {
 
     #[test]
     fn ranked_set_keeps_order_across_splits_and_merges() {
+        keeps_order_across_splits_and_merges::<TIME_INDEX_BLOCK>();
+    }
+
+    #[test]
+    fn ranked_set_with_live_order_blocks_keeps_order_across_splits_and_merges() {
+        keeps_order_across_splits_and_merges::<LIVE_ORDER_BLOCK>();
+    }
+
+    fn keeps_order_across_splits_and_merges<const MAX_BLOCK: usize>() {
         // A scrambled permutation, so blocks split in the middle and at both ends.
         let n = 5_000u32;
-        let mut set = set_of((0..n).map(|i| (i * 7_919) % n));
+        let mut set: RankedSet<u32, MAX_BLOCK> = set_of((0..n).map(|i| (i * 7_919) % n));
         assert_eq!(set.len(), n as usize);
         assert!(set.blocks.len() > 10, "splits happened");
         assert!(set.iter().copied().eq(0..n));
@@ -393,15 +416,22 @@ mod tests {
         assert!(set.iter().copied().eq((0..n).step_by(10)));
         assert_eq!(set.len(), 500);
         assert!(set.blocks.iter().all(|b| !b.is_empty()));
-        assert!(set.blocks.len() <= 4, "{} blocks left", set.blocks.len());
+        // 500 items left: merges keep every block but the odd one at least a quarter full.
+        let most_blocks = 500 / (MAX_BLOCK / 4) + 1;
+        assert!(
+            set.blocks.len() <= most_blocks,
+            "{} blocks left",
+            set.blocks.len()
+        );
         assert_eq!(set.rank_by(|x| x.cmp(&4_990)), Some(499));
         assert!(set.iter_from(498).copied().eq([4_980, 4_990]));
     }
 
     #[test]
     fn appended_items_fill_their_blocks_and_pop_in_order() {
+        const MAX_BLOCK: usize = TIME_INDEX_BLOCK;
         let n = 3 * MAX_BLOCK as u32 + 7;
-        let mut set = set_of(0..n);
+        let mut set: RankedSet<u32> = set_of(0..n);
         // Appending (how calls enter the time indexes) leaves every block but the last full,
         // with no room held beyond a full block: that is the index's memory per entry.
         assert_eq!(set.blocks.len(), 4);
@@ -421,7 +451,7 @@ mod tests {
 
     #[test]
     fn insert_unique_keeps_one_of_equal_items() {
-        let mut set = set_of([10, 20, 30]);
+        let mut set: RankedSet<u32> = set_of([10, 20, 30]);
         assert!(!set.insert_unique(20));
         assert!(set.insert_unique(25));
         assert!(set.iter().copied().eq([10, 20, 25, 30]));
