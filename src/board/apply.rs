@@ -49,18 +49,6 @@ fn clean_opt(s: Option<&str>) -> Option<String> {
     s.map(clean).filter(|s| !s.is_empty())
 }
 
-/// Stores `value` (already sanitised) in `slot` if it is non-empty and differs; allocates only
-/// then. Returns whether the slot changed.
-fn set_text(slot: &mut Option<String>, value: Option<&str>) -> bool {
-    match value {
-        Some(v) if !v.is_empty() && slot.as_deref() != Some(v) => {
-            *slot = Some(v.to_owned());
-            true
-        }
-        _ => false,
-    }
-}
-
 /// Stores the shared copy of `value` (already sanitised) in `slot` if it is non-empty and
 /// differs; looks it up in the interner only then. Returns whether the slot changed.
 fn set_shared(slot: &mut Option<Arc<str>>, value: Option<&str>, texts: &mut Interner) -> bool {
@@ -386,7 +374,7 @@ impl Board {
             (&mut agent.telephony_status, input.telephony_status),
         ] {
             if let Some(value) = value.filter(|v| slot.as_deref() != Some(*v)) {
-                changed |= set_text(slot, Some(&sanitize(value)));
+                changed |= set_shared(slot, Some(&sanitize(value)), &mut self.texts);
             }
         }
         if input.accept_queue_calls.is_some()

@@ -706,12 +706,13 @@ pub struct Agent {
     pub id: String,
     pub name: Option<String>,
     pub extension_number: Option<String>,
-    /// `Available`, `Busy`, `Offline`.
-    pub presence_status: Option<String>,
-    pub user_status: Option<String>,
-    pub dnd_status: Option<String>,
+    /// `Available`, `Busy`, `Offline`. The statuses are a handful of words shared with the
+    /// board's other texts ([`Interner`]), so a presence event allocates none.
+    pub presence_status: Option<Arc<str>>,
+    pub user_status: Option<Arc<str>>,
+    pub dnd_status: Option<Arc<str>>,
     /// `NoCall`, `Ringing`, `CallConnected`, `OnHold`, `ParkedCall`.
-    pub telephony_status: Option<String>,
+    pub telephony_status: Option<Arc<str>>,
     pub accept_queue_calls: Option<bool>,
     pub state: AgentState,
     /// When `state` last changed: the agent's time in state is `now − state_since`.
