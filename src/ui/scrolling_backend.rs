@@ -24,9 +24,13 @@ use ratatui::layout::{Position, Rect, Size};
 /// the rows between by one line; a frame carrying a few events moves them by a few.
 const MAX_SHIFT: u16 = 10;
 
-/// A scroll is sent only when it spares at least this many rows: it costs about 20 bytes, a row
-/// of the Calls table about 60–200.
-const MIN_SAVED_ROWS: usize = 3;
+/// Each row is fingerprinted in this many runs of cells, so a row that moved and whose timer
+/// ticked in the same frame still counts as mostly moved.
+pub const ROW_CHUNKS: usize = 8;
+
+/// A scroll is sent only when it spares at least three rows' worth of chunks: it costs about
+/// 20 bytes, a row of the Calls table about 60–200.
+const MIN_SAVED_CHUNKS: usize = 3 * ROW_CHUNKS;
 
 /// Several blocks can move in one frame (one call leaves a group, another joins one); each pass
 /// moves one block.
@@ -41,26 +45,38 @@ pub struct RowScroll {
     pub bottom: u16,
     /// Lines moved: positive moves the region's content up (SU), negative down (SD).
     pub shift: i16,
-    /// Rows that no longer need rewriting once the region is scrolled.
-    pub saved_rows: usize,
+    /// Chunks of rows (see [`ROW_CHUNKS`]) that no longer need rewriting once it is scrolled.
+    pub saved_chunks: usize,
 }
 
-/// Finds the vertical move that spares the most row rewrites, given one hash per row of what the
-/// terminal shows (`screen`) and of the frame wanted (`next`); `blank` is the hash of a row of
-/// default cells, which is what scrolled-in rows hold. Pure, so it is tested on its own.
+/// Finds the vertical move that spares the most rewriting, given fingerprints of what the
+/// terminal shows (`screen`) and of the frame wanted (`next`): `chunks_per_row` hashes per row,
+/// each of a run of cells, so a row whose timer ticked still matches in its other chunks. `blank`
+/// holds one row's fingerprints of default cells, which is what scrolled-in rows show. Savings
+/// are counted in chunks. Pure, so it is tested on its own.
 ///
-/// For each shift `k` every row `r` scores +1 when `next[r]` differs from `screen[r]` but equals
-/// `screen[r + k]` (a row the move spares) and −1 when it is the other way round (a row the move
-/// would spoil); the best run of rows is the maximum-sum run. Its exact saving then counts the
-/// rows the scroll blanks as well.
+/// For each shift `k` every row `r` scores the chunks of `next[r]` that `screen[r + k]` matches
+/// minus those `screen[r]` matches; the best run of rows is the maximum-sum run. Its exact saving
+/// then counts the rows the scroll blanks as well.
 pub fn plan_scroll(
     screen: &[u64],
     next: &[u64],
-    blank: u64,
+    chunks_per_row: usize,
+    blank: &[u64],
     max_shift: u16,
-    min_saved_rows: usize,
+    min_saved_chunks: usize,
 ) -> Option<RowScroll> {
-    let height = screen.len().min(next.len());
+    let chunks = chunks_per_row.max(1);
+    let height = screen.len().min(next.len()) / chunks;
+    let row = |r: usize| r * chunks..(r + 1) * chunks;
+    // Chunks of next row `r` that the row fingerprinted by `shown` already shows.
+    let matching = |r: usize, shown: &[u64]| -> usize {
+        next[row(r)]
+            .iter()
+            .zip(shown)
+            .filter(|(a, b)| a == b)
+            .count()
+    };
     let mut best: Option<RowScroll> = None;
     let max_shift = usize::from(max_shift).min(height.saturating_sub(1));
     for magnitude in 1..=max_shift {
@@ -73,9 +89,9 @@ pub fn plan_scroll(
             };
             let source = |r: usize| if up { r + magnitude } else { r - magnitude };
             let gain = |r: usize| -> i64 {
-                let spared = next[r] != screen[r] && next[r] == screen[source(r)];
-                let spoiled = next[r] == screen[r] && next[r] != screen[source(r)];
-                i64::from(spared) - i64::from(spoiled)
+                let moved = matching(r, &screen[row(source(r))]);
+                let in_place = matching(r, &screen[row(r)]);
+                moved as i64 - in_place as i64
             };
             let Some((run_start, run_end)) = best_run(first, end, gain) else {
                 continue;
@@ -85,14 +101,30 @@ pub fn plan_scroll(
             } else {
                 (run_start - magnitude, run_end)
             };
-            let saved = saving(screen, next, blank, top, bottom, magnitude, up);
-            if saved >= min_saved_rows && best.is_none_or(|b| saved > b.saved_rows) {
+            // What each row of the region shows after the scroll.
+            let after = |r: usize| -> &[u64] {
+                let moved_in = if up {
+                    r + magnitude < bottom
+                } else {
+                    r >= top + magnitude
+                };
+                if moved_in {
+                    &screen[row(source(r))]
+                } else {
+                    blank
+                }
+            };
+            let saved: i64 = (top..bottom)
+                .map(|r| matching(r, after(r)) as i64 - matching(r, &screen[row(r)]) as i64)
+                .sum();
+            let saved = usize::try_from(saved).unwrap_or(0);
+            if saved >= min_saved_chunks && best.is_none_or(|b| saved > b.saved_chunks) {
                 let shift = magnitude as i16;
                 best = Some(RowScroll {
                     top: top as u16,
                     bottom: bottom as u16,
                     shift: if up { shift } else { -shift },
-                    saved_rows: saved,
+                    saved_chunks: saved,
                 });
             }
         }
@@ -118,37 +150,6 @@ fn best_run(first: usize, end: usize, gain: impl Fn(usize) -> i64) -> Option<(us
     best.map(|(_, start, end)| (start, end))
 }
 
-/// Rows of `[top, bottom)` that differ from `next` before the scroll, minus those that still
-/// differ after it (moved rows compared with their source, scrolled-in rows with a blank row).
-fn saving(
-    screen: &[u64],
-    next: &[u64],
-    blank: u64,
-    top: usize,
-    bottom: usize,
-    magnitude: usize,
-    up: bool,
-) -> usize {
-    let mut before = 0usize;
-    let mut after = 0usize;
-    for r in top..bottom {
-        before += usize::from(next[r] != screen[r]);
-        let shown = if up {
-            if r + magnitude < bottom {
-                screen[r + magnitude]
-            } else {
-                blank
-            }
-        } else if r >= top + magnitude {
-            screen[r - magnitude]
-        } else {
-            blank
-        };
-        after += usize::from(next[r] != shown);
-    }
-    before.saturating_sub(after)
-}
-
 /// Wraps a backend that writes escape sequences (`CrosstermBackend<Stdout>` in the app) and
 /// scrolls moved rows instead of rewriting them. Writes through [`Write`] go straight to the
 /// inner backend, so the app's synchronized-update markers and OSC 52 still work.
@@ -157,8 +158,8 @@ pub struct ScrollingBackend<B> {
     inner: B,
     /// What the terminal shows.
     screen: Buffer,
-    /// One hash per row of `screen`.
-    screen_hashes: Vec<u64>,
+    /// [`ROW_CHUNKS`] fingerprints per row of `screen`.
+    screen_prints: Vec<u64>,
     /// The frame being built; kept between draws so its cells are not reallocated each time.
     next: Buffer,
     /// Scrolls sent since construction, for tests and diagnostics.
@@ -176,12 +177,12 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
     pub fn with_size(inner: B, size: Size) -> Self {
         let area = Rect::new(0, 0, size.width, size.height);
         let screen = Buffer::empty(area);
-        let screen_hashes = row_hashes(&screen);
+        let screen_prints = fingerprints(&screen);
         Self {
             inner,
             next: screen.clone(),
             screen,
-            screen_hashes,
+            screen_prints,
             scrolls_sent: 0,
         }
     }
@@ -211,7 +212,7 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
         let area = Rect::new(0, 0, size.width, size.height);
         self.screen = Buffer::empty(area);
         self.next = self.screen.clone();
-        self.screen_hashes = row_hashes(&self.screen);
+        self.screen_prints = fingerprints(&self.screen);
     }
 
     /// Makes the model large enough for `updates`, keeping what it showed, and applies them.
@@ -226,7 +227,7 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
         for &(x, y, cell) in updates {
             set_cell(&mut grown, x, y, cell);
         }
-        self.screen_hashes = row_hashes(&grown);
+        self.screen_prints = fingerprints(&grown);
         self.next = grown.clone();
         self.screen = grown;
     }
@@ -245,7 +246,7 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
             scroll.top + 1,
             scroll.bottom
         )?;
-        shift_rows(&mut self.screen, &mut self.screen_hashes, scroll);
+        shift_rows(&mut self.screen, &mut self.screen_prints, scroll);
         self.scrolls_sent += 1;
         Ok(())
     }
@@ -264,29 +265,31 @@ fn set_cell(buffer: &mut Buffer, x: u16, y: u16, cell: &Cell) {
 }
 
 /// Moves rows of `screen` (and their hashes) as the terminal does for `scroll`.
-fn shift_rows(screen: &mut Buffer, hashes: &mut [u64], scroll: RowScroll) {
+fn shift_rows(screen: &mut Buffer, prints: &mut [u64], scroll: RowScroll) {
     let width = usize::from(screen.area.width);
     let top = usize::from(scroll.top);
     let bottom = usize::from(scroll.bottom);
     let lines = usize::from(scroll.shift.unsigned_abs());
     let region = &mut screen.content[top * width..bottom * width];
-    let region_hashes = &mut hashes[top..bottom];
-    let blank_hash = blank_row_hash(screen.area.width);
-    if scroll.shift > 0 {
+    let region_prints = &mut prints[top * ROW_CHUNKS..bottom * ROW_CHUNKS];
+    let blank = blank_row_prints(screen.area.width);
+    let rows = bottom - top;
+    let blanked = if scroll.shift > 0 {
         region.rotate_left(lines * width);
-        region_hashes.rotate_left(lines);
-        let rows = region_hashes.len();
-        region[(rows - lines) * width..].fill(Cell::EMPTY);
-        region_hashes[rows - lines..].fill(blank_hash);
+        region_prints.rotate_left(lines * ROW_CHUNKS);
+        rows - lines..rows
     } else {
         region.rotate_right(lines * width);
-        region_hashes.rotate_right(lines);
-        region[..lines * width].fill(Cell::EMPTY);
-        region_hashes[..lines].fill(blank_hash);
+        region_prints.rotate_right(lines * ROW_CHUNKS);
+        0..lines
+    };
+    region[blanked.start * width..blanked.end * width].fill(Cell::EMPTY);
+    for row in blanked {
+        region_prints[row * ROW_CHUNKS..(row + 1) * ROW_CHUNKS].copy_from_slice(&blank);
     }
 }
 
-fn row_hash(cells: &[Cell]) -> u64 {
+fn chunk_hash(cells: &[Cell]) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for cell in cells {
         cell.symbol().hash(&mut hasher);
@@ -297,13 +300,32 @@ fn row_hash(cells: &[Cell]) -> u64 {
     hasher.finish()
 }
 
-fn row_hashes(buffer: &Buffer) -> Vec<u64> {
-    let width = usize::from(buffer.area.width).max(1);
-    buffer.content.chunks(width).map(row_hash).collect()
+/// Writes the [`ROW_CHUNKS`] fingerprints of one row into `prints`.
+fn fingerprint_row(row: &[Cell], prints: &mut [u64]) {
+    let chunk_width = row.len().div_ceil(ROW_CHUNKS).max(1);
+    let mut chunks = row.chunks(chunk_width);
+    for print in prints.iter_mut() {
+        *print = chunks.next().map_or(0, chunk_hash);
+    }
 }
 
-fn blank_row_hash(width: u16) -> u64 {
-    row_hash(&vec![Cell::EMPTY; usize::from(width)])
+/// [`ROW_CHUNKS`] fingerprints per row of `buffer`.
+fn fingerprints(buffer: &Buffer) -> Vec<u64> {
+    let width = usize::from(buffer.area.width);
+    let mut prints = vec![0; usize::from(buffer.area.height) * ROW_CHUNKS];
+    if width > 0 {
+        for (row, cells) in buffer.content.chunks(width).enumerate() {
+            fingerprint_row(cells, &mut prints[row * ROW_CHUNKS..(row + 1) * ROW_CHUNKS]);
+        }
+    }
+    prints
+}
+
+/// The fingerprints of a row of default cells: what a scrolled-in row shows.
+fn blank_row_prints(width: u16) -> [u64; ROW_CHUNKS] {
+    let mut prints = [0; ROW_CHUNKS];
+    fingerprint_row(&vec![Cell::EMPTY; usize::from(width)], &mut prints);
+    prints
 }
 
 impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
@@ -337,18 +359,22 @@ impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
         }
 
         // Only rows the draw touched need hashing again.
-        let mut next_hashes = self.screen_hashes.clone();
+        let mut next_prints = self.screen_prints.clone();
         for row in (0..touched.len()).filter(|&row| touched[row]) {
-            next_hashes[row] = row_hash(&self.next.content[row * width..(row + 1) * width]);
+            fingerprint_row(
+                &self.next.content[row * width..(row + 1) * width],
+                &mut next_prints[row * ROW_CHUNKS..(row + 1) * ROW_CHUNKS],
+            );
         }
-        let blank = blank_row_hash(area.width);
+        let blank = blank_row_prints(area.width);
         for _ in 0..MAX_SCROLLS_PER_FRAME {
             let Some(scroll) = plan_scroll(
-                &self.screen_hashes,
-                &next_hashes,
-                blank,
+                &self.screen_prints,
+                &next_prints,
+                ROW_CHUNKS,
+                &blank,
                 MAX_SHIFT,
-                MIN_SAVED_ROWS,
+                MIN_SAVED_CHUNKS,
             ) else {
                 break;
             };
@@ -356,7 +382,7 @@ impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
         }
         self.inner.draw(self.screen.diff_iter(&self.next))?;
         std::mem::swap(&mut self.screen, &mut self.next);
-        self.screen_hashes = next_hashes;
+        self.screen_prints = next_prints;
         Ok(())
     }
 
@@ -431,7 +457,7 @@ mod tests {
     fn a_table_moved_up_one_row_scrolls_only_the_table() {
         let screen = screen_of(&[10, 11, 12, 13, 14, 15, 16, 17]);
         let next = screen_of(&[10, 12, 13, 14, 15, 16, 17, 18]);
-        let scroll = plan_scroll(&screen, &next, BLANK, 10, 3).unwrap();
+        let scroll = plan_scroll(&screen, &next, 1, &[BLANK], 10, 3).unwrap();
         // Row 3 receives row 4's content; the region ends with the table (row 9, the one the
         // last moved row came from), leaving the header and footer alone.
         assert_eq!(
@@ -440,7 +466,7 @@ mod tests {
                 top: 3,
                 bottom: 10,
                 shift: 1,
-                saved_rows: 6
+                saved_chunks: 6
             }
         );
     }
@@ -449,43 +475,54 @@ mod tests {
     fn arrivals_at_the_top_scroll_down_by_their_count() {
         let screen = screen_of(&[10, 11, 12, 13, 14, 15, 16, 17]);
         let next = screen_of(&[20, 21, 10, 11, 12, 13, 14, 15]);
-        let scroll = plan_scroll(&screen, &next, BLANK, 10, 3).unwrap();
+        let scroll = plan_scroll(&screen, &next, 1, &[BLANK], 10, 3).unwrap();
         assert_eq!(scroll.shift, -2);
         assert_eq!((scroll.top, scroll.bottom), (2, 10));
-        assert_eq!(scroll.saved_rows, 6);
+        assert_eq!(scroll.saved_chunks, 6);
     }
 
     #[test]
     fn a_changed_row_inside_the_moved_block_keeps_the_block_together() {
         let screen = screen_of(&[10, 11, 12, 13, 14, 15, 16, 17]);
         let next = screen_of(&[10, 12, 13, 99, 15, 16, 17, 18]);
-        let scroll = plan_scroll(&screen, &next, BLANK, 10, 3).unwrap();
+        let scroll = plan_scroll(&screen, &next, 1, &[BLANK], 10, 3).unwrap();
         assert_eq!((scroll.top, scroll.bottom, scroll.shift), (3, 10, 1));
-        assert_eq!(scroll.saved_rows, 5);
+        assert_eq!(scroll.saved_chunks, 5);
     }
 
     #[test]
     fn no_scroll_when_nothing_moved_or_too_little_would_be_saved() {
         let screen = screen_of(&[10, 11, 12, 13, 14, 15]);
-        assert_eq!(plan_scroll(&screen, &screen, BLANK, 10, 3), None);
+        assert_eq!(plan_scroll(&screen, &screen, 1, &[BLANK], 10, 3), None);
         let scattered = screen_of(&[10, 40, 12, 41, 14, 42]);
-        assert_eq!(plan_scroll(&screen, &scattered, BLANK, 10, 3), None);
+        assert_eq!(plan_scroll(&screen, &scattered, 1, &[BLANK], 10, 3), None);
         // Two moved rows spare two rewrites: below the threshold of three.
         let short_move = screen_of(&[10, 11, 12, 14, 15, 50]);
-        assert_eq!(plan_scroll(&screen, &short_move, BLANK, 10, 3), None);
+        assert_eq!(plan_scroll(&screen, &short_move, 1, &[BLANK], 10, 3), None);
         assert_eq!(
-            plan_scroll(&screen, &short_move, BLANK, 10, 2).map(|s| s.saved_rows),
+            plan_scroll(&screen, &short_move, 1, &[BLANK], 10, 2).map(|s| s.saved_chunks),
             Some(2)
         );
+    }
+
+    #[test]
+    fn a_row_whose_timer_ticked_while_moving_still_counts_as_moved() {
+        // Two chunks a row: (name, timer). Every timer ticked as the rows moved up one.
+        let screen = [901, 0, 10, 1, 11, 1, 12, 1, 13, 1, 14, 1, 903, 0];
+        let next = [901, 0, 11, 2, 12, 2, 13, 2, 14, 2, 15, 2, 903, 0];
+        let scroll = plan_scroll(&screen, &next, 2, &[BLANK, BLANK], 10, 3).unwrap();
+        assert_eq!((scroll.top, scroll.bottom, scroll.shift), (1, 6, 1));
+        // Rows 1–4 keep their names: four chunks spared; the timers are rewritten either way.
+        assert_eq!(scroll.saved_chunks, 4);
     }
 
     #[test]
     fn shifts_beyond_the_bound_are_not_looked_for() {
         let screen = screen_of(&[10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
         let next = screen_of(&[14, 15, 16, 17, 18, 19, 0, 0, 0, 0]);
-        assert_eq!(plan_scroll(&screen, &next, BLANK, 3, 3), None);
+        assert_eq!(plan_scroll(&screen, &next, 1, &[BLANK], 3, 3), None);
         assert_eq!(
-            plan_scroll(&screen, &next, BLANK, 4, 3).map(|s| s.shift),
+            plan_scroll(&screen, &next, 1, &[BLANK], 4, 3).map(|s| s.shift),
             Some(4)
         );
     }
@@ -493,25 +530,25 @@ mod tests {
     #[test]
     fn shifting_the_model_matches_what_the_terminal_does() {
         let mut screen = Buffer::with_lines(["head", "aaaa", "bbbb", "cccc", "foot"]);
-        let mut hashes = row_hashes(&screen);
+        let mut hashes = fingerprints(&screen);
         let up = RowScroll {
             top: 1,
             bottom: 4,
             shift: 1,
-            saved_rows: 2,
+            saved_chunks: 2,
         };
         shift_rows(&mut screen, &mut hashes, up);
         assert_eq!(
             screen,
             Buffer::with_lines(["head", "bbbb", "cccc", "    ", "foot"])
         );
-        assert_eq!(hashes, row_hashes(&screen));
+        assert_eq!(hashes, fingerprints(&screen));
         let down = RowScroll { shift: -2, ..up };
         shift_rows(&mut screen, &mut hashes, down);
         assert_eq!(
             screen,
             Buffer::with_lines(["head", "    ", "    ", "bbbb", "foot"])
         );
-        assert_eq!(hashes, row_hashes(&screen));
+        assert_eq!(hashes, fingerprints(&screen));
     }
 }
