@@ -523,3 +523,23 @@ fn an_unchanged_or_scattered_frame_sends_no_scroll() {
     rig.show(&calls_screen(120, 40, &live, 0), "timers only");
     assert_eq!(rig.scrolls_sent(), 0);
 }
+
+#[test]
+fn a_model_smaller_than_the_terminal_grows_instead_of_losing_cells() {
+    // The wrapper believes the terminal is 40×10 while it is 80×24 (a resize it was not told
+    // of): the cells outside its model must still be written, and later scrolls stay exact.
+    let tty = MemoryTty::new(80, 24);
+    let backend = ScrollingBackend::with_size(tty, Size::new(40, 10));
+    let mut rig = Rig::new(80, 24);
+    rig.scrolling = Terminal::new(backend).unwrap();
+    let mut live = calls(40);
+    rig.show(
+        &calls_screen(80, 24, &live, 0),
+        "first frame, larger than the model",
+    );
+    for step in 0..4 {
+        live.remove(1);
+        rig.show(&calls_screen(80, 24, &live, 0), &format!("shift {step}"));
+    }
+    assert!(rig.scrolls_sent() >= 3);
+}
