@@ -419,7 +419,16 @@ impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
             );
         }
         let blank = blank_row_prints(area.width);
-        for _ in 0..MAX_SCROLLS_PER_FRAME {
+        let mut scrolled = false;
+        // A scroll must spare three rows' worth of chunks, and only rows the draw touched can
+        // gain: with fewer touched rows there is nothing to look for.
+        let touched_rows = touched.iter().filter(|&&row| row).count();
+        let passes = if touched_rows * ROW_CHUNKS >= MIN_SAVED_CHUNKS {
+            MAX_SCROLLS_PER_FRAME
+        } else {
+            0
+        };
+        for _ in 0..passes {
             let Some(scroll) = plan_scroll(
                 &self.screen_prints,
                 &next_prints,
@@ -431,8 +440,14 @@ impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
                 break;
             };
             self.scroll(scroll)?;
+            scrolled = true;
         }
-        self.inner.draw(self.screen.diff_iter(&self.next))?;
+        if scrolled {
+            self.inner.draw(self.screen.diff_iter(&self.next))?;
+        } else {
+            // Nothing moved on the terminal: ratatui's own updates are exactly the difference.
+            self.inner.draw(updates.iter().copied())?;
+        }
         std::mem::swap(&mut self.screen, &mut self.next);
         self.screen_prints = next_prints;
         Ok(())
