@@ -549,3 +549,57 @@ fn a_bad_config_is_reported_before_the_terminal_is_taken() {
         "{err}"
     );
 }
+
+/// What stays put on a paused board between two captures: timers and clocks (digits, `:` and
+/// the `h`/`m`/`s` of durations) and spacing are dropped, so only the rows' words remain.
+fn without_timers(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .map(|line| {
+            line.chars()
+                .filter(|c| !c.is_ascii_digit() && !matches!(c, ':' | 'h' | 'm' | 's' | ' '))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn scrolled_calls_rows_match_a_full_repaint() {
+    let tmux = Tmux::new("scroll");
+    tmux.start("scroll", 120, 40);
+    tmux.wait_for("scroll", "the board", queues_filled);
+    let log = tmux.log();
+    let url = log
+        .split("url=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|u| u.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no simulator url in the log:\n{log}"));
+    tmux.keys("scroll", &["3"]);
+    tmux.wait_for("scroll", "the Calls view", |s| {
+        s.contains("In st.") && s.contains("Caller")
+    });
+    // Traffic moves rows up and down the Calls table: the scrolling backend scrolls them. Small
+    // bursts, so most rows move rather than all being replaced by new calls.
+    for _ in 0..6 {
+        sim_post(&url, "/_sim/burst", r#"{"count":8}"#);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    sim_post(&url, "/_sim/pause", "{}");
+    // Let the last events reach the screen.
+    std::thread::sleep(Duration::from_millis(1500));
+    let incremental = tmux.screen("scroll");
+    // A resize clears the terminal and paints every cell: the reference.
+    tmux.tmux(&["resize-window", "-t", "scroll", "-x", "119", "-y", "40"]);
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.tmux(&["resize-window", "-t", "scroll", "-x", "120", "-y", "40"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let repainted = tmux.screen("scroll");
+    assert_eq!(
+        without_timers(&incremental),
+        without_timers(&repainted),
+        "after scrolling:\n{incremental}\nafter a full repaint:\n{repainted}"
+    );
+    tmux.keys("scroll", &["q"]);
+    tmux.assert_exited_and_restored("scroll");
+}

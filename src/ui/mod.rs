@@ -14,6 +14,7 @@ pub mod label_editor;
 pub mod recording_actions;
 pub mod relabel;
 pub mod render;
+pub mod scrolling_backend;
 pub mod state;
 pub mod table;
 pub mod terminal;

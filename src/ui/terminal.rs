@@ -19,6 +19,8 @@ use crossterm::{execute, queue};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
+use crate::ui::scrolling_backend::ScrollingBackend;
+
 /// Whether the terminal is currently in callboard's mode, so restoring twice (Drop after the
 /// panic hook) writes nothing the second time.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -26,7 +28,12 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 static MOUSE: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+/// The app's terminal: crossterm on stdout, with moved rows scrolled instead of rewritten.
+pub type Tui = Terminal<ScrollingBackend<CrosstermBackend<Stdout>>>;
+
+fn new_terminal() -> io::Result<Tui> {
+    Terminal::new(ScrollingBackend::new(CrosstermBackend::new(io::stdout()))?)
+}
 
 /// Holds the terminal in callboard's mode; dropping it restores the user's terminal.
 pub struct TerminalGuard {
@@ -42,7 +49,7 @@ impl TerminalGuard {
             restore();
             return Err(err);
         }
-        let terminal = match Terminal::new(CrosstermBackend::new(io::stdout())) {
+        let terminal = match new_terminal() {
             Ok(terminal) => terminal,
             Err(err) => {
                 restore();
@@ -68,14 +75,14 @@ impl TerminalGuard {
         }
         enter_mode()?;
         // The screen is whatever the shell left: blank it and start from a fresh terminal,
-        // whose empty back buffer makes the next frame paint every cell. (`Terminal::clear`
-        // would ask the terminal for the cursor position, and the reply is read by the
-        // input thread, so that call times out after a resume.)
+        // whose empty back buffer (and blank screen model) makes the next frame paint every
+        // cell. (`Terminal::clear` would ask the terminal for the cursor position, and the
+        // reply is read by the input thread, so that call times out after a resume.)
         execute!(
             io::stdout(),
             crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
         )?;
-        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        self.terminal = new_terminal()?;
         Ok(())
     }
 }
