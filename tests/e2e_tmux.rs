@@ -215,6 +215,17 @@ impl Tmux {
     fn log(&self) -> String {
         std::fs::read_to_string(self.path("data").join("callboard.log")).unwrap_or_default()
     }
+
+    /// The DEMO's in-process simulator address, from the log (it listens on a free loopback
+    /// port).
+    fn demo_sim_url(&self) -> String {
+        let log = self.log();
+        log.split("url=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|u| u.trim_matches('"').to_string())
+            .unwrap_or_else(|| panic!("no simulator url in the log:\n{log}"))
+    }
 }
 
 impl Drop for Tmux {
@@ -466,14 +477,7 @@ fn hostile_caller_names_from_the_simulator_stay_inert() {
     let tmux = Tmux::new("hostile");
     tmux.start("hostile", 160, 50);
     tmux.wait_for("hostile", "the board", queues_filled);
-    // The in-process simulator's address is in the log (it listens on a free loopback port).
-    let log = tmux.log();
-    let url = log
-        .split("url=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(|u| u.trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("no simulator url in the log:\n{log}"));
+    let url = tmux.demo_sim_url();
     sim_post(&url, "/_sim/fault", r#"{"kind":"hostile_strings"}"#);
     sim_post(&url, "/_sim/burst", r#"{"count":200}"#);
     tmux.keys("hostile", &["3"]);
@@ -568,13 +572,7 @@ fn scrolled_calls_rows_match_a_full_repaint() {
     let tmux = Tmux::new("scroll");
     tmux.start("scroll", 120, 40);
     tmux.wait_for("scroll", "the board", queues_filled);
-    let log = tmux.log();
-    let url = log
-        .split("url=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(|u| u.trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("no simulator url in the log:\n{log}"));
+    let url = tmux.demo_sim_url();
     tmux.keys("scroll", &["3"]);
     tmux.wait_for("scroll", "the Calls view", |s| {
         s.contains("In st.") && s.contains("Caller")
