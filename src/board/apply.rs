@@ -1056,14 +1056,7 @@ impl Board {
         }
         let horizon = index_time(self.horizon_start(now));
         let mut removed = false;
-        while self
-            .by_end
-            .first()
-            .is_some_and(|(ended, _)| *ended < horizon)
-        {
-            let Some((_, id)) = self.by_end.pop_first() else {
-                break;
-            };
+        while let Some(id) = self.by_end.pop_before(horizon) {
             if let Some(call) = self.calls.remove(&id) {
                 self.live_order.remove(&call);
                 self.by_start
@@ -1163,14 +1156,7 @@ impl Board {
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
         );
         let mut compacted = false;
-        while self
-            .to_compact
-            .first()
-            .is_some_and(|(ended, _)| *ended < due_before)
-        {
-            let Some((_, id)) = self.to_compact.pop_first() else {
-                break;
-            };
+        while let Some(id) = self.to_compact.pop_before(due_before) {
             if let Some(call) = self.calls.get_mut(&id) {
                 compact(call);
                 compacted = true;

@@ -920,8 +920,13 @@ impl TimeIndex {
         self.entries.first()
     }
 
-    pub fn pop_first(&mut self) -> Option<(i64, Arc<str>)> {
-        self.entries.pop_first()
+    /// Removes the earliest entry if its time is before `limit` (index milliseconds) and
+    /// returns its id: the step of every "drop what is older than" sweep.
+    pub fn pop_before(&mut self, limit: i64) -> Option<Arc<str>> {
+        if self.entries.first()?.0 >= limit {
+            return None;
+        }
+        self.entries.pop_first().map(|(_, id)| id)
     }
 
     /// The entries, earliest first.
