@@ -10,7 +10,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::relabel::{LabelSpec, build_label};
@@ -500,25 +499,7 @@ pub fn draw(frame: &mut Frame, area: Rect, board: &Board, editor: &LabelEditor, 
         .max(title.width() + 2)
         .max(60) as u16
         + 4;
-    let width = area.width.min(wanted);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    frame.render_widget(Clear, rect);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.style(Role::Error))
-        .title(Span::styled(title, theme.style(Role::Error)));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    crate::ui::render::draw_warning_box(frame, area, theme, title, lines, wanted);
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
@@ -497,14 +496,28 @@ fn draw_help(frame: &mut Frame, area: Rect, ui: &UiState, theme: &Theme, scroll:
 }
 
 fn draw_confirm(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines: &[String]) {
-    let width = area.width.min(
-        lines
-            .iter()
-            .map(|l| l.width() as u16 + 4)
-            .max()
-            .unwrap_or(20)
-            .max(title.width() as u16 + 6),
-    );
+    let width = lines
+        .iter()
+        .map(|l| l.width() as u16 + 4)
+        .max()
+        .unwrap_or(20)
+        .max(title.width() as u16 + 6);
+    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.as_str())).collect();
+    draw_warning_box(frame, area, theme, format!(" {title} "), text, width);
+}
+
+/// A box centred on `area` for anything that changes or loses something (confirmations, the
+/// relabel editor): drawn over the screen in the error colour, `width` columns at most, as tall
+/// as its lines.
+pub(crate) fn draw_warning_box(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: String,
+    lines: Vec<Line>,
+    width: u16,
+) {
+    let width = area.width.min(width);
     let height = (lines.len() as u16 + 2).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
@@ -516,12 +529,10 @@ fn draw_confirm(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(Role::Error))
-        .title(Span::styled(format!(" {title} "), theme.style(Role::Error)));
-    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.as_str())).collect();
+        .title(Span::styled(title, theme.style(Role::Error)));
     frame.render_widget(
-        Paragraph::new(text)
+        Paragraph::new(lines)
             .block(block)
-            .style(Style::new())
             .wrap(Wrap { trim: false }),
         rect,
     );
