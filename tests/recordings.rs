@@ -140,6 +140,21 @@ async fn control(sim: &SimHandle, path: &str, body: Option<Value>) -> Value {
     response.json().await.unwrap()
 }
 
+/// A quiet simulator with one recording of `bytes`, fetched into a fresh scratch store by
+/// `callboard recordings fetch`.
+async fn fetched_by_the_cli(bytes: u64) -> (SimHandle, String, Scratch) {
+    let sim = quiet_sim().await;
+    let recording_id = add_recording(&sim, bytes).await;
+    let scratch = Scratch::new("");
+    assert_success(
+        &scratch
+            .run(&sim, sim.base_url(), &["fetch", &recording_id])
+            .await,
+        "fetch",
+    );
+    (sim, recording_id, scratch)
+}
+
 /// A standalone recording of `bytes` bytes; returns its id.
 async fn add_recording(sim: &SimHandle, bytes: u64) -> String {
     let made = control(sim, "/_sim/recording", Some(json!({ "bytes": bytes }))).await;
@@ -615,15 +630,7 @@ async fn the_size_cap_stops_a_fetch_with_a_clear_error_and_damages_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrupted_chunk_is_reported_on_export_marked_and_refetched() {
-    let sim = quiet_sim().await;
-    let recording_id = add_recording(&sim, 600_000).await;
-    let scratch = Scratch::new("");
-    assert_success(
-        &scratch
-            .run(&sim, sim.base_url(), &["fetch", &recording_id])
-            .await,
-        "fetch",
-    );
+    let (sim, recording_id, scratch) = fetched_by_the_cli(600_000).await;
     flip_a_byte(&content_file(&scratch.data_dir(), &recording_id), 300_000);
 
     let (refused, path) = export(&scratch, &sim, &recording_id).await;
@@ -935,15 +942,7 @@ async fn the_lookups_token_cancels_the_download_it_handed_over_to() {
 async fn export_keeps_an_existing_file_without_force_and_names_an_unwritable_place() {
     use std::os::unix::fs::PermissionsExt;
 
-    let sim = quiet_sim().await;
-    let recording_id = add_recording(&sim, 300_000).await;
-    let scratch = Scratch::new("");
-    assert_success(
-        &scratch
-            .run(&sim, sim.base_url(), &["fetch", &recording_id])
-            .await,
-        "fetch",
-    );
+    let (sim, recording_id, scratch) = fetched_by_the_cli(300_000).await;
     let out = scratch.dir.path().join("call.wav");
     std::fs::write(&out, b"someone else's file").unwrap();
     let out_arg = out.to_str().unwrap();
