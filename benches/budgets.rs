@@ -20,13 +20,15 @@ use std::time::{Duration, Instant};
 use callboard::board::{Board, BoardConfig};
 use callboard::ui::keys::KeyMap;
 use callboard::ui::render::render;
+use callboard::ui::scrolling_backend::ScrollingBackend;
 use callboard::ui::state::{Connection, Source, Tab, UiState};
 use callboard::ui::theme::Theme;
 use callboard::ui::update::{Context, on_key};
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
+use ratatui::layout::{Rect, Size};
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 /// Set in a child process of this binary to the one measurement it is to make.
 const CHILD_ENV: &str = "CALLBOARD_BENCH_CHILD";
@@ -443,6 +445,10 @@ fn child_main(what: &str) {
         "recording-store" => child_recording(true),
         "profile-render" => profile_render(),
         "profile-ingest" => profile_ingest(),
+        "profile-scrolling-calls" => profile_scrolling(Tab::Calls, true),
+        "profile-scrolling-calls-plain" => profile_scrolling(Tab::Calls, false),
+        "profile-scrolling-queues" => profile_scrolling(Tab::Queues, true),
+        "profile-scrolling-queues-plain" => profile_scrolling(Tab::Queues, false),
         other => panic!("unknown bench child {other}"),
     }
 }
@@ -461,6 +467,70 @@ fn profile_ingest() {
         black_box(board.apply_frame(&frame.text, frame.at).ok());
     }
     println!("calls={}", board.call_count());
+}
+
+/// For callgrind (docs/PERFORMANCE.md, "Steady CPU: the scrolling backend's model"): world
+/// traffic into a board, with a frame of `tab` drawn at 120×40 after every
+/// [`REPLAY_EVENTS_PER_DRAW`] frames of it, through `ScrollingBackend` (`wrapped`) or straight
+/// into crossterm's backend, writing to a sink. The two runs draw the same frames, so the
+/// difference in their instruction counts is what the wrapper costs.
+fn profile_scrolling(tab: Tab, wrapped: bool) {
+    let frames = traffic::world_frames(REPLAY_WARM_UP + REPLAY_DRAWS * REPLAY_EVENTS_PER_DRAW);
+    let (warm_up, measured) = frames.split_at(REPLAY_WARM_UP);
+    let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
+    for frame in warm_up {
+        black_box(board.apply_frame(&frame.text, frame.at).ok());
+    }
+    let viewport = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, COLS, ROWS)),
+    };
+    let crossterm = CrosstermBackend::new(std::io::sink());
+    let drawn = if wrapped {
+        let backend = ScrollingBackend::with_size(crossterm, Size::new(COLS, ROWS));
+        let mut terminal = Terminal::with_options(backend, viewport).expect("terminal");
+        let drawn = replay_draws(&mut terminal, &mut board, measured, tab);
+        println!("scrolls={}", terminal.backend().scrolls_sent());
+        drawn
+    } else {
+        let mut terminal = Terminal::with_options(crossterm, viewport).expect("terminal");
+        replay_draws(&mut terminal, &mut board, measured, tab)
+    };
+    println!("draws={drawn} live={}", board.live_calls().count());
+}
+
+/// World frames before the replay's first draw: the board fills with calls.
+const REPLAY_WARM_UP: usize = 3_000;
+/// Draws in the replay.
+const REPLAY_DRAWS: usize = 300;
+/// Events between two draws: the app draws about ten frames a second at the 50 ev/s.
+const REPLAY_EVENTS_PER_DRAW: usize = 5;
+
+/// Applies `frames` to `board`, drawing `tab` after every [`REPLAY_EVENTS_PER_DRAW`] of them;
+/// returns the number of draws.
+fn replay_draws<B: Backend>(
+    terminal: &mut Terminal<B>,
+    board: &mut Board,
+    frames: &[traffic::TimedFrame],
+    tab: Tab,
+) -> usize
+where
+    B::Error: std::fmt::Debug,
+{
+    let mut ui = calls_view_ui();
+    ui.switch_tab(tab);
+    let theme = theme();
+    let mut draws = 0;
+    for batch in frames.chunks(REPLAY_EVENTS_PER_DRAW) {
+        for frame in batch {
+            black_box(board.apply_frame(&frame.text, frame.at).ok());
+        }
+        let now = batch.last().map_or_else(traffic::epoch, |frame| frame.at);
+        terminal
+            .draw(|frame| render(frame, board, &ui, &theme, now))
+            .expect("draw into a sink");
+        draws += 1;
+    }
+    draws
 }
 
 /// The board with 10 000 live and 100 000 finished calls, shown in the Calls view: peak RSS.

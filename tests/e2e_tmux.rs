@@ -567,6 +567,62 @@ fn without_timers(screen: &str) -> Vec<String> {
         .collect()
 }
 
+/// The status line says the last event arrived at least two seconds ago (`last event 2s ago`,
+/// `1m05s ago`…): with the simulator paused, every event sent has been drawn.
+fn events_quiet(screen: &str) -> bool {
+    let Some(age) = screen
+        .split("last event ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+    else {
+        return false;
+    };
+    match age.strip_suffix('s').map(str::parse::<u32>) {
+        Some(Ok(seconds)) => seconds >= 2,
+        // `1m05s`, `1h02m`: longer still.
+        _ => age.contains('m') || age.contains('h'),
+    }
+}
+
+/// How far the top line (the tabs, and `DEMO` at the right edge) reaches, in columns: it moves
+/// with the width the program painted at, where tmux cropping or padding the old screen on a
+/// resize leaves it where it was.
+fn top_line_reach(screen: &str) -> Option<usize> {
+    let top = screen.lines().next()?.trim_end();
+    top.ends_with("DEMO").then(|| top.chars().count())
+}
+
+impl Tmux {
+    /// Polls until the screen passes `test` and two captures in a row show the same rows once
+    /// timers are set aside (timers keep ticking on a paused board); returns the last capture.
+    fn wait_settled(&self, session: &str, what: &str, test: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut previous: Option<Vec<String>> = None;
+        loop {
+            let screen = self.screen(session);
+            let rows = without_timers(&screen);
+            if test(&screen) && previous.as_ref() == Some(&rows) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what} to settle; the screen:\n{screen}"
+            );
+            previous = Some(rows);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Polls until the screen's rows (timers set aside) differ from `before`, or `patience`
+    /// passes: pacing only, so the caller goes on either way.
+    fn wait_changed(&self, session: &str, before: &[String], patience: Duration) {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline && without_timers(&self.screen(session)) == before {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 fn scrolled_calls_rows_match_a_full_repaint() {
     let tmux = Tmux::new("scroll");
@@ -578,21 +634,31 @@ fn scrolled_calls_rows_match_a_full_repaint() {
         s.contains("In st.") && s.contains("Caller")
     });
     // Traffic moves rows up and down the Calls table: the scrolling backend scrolls them. Small
-    // bursts, so most rows move rather than all being replaced by new calls.
+    // bursts, each drawn before the next is sent, so most rows move rather than all being
+    // replaced by new calls in one frame.
     for _ in 0..6 {
+        let before = without_timers(&tmux.screen("scroll"));
         sim_post(&url, "/_sim/burst", r#"{"count":8}"#);
-        std::thread::sleep(Duration::from_millis(700));
+        tmux.wait_changed("scroll", &before, Duration::from_secs(5));
     }
     sim_post(&url, "/_sim/pause", "{}");
-    // Let the last events reach the screen.
-    std::thread::sleep(Duration::from_millis(1500));
-    let incremental = tmux.screen("scroll");
+    let incremental = tmux.wait_settled("scroll", "the last events", events_quiet);
+    // The columns the top line leaves free at its right: the same at any width.
+    let margin = top_line_reach(&incremental)
+        .and_then(|reach| 120usize.checked_sub(reach))
+        .unwrap_or_else(|| panic!("no top line ending in DEMO:\n{incremental}"));
+    let painted_at = |width: usize| {
+        move |s: &str| top_line_reach(s).and_then(|reach| width.checked_sub(reach)) == Some(margin)
+    };
     // A resize clears the terminal and paints every cell: the reference.
     tmux.tmux(&["resize-window", "-t", "scroll", "-x", "119", "-y", "40"]);
-    std::thread::sleep(Duration::from_millis(500));
+    tmux.wait_settled("scroll", "the repaint at 119 columns", painted_at(119));
     tmux.tmux(&["resize-window", "-t", "scroll", "-x", "120", "-y", "40"]);
-    std::thread::sleep(Duration::from_millis(1500));
-    let repainted = tmux.screen("scroll");
+    let repainted = tmux.wait_settled("scroll", "the repaint at 120 columns", painted_at(120));
+    assert!(
+        events_quiet(&repainted),
+        "an event arrived during the repaint, so the two screens show different boards:\n{repainted}"
+    );
     assert_eq!(
         without_timers(&incremental),
         without_timers(&repainted),

@@ -543,3 +543,30 @@ fn a_model_smaller_than_the_terminal_grows_instead_of_losing_cells() {
     }
     assert!(rig.scrolls_sent() >= 3);
 }
+
+#[test]
+fn rows_that_differ_from_their_neighbours_in_a_few_cells_still_scroll_exactly() {
+    // Every call has the same state and a caller name that differs only in its last digits, so
+    // when the table moves ratatui sends a few cells a row, not whole rows: the wrapper must
+    // still see the rows moved from those cells plus its model, and repaint them exactly.
+    let mut rig = Rig::new(120, 40);
+    let mut live: Vec<Call> = (1..=60)
+        .map(|id| {
+            let mut call = Call::new(id, "talking");
+            call.seconds = 61;
+            call
+        })
+        .collect();
+    rig.show(&calls_screen(120, 40, &live, 99), "first frame");
+    for step in 0..6 {
+        if step % 2 == 0 {
+            live.remove(step);
+        } else {
+            let mut call = Call::new(900 + step as u32, "talking");
+            call.seconds = 61;
+            live.insert(step, call);
+        }
+        rig.show(&calls_screen(120, 40, &live, 99), &format!("step {step}"));
+    }
+    assert!(rig.scrolls_sent() >= 5, "scrolls: {}", rig.scrolls_sent());
+}

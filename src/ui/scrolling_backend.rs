@@ -15,9 +15,10 @@
 
 use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
+use std::ops::Range;
 
 use ratatui::backend::{Backend, ClearType, WindowSize};
-use ratatui::buffer::{Buffer, Cell, CellWidth};
+use ratatui::buffer::{Buffer, Cell, CellDiffOption, CellWidth};
 use ratatui::layout::{Position, Rect, Size};
 
 /// The largest shift looked for, in rows. A call moving from one state group to another moves
@@ -88,6 +89,9 @@ pub fn plan_scroll(
                 (magnitude, height)
             };
             let source = |r: usize| if up { r + magnitude } else { r - magnitude };
+            if possible_savings(screen, next, chunks, blank, magnitude, up) < min_saved_chunks {
+                continue;
+            }
             let gain = |r: usize| -> i64 {
                 let moved = matching(r, &screen[row(source(r))]);
                 let in_place = matching(r, &screen[row(r)]);
@@ -132,6 +136,44 @@ pub fn plan_scroll(
     best
 }
 
+/// An upper bound on what shifting by `magnitude` rows (`up` or down) can spare, cheap enough to
+/// rule most shifts out before they are scored: only a chunk that differs from what the screen
+/// shows in place can be spared, and only if the row the shift brings there (or the blank a
+/// scroll brings in) shows it. Rows the frame leaves as they are cost one comparison each.
+fn possible_savings(
+    screen: &[u64],
+    next: &[u64],
+    chunks: usize,
+    blank: &[u64],
+    magnitude: usize,
+    up: bool,
+) -> usize {
+    let height = screen.len().min(next.len()) / chunks;
+    let mut possible = 0;
+    for r in 0..height {
+        let row = r * chunks..(r + 1) * chunks;
+        let (wanted, shown) = (&next[row.clone()], &screen[row]);
+        if wanted == shown {
+            continue;
+        }
+        let source = if up {
+            Some(r + magnitude).filter(|&s| s < height)
+        } else {
+            r.checked_sub(magnitude)
+        };
+        let moved_in = source.map(|s| &screen[s * chunks..(s + 1) * chunks]);
+        for (chunk, (want, now)) in wanted.iter().zip(shown).enumerate() {
+            if want != now
+                && (moved_in.is_some_and(|row| row[chunk] == *want)
+                    || blank.get(chunk) == Some(want))
+            {
+                possible += 1;
+            }
+        }
+    }
+    possible
+}
+
 /// The maximum-sum run `[start, end)` of `gain` over rows `[first, end)`, if any run gains.
 fn best_run(first: usize, end: usize, gain: impl Fn(usize) -> i64) -> Option<(usize, usize)> {
     let mut best: Option<(i64, usize, usize)> = None;
@@ -153,6 +195,11 @@ fn best_run(first: usize, end: usize, gain: impl Fn(usize) -> i64) -> Option<(us
 /// Wraps a backend that writes escape sequences (`CrosstermBackend<Stdout>` in the app) and
 /// scrolls moved rows instead of rewriting them. Writes through [`Write`] go straight to the
 /// inner backend, so the app's synchronized-update markers and OSC 52 still work.
+///
+/// Between draws `next` equals `screen` (and `next_prints` equals `screen_prints`), so a draw
+/// writes only the cells ratatui hands it into `next`, hashes only the chunks those cells fall
+/// in, and afterwards copies only what changed back into `screen`: its cost follows the cells
+/// that changed, not the size of the screen.
 #[derive(Debug)]
 pub struct ScrollingBackend<B> {
     inner: B,
@@ -160,11 +207,30 @@ pub struct ScrollingBackend<B> {
     screen: Buffer,
     /// [`ROW_CHUNKS`] fingerprints per row of `screen`.
     screen_prints: Vec<u64>,
-    /// The frame being built; kept between draws so its cells are not reallocated each time.
+    /// The frame being drawn: `screen` plus this draw's updates.
     next: Buffer,
+    /// [`ROW_CHUNKS`] fingerprints per row of `next`.
+    next_prints: Vec<u64>,
+    /// Per row, one bit for each chunk this draw updated (bit `c` for chunk `c`); all clear
+    /// between draws.
+    dirty_chunks: Vec<ChunkMask>,
+    /// Where this draw's updates went, in ratatui's order (after a scroll: the cells still
+    /// different). Kept so its allocation is reused.
+    updated: Vec<(u16, u16)>,
+    /// One row of `screen` and of `next`, for diffing a row at a time after a scroll.
+    shown_row: Buffer,
+    wanted_row: Buffer,
+    /// Columns per chunk at the model's width.
+    chunk_width: usize,
+    /// One row's fingerprints of default cells, which is what scrolled-in rows show.
+    blank_prints: [u64; ROW_CHUNKS],
     /// Scrolls sent since construction, for tests and diagnostics.
     scrolls_sent: u64,
 }
+
+/// One bit per chunk of a row.
+type ChunkMask = u8;
+const _: () = assert!(ROW_CHUNKS <= ChunkMask::BITS as usize);
 
 impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
     /// Wraps `inner`, modelling a blank terminal of the inner backend's size.
@@ -175,16 +241,22 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
 
     /// Wraps `inner`, modelling a blank terminal of `size` (for backends that cannot say).
     pub fn with_size(inner: B, size: Size) -> Self {
-        let area = Rect::new(0, 0, size.width, size.height);
-        let screen = Buffer::empty(area);
-        let screen_prints = fingerprints(&screen);
-        Self {
+        let mut backend = Self {
             inner,
-            next: screen.clone(),
-            screen,
-            screen_prints,
+            screen: Buffer::default(),
+            screen_prints: Vec::new(),
+            next: Buffer::default(),
+            next_prints: Vec::new(),
+            dirty_chunks: Vec::new(),
+            updated: Vec::new(),
+            shown_row: Buffer::default(),
+            wanted_row: Buffer::default(),
+            chunk_width: 1,
+            blank_prints: [0; ROW_CHUNKS],
             scrolls_sent: 0,
-        }
+        };
+        backend.reset_model_to(size);
+        backend
     }
 
     pub fn inner(&self) -> &B {
@@ -209,27 +281,138 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
     }
 
     fn reset_model_to(&mut self, size: Size) {
-        let area = Rect::new(0, 0, size.width, size.height);
-        self.screen = Buffer::empty(area);
-        self.next = self.screen.clone();
-        self.screen_prints = fingerprints(&self.screen);
+        self.set_model(Buffer::empty(Rect::new(0, 0, size.width, size.height)));
     }
 
-    /// Makes the model large enough for `updates`, keeping what it showed, and applies them.
-    fn grow_model(&mut self, updates: &[(u16, u16, &Cell)]) {
-        let (mut width, mut height) = (self.screen.area.width, self.screen.area.height);
-        for &(x, y, _) in updates {
-            width = width.max(x.saturating_add(1));
-            height = height.max(y.saturating_add(1));
+    /// Makes `screen` the model (and `next` a copy of it), with its fingerprints.
+    fn set_model(&mut self, screen: Buffer) {
+        self.chunk_width = chunk_width(usize::from(screen.area.width));
+        self.blank_prints = blank_row_prints(screen.area.width);
+        self.screen_prints = fingerprints(&screen);
+        self.next_prints.clone_from(&self.screen_prints);
+        self.next.clone_from(&screen);
+        self.screen = screen;
+        self.dirty_chunks.clear();
+        self.dirty_chunks
+            .resize(usize::from(self.screen.area.height), 0);
+        self.shown_row = Buffer::empty(Rect::new(0, 0, self.screen.area.width, 1));
+        self.wanted_row = self.shown_row.clone();
+    }
+
+    /// The terminal grew without a clear (ratatui clears on every resize it sees, so this is a
+    /// safety net): makes the model hold (`x`, `y`), keeping what it showed and this draw's
+    /// updates so far. Fingerprints are left stale; the draw recomputes them all.
+    fn grow_model_to_hold(&mut self, x: u16, y: u16) {
+        let area = Rect::new(
+            0,
+            0,
+            self.next.area.width.max(x.saturating_add(1)),
+            self.next.area.height.max(y.saturating_add(1)),
+        );
+        for buffer in [&mut self.screen, &mut self.next] {
+            let mut grown = Buffer::empty(area);
+            grown.merge(buffer);
+            *buffer = grown;
         }
-        let mut grown = Buffer::empty(Rect::new(0, 0, width, height));
-        grown.merge(&self.screen);
-        for &(x, y, cell) in updates {
-            set_cell(&mut grown, x, y, cell);
+        self.chunk_width = chunk_width(usize::from(area.width));
+        self.dirty_chunks.resize(usize::from(area.height), 0);
+    }
+
+    /// Writes one of ratatui's updates into `next` and marks the chunks it covers.
+    fn apply_update(&mut self, x: u16, y: u16, cell: &Cell) {
+        let columns = set_cell(&mut self.next, x, y, cell).max(1);
+        let last_column = usize::from(x) + usize::from(columns) - 1;
+        let last_column = last_column.min(usize::from(self.next.area.width) - 1);
+        let first_chunk = usize::from(x) / self.chunk_width;
+        let last_chunk = last_column / self.chunk_width;
+        for chunk in first_chunk..=last_chunk {
+            self.dirty_chunks[usize::from(y)] |= 1 << chunk;
         }
-        self.screen_prints = fingerprints(&grown);
-        self.next = grown.clone();
-        self.screen = grown;
+        self.updated.push((x, y));
+    }
+
+    /// Hashes the chunks of `next` this draw updated; returns how many now differ from what
+    /// the terminal shows (the most any scroll could spare).
+    fn rehash_dirty_chunks(&mut self) -> usize {
+        let width = usize::from(self.next.area.width);
+        let mut changed = 0;
+        for (row, &mask) in self.dirty_chunks.iter().enumerate() {
+            for chunk in chunks_in(mask) {
+                let cells = chunk_cells(width, self.chunk_width, chunk);
+                let print = &mut self.next_prints[row * ROW_CHUNKS + chunk];
+                *print = chunk_hash(&self.next.content[row * width..][cells]);
+                if *print != self.screen_prints[row * ROW_CHUNKS + chunk] {
+                    changed += 1;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Sends the inner backend what differs between `screen` (already scrolled) and `next`.
+    /// Only rows a scroll moved (`scrolled_rows`) or this draw updated can differ; each of those
+    /// that does is diffed by ratatui's own `Buffer::diff` through one-row copies, which yields
+    /// what the whole-screen diff yields for that row (its wide-character rules never reach
+    /// past a row's end), at the cost of the rows that changed instead of the whole screen.
+    fn draw_after_scrolling(&mut self, scrolled_rows: Range<usize>) -> io::Result<()> {
+        let width = usize::from(self.next.area.width);
+        self.updated.clear();
+        for (y, &mask) in self.dirty_chunks.iter().enumerate() {
+            if mask == 0 && !scrolled_rows.contains(&y) {
+                continue;
+            }
+            let cells = y * width..(y + 1) * width;
+            let (shown, wanted) = (
+                &self.screen.content[cells.clone()],
+                &self.next.content[cells],
+            );
+            // Equal cells are still sent when marked to always update, as the diff does.
+            let always = |cell: &Cell| cell.diff_option == CellDiffOption::AlwaysUpdate;
+            if shown == wanted && !wanted.iter().any(always) {
+                continue;
+            }
+            self.shown_row.content.clone_from_slice(shown);
+            self.wanted_row.content.clone_from_slice(wanted);
+            let row = u16::try_from(y).unwrap_or(u16::MAX);
+            self.updated.extend(
+                self.shown_row
+                    .diff_iter(&self.wanted_row)
+                    .map(|(x, _, _)| (x, row)),
+            );
+        }
+        let next = &self.next;
+        self.inner
+            .draw(self.updated.iter().map(|&(x, y)| (x, y, &next[(x, y)])))
+    }
+
+    /// After the inner backend was sent the frame: makes `screen` equal `next` again, copying
+    /// whole only the rows a scroll moved (`scrolled_rows`) and elsewhere only the chunks this
+    /// draw updated.
+    fn settle_model(&mut self, scrolled_rows: Range<usize>) {
+        let width = usize::from(self.next.area.width);
+        for (row, mask) in self.dirty_chunks.iter_mut().enumerate() {
+            let (cells, prints) = if scrolled_rows.contains(&row) {
+                (0..width, 0..ROW_CHUNKS)
+            } else if *mask != 0 {
+                // The chunks' cells hold every column an update covered, wide characters'
+                // included, so copying them copies all the draw changed in this row.
+                let first = mask.trailing_zeros() as usize;
+                let last = (ChunkMask::BITS - 1 - mask.leading_zeros()) as usize;
+                let start = chunk_cells(width, self.chunk_width, first).start;
+                let end = chunk_cells(width, self.chunk_width, last).end;
+                (start..end, first..last + 1)
+            } else {
+                continue;
+            };
+            let at = row * width;
+            self.screen.content[at + cells.start..at + cells.end]
+                .clone_from_slice(&self.next.content[at + cells.start..at + cells.end]);
+            let at = row * ROW_CHUNKS;
+            self.screen_prints[at + prints.start..at + prints.end]
+                .copy_from_slice(&self.next_prints[at + prints.start..at + prints.end]);
+            *mask = 0;
+        }
+        self.updated.clear();
     }
 
     /// Sends one scroll and applies it to the model.
@@ -246,7 +429,12 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
             scroll.top + 1,
             scroll.bottom
         )?;
-        shift_rows(&mut self.screen, &mut self.screen_prints, scroll);
+        shift_rows(
+            &mut self.screen,
+            &mut self.screen_prints,
+            scroll,
+            &self.blank_prints,
+        );
         self.scrolls_sent += 1;
         Ok(())
     }
@@ -254,25 +442,26 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
 
 /// Writes `cell` at (`x`, `y`) the way ratatui's buffer holds it: the columns a wide character
 /// covers show nothing of their own, so they are reset (ratatui resets them and never sends them).
-fn set_cell(buffer: &mut Buffer, x: u16, y: u16, cell: &Cell) {
+/// Returns how many columns the cell covers.
+fn set_cell(buffer: &mut Buffer, x: u16, y: u16, cell: &Cell) -> u16 {
     buffer[(x, y)] = cell.clone();
+    let width = cell.cell_width();
     let right = buffer.area.right();
-    for column in
-        (x.saturating_add(1)..x.saturating_add(cell.cell_width())).take_while(|&c| c < right)
-    {
+    for column in (x.saturating_add(1)..x.saturating_add(width)).take_while(|&c| c < right) {
         buffer[(column, y)].reset();
     }
+    width
 }
 
-/// Moves rows of `screen` (and their hashes) as the terminal does for `scroll`.
-fn shift_rows(screen: &mut Buffer, prints: &mut [u64], scroll: RowScroll) {
+/// Moves rows of `screen` (and their fingerprints) as the terminal does for `scroll`; rows
+/// scrolled in are default cells, fingerprinted `blank`.
+fn shift_rows(screen: &mut Buffer, prints: &mut [u64], scroll: RowScroll, blank: &[u64]) {
     let width = usize::from(screen.area.width);
     let top = usize::from(scroll.top);
     let bottom = usize::from(scroll.bottom);
     let lines = usize::from(scroll.shift.unsigned_abs());
     let region = &mut screen.content[top * width..bottom * width];
     let region_prints = &mut prints[top * ROW_CHUNKS..bottom * ROW_CHUNKS];
-    let blank = blank_row_prints(screen.area.width);
     let rows = bottom - top;
     let blanked = if scroll.shift > 0 {
         region.rotate_left(lines * width);
@@ -285,7 +474,7 @@ fn shift_rows(screen: &mut Buffer, prints: &mut [u64], scroll: RowScroll) {
     };
     region[blanked.start * width..blanked.end * width].fill(Cell::EMPTY);
     for row in blanked {
-        region_prints[row * ROW_CHUNKS..(row + 1) * ROW_CHUNKS].copy_from_slice(&blank);
+        region_prints[row * ROW_CHUNKS..(row + 1) * ROW_CHUNKS].copy_from_slice(blank);
     }
 }
 
@@ -352,12 +541,27 @@ fn chunk_hash(cells: &[Cell]) -> u64 {
     hasher.finish()
 }
 
-/// Writes the [`ROW_CHUNKS`] fingerprints of one row into `prints`.
+/// Columns per chunk of a row `width` columns wide (the last chunk may be shorter, or empty).
+fn chunk_width(width: usize) -> usize {
+    width.div_ceil(ROW_CHUNKS).max(1)
+}
+
+/// The columns of chunk `chunk` in a row `width` columns wide; empty past the row's end.
+fn chunk_cells(width: usize, chunk_width: usize, chunk: usize) -> Range<usize> {
+    (chunk * chunk_width).min(width)..((chunk + 1) * chunk_width).min(width)
+}
+
+/// The chunks whose bits are set in `mask`, lowest first.
+fn chunks_in(mask: ChunkMask) -> impl Iterator<Item = usize> {
+    (0..ROW_CHUNKS).filter(move |chunk| mask & (1 << chunk) != 0)
+}
+
+/// Writes the [`ROW_CHUNKS`] fingerprints of one row into `prints`. An empty chunk (a row
+/// narrower than [`ROW_CHUNKS`] columns) hashes as nothing.
 fn fingerprint_row(row: &[Cell], prints: &mut [u64]) {
-    let chunk_width = row.len().div_ceil(ROW_CHUNKS).max(1);
-    let mut chunks = row.chunks(chunk_width);
-    for print in prints.iter_mut() {
-        *print = chunks.next().map_or(0, chunk_hash);
+    let chunk_width = chunk_width(row.len());
+    for (chunk, print) in prints.iter_mut().enumerate() {
+        *print = chunk_hash(&row[chunk_cells(row.len(), chunk_width, chunk)]);
     }
 }
 
@@ -387,69 +591,65 @@ impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
-        let updates: Vec<(u16, u16, &Cell)> = content.collect();
-        if updates.is_empty() {
+        let mut grew = false;
+        for (x, y, cell) in content {
+            if !self.next.area.contains(Position { x, y }) {
+                self.grow_model_to_hold(x, y);
+                grew = true;
+            }
+            self.apply_update(x, y, cell);
+        }
+        if self.updated.is_empty() {
             return self.inner.draw(std::iter::empty());
         }
-        let area = self.screen.area;
-        if updates
-            .iter()
-            .any(|&(x, y, _)| !area.contains(Position { x, y }))
-        {
-            // The terminal grew without a clear (ratatui clears on every resize it sees, so
-            // this is a safety net): write the cells as given and grow the model to hold them.
-            self.inner.draw(updates.iter().copied())?;
-            self.grow_model(&updates);
+        if grew {
+            // The cells go out as given; the grown model is fingerprinted afresh.
+            let next = &self.next;
+            self.inner
+                .draw(self.updated.iter().map(|&(x, y)| (x, y, &next[(x, y)])))?;
+            let grown = self.next.clone();
+            self.set_model(grown);
+            self.updated.clear();
             return Ok(());
         }
-        let width = usize::from(area.width);
-        self.next.content.clone_from_slice(&self.screen.content);
-        let mut touched = vec![false; usize::from(area.height)];
-        for &(x, y, cell) in &updates {
-            set_cell(&mut self.next, x, y, cell);
-            touched[usize::from(y)] = true;
-        }
-
-        // Only rows the draw touched need hashing again.
-        let mut next_prints = self.screen_prints.clone();
-        for row in (0..touched.len()).filter(|&row| touched[row]) {
-            fingerprint_row(
-                &self.next.content[row * width..(row + 1) * width],
-                &mut next_prints[row * ROW_CHUNKS..(row + 1) * ROW_CHUNKS],
-            );
-        }
-        let blank = blank_row_prints(area.width);
-        let mut scrolled = false;
-        // A scroll must spare three rows' worth of chunks, and only rows the draw touched can
-        // gain: with fewer touched rows there is nothing to look for.
-        let touched_rows = touched.iter().filter(|&&row| row).count();
-        let passes = if touched_rows * ROW_CHUNKS >= MIN_SAVED_CHUNKS {
+        // Only a chunk that now differs from the terminal can be spared by a scroll (every
+        // other one is already right where it is): with fewer than a scroll must spare, there
+        // is nothing to look for.
+        let passes = if self.rehash_dirty_chunks() >= MIN_SAVED_CHUNKS {
             MAX_SCROLLS_PER_FRAME
         } else {
             0
         };
+        // The rows the scrolls moved, from the first region's top to the last one's bottom.
+        let mut scrolled_rows: Option<Range<usize>> = None;
         for _ in 0..passes {
             let Some(scroll) = plan_scroll(
                 &self.screen_prints,
-                &next_prints,
+                &self.next_prints,
                 ROW_CHUNKS,
-                &blank,
+                &self.blank_prints,
                 MAX_SHIFT,
                 MIN_SAVED_CHUNKS,
             ) else {
                 break;
             };
             self.scroll(scroll)?;
-            scrolled = true;
+            let region = usize::from(scroll.top)..usize::from(scroll.bottom);
+            scrolled_rows = Some(match scrolled_rows {
+                Some(rows) => rows.start.min(region.start)..rows.end.max(region.end),
+                None => region,
+            });
         }
-        if scrolled {
-            self.inner.draw(self.screen.diff_iter(&self.next))?;
+        if let Some(rows) = scrolled_rows {
+            self.draw_after_scrolling(rows.clone())?;
+            self.settle_model(rows);
         } else {
             // Nothing moved on the terminal: ratatui's own updates are exactly the difference.
-            self.inner.draw(updates.iter().copied())?;
+            let next = &self.next;
+            self.inner
+                .draw(self.updated.iter().map(|&(x, y)| (x, y, &next[(x, y)])))?;
+            self.settle_model(0..0);
         }
-        std::mem::swap(&mut self.screen, &mut self.next);
-        self.screen_prints = next_prints;
         Ok(())
     }
 
@@ -508,7 +708,36 @@ impl<B: Write> Write for ScrollingBackend<B> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::style::{Color, Style};
+
     use super::*;
+
+    /// Bytes written, readable while a backend owns the writer.
+    #[derive(Clone, Default)]
+    struct Written(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Written {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.borrow()).into_owned()
+        }
+    }
+
+    type Wrapped = ScrollingBackend<CrosstermBackend<Written>>;
 
     const BLANK: u64 = 0;
 
@@ -604,18 +833,155 @@ mod tests {
             shift: 1,
             saved_chunks: 2,
         };
-        shift_rows(&mut screen, &mut hashes, up);
+        shift_rows(&mut screen, &mut hashes, up, &blank_row_prints(4));
         assert_eq!(
             screen,
             Buffer::with_lines(["head", "bbbb", "cccc", "    ", "foot"])
         );
         assert_eq!(hashes, fingerprints(&screen));
         let down = RowScroll { shift: -2, ..up };
-        shift_rows(&mut screen, &mut hashes, down);
+        shift_rows(&mut screen, &mut hashes, down, &blank_row_prints(4));
         assert_eq!(
             screen,
             Buffer::with_lines(["head", "    ", "    ", "bbbb", "foot"])
         );
         assert_eq!(hashes, fingerprints(&screen));
+    }
+
+    /// A 30×12 screen: a header, then one row per name with a timer, then a footer.
+    fn table(names: &[&str], seconds: u32) -> Buffer {
+        let mut buffer = Buffer::empty(Rect::new(0, 0, 30, 12));
+        buffer.set_string(0, 0, "Calls", Style::new().fg(Color::Cyan));
+        for (row, name) in names.iter().take(10).enumerate() {
+            // The name repeated across the first five chunks, so a moved row is worth a scroll.
+            let line = format!(
+                "{:<20.20}{:>6}",
+                name.repeat(7),
+                format!("0:{:02}", seconds % 60)
+            );
+            buffer.set_string(0, row as u16 + 1, line, Style::new());
+        }
+        buffer.set_string(0, 11, "q quit", Style::new());
+        buffer
+    }
+
+    /// Draws `frame` as ratatui would after `shown`: only the cells that differ.
+    fn draw_as_ratatui(backend: &mut Wrapped, shown: &Buffer, frame: &Buffer) {
+        backend.draw(shown.diff(frame).into_iter()).unwrap();
+    }
+
+    /// The model must equal the frame after every draw, whether the draw scrolled or not, and
+    /// nothing of one draw's bookkeeping may leak into the next.
+    fn assert_model_is(backend: &Wrapped, frame: &Buffer) {
+        assert_eq!(&backend.screen, frame);
+        assert_eq!(&backend.next, frame);
+        assert_eq!(backend.screen_prints, fingerprints(frame));
+        assert_eq!(backend.next_prints, backend.screen_prints);
+        assert!(backend.dirty_chunks.iter().all(|&mask| mask == 0));
+        assert!(backend.updated.is_empty());
+    }
+
+    #[test]
+    fn the_model_follows_scrolled_and_partly_updated_frames() {
+        let mut backend = ScrollingBackend::with_size(
+            CrosstermBackend::new(Written::default()),
+            Size::new(30, 12),
+        );
+        let names = [
+            "ada", "bo", "cy", "di", "ed", "flo", "gus", "hal", "ivy", "jo", "kim",
+        ];
+        let mut shown = Buffer::empty(Rect::new(0, 0, 30, 12));
+        let frames = [
+            table(&names, 1),
+            // Only timers change: one chunk a row, no scroll.
+            table(&names, 2),
+            // The first call hangs up: every row below moves up, and the timers tick.
+            table(&names[1..], 3),
+            // Only timers again, on rows that were just scrolled.
+            table(&names[1..], 4),
+            // Two arrivals at the top: rows move down.
+            table(
+                &[
+                    "new", "newer", "bo", "cy", "di", "ed", "flo", "gus", "hal", "ivy",
+                ],
+                5,
+            ),
+        ];
+        for (step, frame) in frames.iter().enumerate() {
+            draw_as_ratatui(&mut backend, &shown, frame);
+            assert_model_is(&backend, frame);
+            let expected_scrolls = match step {
+                0 | 1 => 0,
+                2 | 3 => 1,
+                _ => 2,
+            };
+            assert_eq!(
+                backend.scrolls_sent(),
+                expected_scrolls,
+                "after frame {step}"
+            );
+            shown = frame.clone();
+        }
+    }
+
+    #[test]
+    fn a_cell_past_the_model_grows_it_and_keeps_what_it_showed() {
+        let mut backend = ScrollingBackend::with_size(
+            CrosstermBackend::new(Written::default()),
+            Size::new(10, 3),
+        );
+        let small = Buffer::with_lines(["abc", "def", "ghi"]);
+        let mut wide = Buffer::empty(Rect::new(0, 0, 14, 5));
+        wide.set_string(0, 0, "abc", Style::new());
+        wide.set_string(0, 1, "def", Style::new());
+        wide.set_string(0, 2, "ghi", Style::new());
+        wide.set_string(12, 4, "zz", Style::new());
+        backend
+            .draw(Buffer::empty(small.area).diff(&small).into_iter())
+            .unwrap();
+        // Only the new corner cells are sent, as ratatui sends what changed.
+        let corner = [(12, 4, &wide[(12, 4)]), (13, 4, &wide[(13, 4)])];
+        backend.draw(corner.into_iter()).unwrap();
+        assert_model_is(&backend, &wide);
+    }
+
+    #[test]
+    fn diffing_row_by_row_sends_what_the_whole_screen_diff_sends() {
+        let plain = Style::new();
+        let on_blue = Style::new().bg(Color::Blue);
+        let mut shown = Buffer::empty(Rect::new(0, 0, 12, 6));
+        let mut wanted = shown.clone();
+        // Text changes.
+        shown.set_string(0, 0, "abc", plain);
+        wanted.set_string(0, 0, "abd", plain);
+        // Only the colour changes.
+        shown.set_string(0, 1, "same", plain);
+        wanted.set_string(0, 1, "same", Style::new().fg(Color::Red));
+        // A wide character appears (its second column is not sent).
+        shown.set_string(0, 2, "ab  x", plain);
+        wanted.set_string(0, 2, "a山 x", plain);
+        // Wide characters on a background give way to narrow text: the diff forces the
+        // columns they covered.
+        shown.set_string(0, 3, "山山", on_blue);
+        wanted.set_string(0, 3, "abcd", plain);
+        // Unchanged rows send nothing.
+        shown.set_string(0, 4, "kept", on_blue);
+        wanted.set_string(0, 4, "kept", on_blue);
+
+        let row_by_row = Written::default();
+        let mut backend = ScrollingBackend::with_size(
+            CrosstermBackend::new(row_by_row.clone()),
+            shown.area.as_size(),
+        );
+        backend.screen = shown.clone();
+        backend.next = wanted.clone();
+        backend.draw_after_scrolling(0..6).unwrap();
+
+        let whole_screen = Written::default();
+        CrosstermBackend::new(whole_screen.clone())
+            .draw(shown.diff(&wanted).into_iter())
+            .unwrap();
+        assert!(whole_screen.text().contains('山'));
+        assert_eq!(row_by_row.text(), whole_screen.text());
     }
 }
