@@ -387,29 +387,29 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
 
     /// After the inner backend was sent the frame: makes `screen` equal `next` again, copying
     /// whole only the rows a scroll moved (`scrolled_rows`) and elsewhere only the chunks this
-    /// draw updated.
+    /// draw updated (their cells hold every column an update covered, a wide character's too).
     fn settle_model(&mut self, scrolled_rows: Range<usize>) {
         let width = usize::from(self.next.area.width);
+        let copy_cells = |screen: &mut Buffer, next: &Buffer, cells: Range<usize>| {
+            screen.content[cells.clone()].clone_from_slice(&next.content[cells]);
+        };
         for (row, mask) in self.dirty_chunks.iter_mut().enumerate() {
-            let (cells, prints) = if scrolled_rows.contains(&row) {
-                (0..width, 0..ROW_CHUNKS)
-            } else if *mask != 0 {
-                // The chunks' cells hold every column an update covered, wide characters'
-                // included, so copying them copies all the draw changed in this row.
-                let first = mask.trailing_zeros() as usize;
-                let last = (ChunkMask::BITS - 1 - mask.leading_zeros()) as usize;
-                let start = chunk_cells(width, self.chunk_width, first).start;
-                let end = chunk_cells(width, self.chunk_width, last).end;
-                (start..end, first..last + 1)
+            let (cells, prints) = (row * width, row * ROW_CHUNKS);
+            if scrolled_rows.contains(&row) {
+                copy_cells(&mut self.screen, &self.next, cells..cells + width);
+                self.screen_prints[prints..prints + ROW_CHUNKS]
+                    .copy_from_slice(&self.next_prints[prints..prints + ROW_CHUNKS]);
             } else {
-                continue;
-            };
-            let at = row * width;
-            self.screen.content[at + cells.start..at + cells.end]
-                .clone_from_slice(&self.next.content[at + cells.start..at + cells.end]);
-            let at = row * ROW_CHUNKS;
-            self.screen_prints[at + prints.start..at + prints.end]
-                .copy_from_slice(&self.next_prints[at + prints.start..at + prints.end]);
+                for chunk in chunks_in(*mask) {
+                    let columns = chunk_cells(width, self.chunk_width, chunk);
+                    copy_cells(
+                        &mut self.screen,
+                        &self.next,
+                        cells + columns.start..cells + columns.end,
+                    );
+                    self.screen_prints[prints + chunk] = self.next_prints[prints + chunk];
+                }
+            }
             *mask = 0;
         }
         self.updated.clear();
