@@ -469,33 +469,14 @@ fn profile_ingest() {
     println!("calls={}", board.call_count());
 }
 
-/// For callgrind (docs/PERFORMANCE.md, "Steady CPU: the scrolling backend's model"): world
-/// traffic into a board, with a frame of `tab` drawn at 120×40 after every
-/// [`REPLAY_EVENTS_PER_DRAW`] frames of it, through `ScrollingBackend` (`wrapped`) or straight
-/// into crossterm's backend, writing to a sink. The two runs draw the same frames, so the
-/// difference in their instruction counts is what the wrapper costs.
+/// For callgrind (docs/PERFORMANCE.md, "Steady CPU: the scrolling backend's model"): the
+/// replay below through `ScrollingBackend` (`wrapped`) or straight into crossterm's backend.
+/// Both runs draw the same frames, so the difference in their instruction counts is what the
+/// wrapper costs.
 fn profile_scrolling(tab: Tab, wrapped: bool) {
-    let frames = traffic::world_frames(REPLAY_WARM_UP + REPLAY_DRAWS * REPLAY_EVENTS_PER_DRAW);
-    let (warm_up, measured) = frames.split_at(REPLAY_WARM_UP);
-    let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
-    for frame in warm_up {
-        black_box(board.apply_frame(&frame.text, frame.at).ok());
-    }
-    let viewport = TerminalOptions {
-        viewport: Viewport::Fixed(Rect::new(0, 0, COLS, ROWS)),
-    };
-    let crossterm = CrosstermBackend::new(std::io::sink());
-    let drawn = if wrapped {
-        let backend = ScrollingBackend::with_size(crossterm, Size::new(COLS, ROWS));
-        let mut terminal = Terminal::with_options(backend, viewport).expect("terminal");
-        let drawn = replay_draws(&mut terminal, &mut board, measured, tab);
-        println!("scrolls={}", terminal.backend().scrolls_sent());
-        drawn
-    } else {
-        let mut terminal = Terminal::with_options(crossterm, viewport).expect("terminal");
-        replay_draws(&mut terminal, &mut board, measured, tab)
-    };
-    println!("draws={drawn} live={}", board.live_calls().count());
+    let (board, frames) = replay_input();
+    let run = replay(board, &frames, tab, wrapped);
+    println!("draws={} scrolls={}", run.draws, run.scrolls);
 }
 
 /// World frames before the replay's first draw: the board fills with calls.
@@ -505,32 +486,110 @@ const REPLAY_DRAWS: usize = 300;
 /// Events between two draws: the app draws about ten frames a second at the 50 ev/s.
 const REPLAY_EVENTS_PER_DRAW: usize = 5;
 
-/// Applies `frames` to `board`, drawing `tab` after every [`REPLAY_EVENTS_PER_DRAW`] of them;
-/// returns the number of draws.
+/// A board warmed up by world traffic, and the frames of traffic the replay plays on it.
+fn replay_input() -> (Board, Vec<traffic::TimedFrame>) {
+    let mut frames = traffic::world_frames(REPLAY_WARM_UP + REPLAY_DRAWS * REPLAY_EVENTS_PER_DRAW);
+    let measured = frames.split_off(REPLAY_WARM_UP);
+    let mut board = Board::new(BoardConfig::default(), Vec::<String>::new());
+    for frame in &frames {
+        black_box(board.apply_frame(&frame.text, frame.at).ok());
+    }
+    (board, measured)
+}
+
+/// What one replay did.
+struct ReplayRun {
+    draws: usize,
+    /// Time spent in `Terminal::draw` (render, ratatui's diff, the backends), not in ingest.
+    drawing: Duration,
+    scrolls: u64,
+}
+
+/// Applies `frames` to `board`, drawing `tab` at 120×40 after every
+/// [`REPLAY_EVENTS_PER_DRAW`] of them into a sink, through `ScrollingBackend` or not.
+fn replay(mut board: Board, frames: &[traffic::TimedFrame], tab: Tab, wrapped: bool) -> ReplayRun {
+    let viewport = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, COLS, ROWS)),
+    };
+    let crossterm = CrosstermBackend::new(std::io::sink());
+    if wrapped {
+        let backend = ScrollingBackend::with_size(crossterm, Size::new(COLS, ROWS));
+        let mut terminal = Terminal::with_options(backend, viewport).expect("terminal");
+        let (draws, drawing) = replay_draws(&mut terminal, &mut board, frames, tab);
+        let scrolls = terminal.backend().scrolls_sent();
+        ReplayRun {
+            draws,
+            drawing,
+            scrolls,
+        }
+    } else {
+        let mut terminal = Terminal::with_options(crossterm, viewport).expect("terminal");
+        let (draws, drawing) = replay_draws(&mut terminal, &mut board, frames, tab);
+        ReplayRun {
+            draws,
+            drawing,
+            scrolls: 0,
+        }
+    }
+}
+
+/// The replay's loop: returns the number of draws and the time spent drawing.
 fn replay_draws<B: Backend>(
     terminal: &mut Terminal<B>,
     board: &mut Board,
     frames: &[traffic::TimedFrame],
     tab: Tab,
-) -> usize
+) -> (usize, Duration)
 where
     B::Error: std::fmt::Debug,
 {
     let mut ui = calls_view_ui();
     ui.switch_tab(tab);
     let theme = theme();
-    let mut draws = 0;
+    let (mut draws, mut drawing) = (0, Duration::ZERO);
     for batch in frames.chunks(REPLAY_EVENTS_PER_DRAW) {
         for frame in batch {
             black_box(board.apply_frame(&frame.text, frame.at).ok());
         }
         let now = batch.last().map_or_else(traffic::epoch, |frame| frame.at);
+        let started = Instant::now();
         terminal
             .draw(|frame| render(frame, board, &ui, &theme, now))
             .expect("draw into a sink");
+        drawing += started.elapsed();
         draws += 1;
     }
-    draws
+    (draws, drawing)
+}
+
+/// The scrolling backend's share of a frame, in process: the replay drawn with and without it,
+/// alternating, five times each; medians of the time per draw.
+fn scrolling_backend_cost(rows: &mut Vec<Row>) {
+    let (board, frames) = replay_input();
+    for (tab, name) in [(Tab::Queues, "Queues"), (Tab::Calls, "Calls")] {
+        let (mut wrapped, mut plain, mut scrolls) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..5 {
+            for with_wrapper in [true, false] {
+                let run = replay(board.clone(), &frames, tab, with_wrapper);
+                let per_draw = run.drawing.as_secs_f64() * 1e6 / run.draws.max(1) as f64;
+                if with_wrapper {
+                    wrapped.push(per_draw);
+                    scrolls = run.scrolls;
+                } else {
+                    plain.push(per_draw);
+                }
+            }
+        }
+        let (wrapped, plain) = (median(wrapped), median(plain));
+        rows.push(Row {
+            ratio: format!("{:+.1}%", (wrapped / plain - 1.0) * 100.0),
+            ..Row::info(
+                format!("  {name}: a frame through the scrolling backend"),
+                format!("{wrapped:.0} µs ({scrolls} scrolls in {REPLAY_DRAWS})"),
+                format!("{plain:.0} µs without it"),
+            )
+        });
+    }
 }
 
 /// The board with 10 000 live and 100 000 finished calls, shown in the Calls view: peak RSS.
@@ -1156,6 +1215,7 @@ const TERMINAL_SETTLE: Duration = Duration::from_secs(8);
 /// frames drawn, and CPU over wall time, for the real binary at 120×40 — on the Queues view
 /// (the default, what a supervisor keeps open) and on the Calls view, each in a fresh process.
 fn terminal_steady_and_idle(rows: &mut Vec<Row>) {
+    scrolling_backend_cost(rows);
     let sim = SimProcess::start(TERMINAL_LOAD);
     for (tab, key, name) in [(Tab::Queues, b"1", "Queues"), (Tab::Calls, b"3", "Calls")] {
         terminal_on_view(rows, &sim, tab, key, name);

@@ -353,11 +353,13 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
     /// Only rows a scroll moved (`scrolled_rows`) or this draw updated can differ; each of those
     /// that does is diffed by ratatui's own `Buffer::diff` through one-row copies, which yields
     /// what the whole-screen diff yields for that row (its wide-character rules never reach
-    /// past a row's end), at the cost of the rows that changed instead of the whole screen.
+    /// past a row's end: no wide character starts in a row's last column), at the cost of the
+    /// rows that changed instead of the whole screen.
     fn draw_after_scrolling(&mut self, scrolled_rows: Range<usize>) -> io::Result<()> {
         let width = usize::from(self.next.area.width);
         self.updated.clear();
-        for (y, &mask) in self.dirty_chunks.iter().enumerate() {
+        for (row, &mask) in (0..self.next.area.height).zip(&self.dirty_chunks) {
+            let y = usize::from(row);
             if mask == 0 && !scrolled_rows.contains(&y) {
                 continue;
             }
@@ -373,7 +375,6 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
             }
             self.shown_row.content.clone_from_slice(shown);
             self.wanted_row.content.clone_from_slice(wanted);
-            let row = u16::try_from(y).unwrap_or(u16::MAX);
             self.updated.extend(
                 self.shown_row
                     .diff_iter(&self.wanted_row)
