@@ -259,6 +259,48 @@ fn the_bell_rings_once_per_new_breach_until_acknowledged() {
 }
 
 #[test]
+fn breaches_from_events_are_checked_once_before_the_next_frame() {
+    // Events are applied as they arrive, but checking breaches computes every queue's row, so
+    // it waits for the frame: a burst of events costs one check, not one per event.
+    let mut ui = UiState::new(KeyMap::defaults(), Source::Demo, 30, true);
+    ui.time_zone = chrono_tz::Tz::UTC;
+    let mut app = App::new(
+        directory_board(now() - Duration::hours(1)),
+        ui,
+        Theme::built_in("default").unwrap(),
+        None,
+    );
+    let call = ScriptedCall {
+        session: "s-long-wait",
+        caller: "+12125550111",
+        caller_name: "Jane Doe",
+        ctn: ZILLOW_CTN,
+        queue: (SALES, "Sales"),
+        start: now() - Duration::seconds(45),
+        agent: None,
+        hold_at: None,
+        end: None,
+        recording: None,
+    };
+    for (at, frame) in call.frames() {
+        assert!(
+            app.handle(notification(frame), at).is_empty(),
+            "an event rings nothing by itself"
+        );
+    }
+    assert_eq!(
+        app.before_frame(now()),
+        vec![Effect::Bell],
+        "waiting 45 s against a 20 s threshold"
+    );
+    assert!(app.ui.breached.contains(SALES));
+    assert!(
+        app.before_frame(now()).is_empty(),
+        "nothing changed since the check"
+    );
+}
+
+#[test]
 fn command_line_switches_views_and_reports_mistakes() {
     let mut app = scripted_app();
     press(&mut app, ":agents<enter>");
