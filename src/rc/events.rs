@@ -889,7 +889,7 @@ pub enum ParseError {
     #[error("malformed frame JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("malformed frame JSON: {0}")]
-    Syntax(#[from] scan::SyntaxError),
+    Syntax(#[from] Box<scan::SyntaxError>),
 }
 
 /// Reads one WS text frame or one bare notification envelope.

@@ -28,7 +28,9 @@ pub struct SyntaxError {
     pub at: usize,
 }
 
-pub type Result<T> = std::result::Result<T, SyntaxError>;
+/// Boxed, so that the `Result<()>` of every step fits in a register: errors are rare, steps are
+/// not.
+pub type Result<T> = std::result::Result<T, Box<SyntaxError>>;
 
 /// A JSON number as serde_json classifies it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,8 +73,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// An error at the current position.
-    pub fn error(&self, what: &'static str) -> SyntaxError {
-        SyntaxError { what, at: self.pos }
+    #[cold]
+    pub fn error(&self, what: &'static str) -> Box<SyntaxError> {
+        Box::new(SyntaxError { what, at: self.pos })
     }
 
     fn fail<T>(&self, what: &'static str) -> Result<T> {
