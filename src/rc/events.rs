@@ -1141,14 +1141,7 @@ mod read {
                 }
                 "activeCalls" => {
                     seen.first(s, 10)?;
-                    if !s.null()? {
-                        let mut calls = Vec::new();
-                        s.array(|s| {
-                            calls.push(active_call(s)?);
-                            Ok(true)
-                        })?;
-                        body.active_calls = Some(calls);
-                    }
+                    body.active_calls = optional_list(s, active_call)?;
                 }
                 "acceptCallQueueCalls" => {
                     seen.first(s, 11)?;
@@ -1190,14 +1183,7 @@ mod read {
                 }
                 "recordings" => {
                     seen.first(s, 6)?;
-                    if !s.null()? {
-                        let mut recordings = Vec::new();
-                        s.array(|s| {
-                            recordings.push(recording(s)?);
-                            Ok(true)
-                        })?;
-                        party.recordings = Some(recordings);
-                    }
+                    party.recordings = optional_list(s, recording)?;
                 }
                 "queueCall" => {
                     seen.first(s, 7)?;
@@ -1315,6 +1301,21 @@ mod read {
         } else {
             read(s).map(Some)
         }
+    }
+
+    /// A list of objects read by `read`, or `null`.
+    fn optional_list<'a, T>(
+        s: &mut Scanner<'a>,
+        mut read: impl FnMut(&mut Scanner<'a>) -> Result<T>,
+    ) -> Result<Option<Vec<T>>> {
+        optional(s, |s| {
+            let mut list = Vec::new();
+            s.array(|s| {
+                list.push(read(s)?);
+                Ok(true)
+            })?;
+            Ok(list)
+        })
     }
 
     /// A [`Text`]: a string, or a number kept as its decimal text; `null` is `None`.

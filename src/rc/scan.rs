@@ -158,9 +158,7 @@ impl<'a> Scanner<'a> {
     pub fn object(&mut self, mut field: impl FnMut(&mut Self, &str) -> Result<()>) -> Result<()> {
         self.expect(b'{', "expected an object")?;
         self.enter()?;
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.depth -= 1;
+        if self.closes_empty(b'}') {
             return Ok(());
         }
         loop {
@@ -170,14 +168,8 @@ impl<'a> Scanner<'a> {
             let key = self.string()?;
             self.expect(b':', "expected ':' after a key")?;
             field(self, &key)?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return self.fail("expected ',' or '}' in an object"),
+            if self.member_ends(b'}', "expected ',' or '}' in an object")? {
+                return Ok(());
             }
         }
     }
@@ -188,9 +180,7 @@ impl<'a> Scanner<'a> {
     pub fn array(&mut self, mut element: impl FnMut(&mut Self) -> Result<bool>) -> Result<()> {
         self.expect(b'[', "expected an array")?;
         self.enter()?;
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            self.depth -= 1;
+        if self.closes_empty(b']') {
             return Ok(());
         }
         let mut reading = true;
@@ -200,15 +190,38 @@ impl<'a> Scanner<'a> {
             } else {
                 self.skip()?;
             }
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return self.fail("expected ',' or ']' in an array"),
+            if self.member_ends(b']', "expected ',' or ']' in an array")? {
+                return Ok(());
             }
+        }
+    }
+
+    /// Takes `closer` if it comes next, leaving the container just entered (it was empty).
+    #[inline(always)]
+    fn closes_empty(&mut self, closer: u8) -> bool {
+        let empty = self.peek() == Some(closer);
+        if empty {
+            self.pos += 1;
+            self.depth -= 1;
+        }
+        empty
+    }
+
+    /// After a member of a container: takes `,` (more follow: `false`) or `closer` (the
+    /// container ends: `true`); anything else is an error saying `expected`.
+    #[inline(always)]
+    fn member_ends(&mut self, closer: u8, expected: &'static str) -> Result<bool> {
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b) if b == closer => {
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(true)
+            }
+            _ => self.fail(expected),
         }
     }
 
@@ -241,27 +254,19 @@ impl<'a> Scanner<'a> {
     #[cold]
     #[inline(never)]
     fn string_with_escapes(&mut self, start: usize, end: usize) -> Result<Cow<'a, str>> {
-        match self.bytes().get(end) {
-            Some(b'\\') => {
-                self.pos = end;
-                let mut decoded = String::with_capacity(end - start + 16);
-                decoded.push_str(&self.text[start..end]);
-                self.decode_rest(&mut decoded)?;
-                Ok(Cow::Owned(decoded))
-            }
-            Some(_) => {
-                self.pos = end;
-                self.fail("control character in a string")
-            }
-            None => {
-                self.pos = end;
-                self.fail("end of text inside a string")
-            }
-        }
+        self.pos = end;
+        let mut decoded = String::with_capacity(end - start + 16);
+        decoded.push_str(&self.text[start..end]);
+        self.string_rest(Some(&mut decoded))?;
+        Ok(Cow::Owned(decoded))
     }
 
-    /// Decodes escapes from `pos` (at a backslash) to the closing quote.
-    fn decode_rest(&mut self, out: &mut String) -> Result<()> {
+    /// The rest of a string from a special byte at `pos` to past its closing quote. With `out`,
+    /// escapes are decoded into it (surrogates must pair); without, they are only checked, as
+    /// serde_json checks the strings it skips (a `\u` needs four hex digits, nothing more).
+    #[cold]
+    #[inline(never)]
+    fn string_rest(&mut self, mut out: Option<&mut String>) -> Result<()> {
         loop {
             match self.bytes().get(self.pos) {
                 Some(b'"') => {
@@ -270,14 +275,34 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'\\') => {
                     self.pos += 1;
-                    self.decode_escape(out)?;
+                    match out.as_deref_mut() {
+                        Some(out) => self.decode_escape(out)?,
+                        None => self.skip_escape()?,
+                    }
                 }
                 Some(_) => return self.fail("control character in a string"),
                 None => return self.fail("end of text inside a string"),
             }
             let end = special_byte(self.bytes(), self.pos);
-            out.push_str(&self.text[self.pos..end]);
+            if let Some(out) = out.as_deref_mut() {
+                out.push_str(&self.text[self.pos..end]);
+            }
             self.pos = end;
+        }
+    }
+
+    fn skip_escape(&mut self) -> Result<()> {
+        match self.bytes().get(self.pos) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b'u') => {
+                self.pos += 1;
+                self.hex4().map(drop)
+            }
+            Some(_) => self.fail("invalid escape in a string"),
+            None => self.fail("end of text inside a string"),
         }
     }
 
@@ -344,38 +369,7 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
             return Ok(());
         }
-        self.skip_string_rest()
-    }
-
-    /// The rest of [`Scanner::skip_string`] from a special byte that may not end the string.
-    #[cold]
-    #[inline(never)]
-    fn skip_string_rest(&mut self) -> Result<()> {
-        loop {
-            match self.bytes().get(self.pos) {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some(b'\\') => {
-                    self.pos += 1;
-                    match self.bytes().get(self.pos) {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1
-                        }
-                        Some(b'u') => {
-                            self.pos += 1;
-                            self.hex4()?;
-                        }
-                        Some(_) => return self.fail("invalid escape in a string"),
-                        None => return self.fail("end of text inside a string"),
-                    }
-                }
-                Some(_) => return self.fail("control character in a string"),
-                None => return self.fail("end of text inside a string"),
-            }
-            self.pos = special_byte(self.bytes(), self.pos);
-        }
+        self.string_rest(None)
     }
 
     /// The extent of a number's literal, checked against JSON's grammar; whether it is an
