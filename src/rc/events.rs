@@ -638,8 +638,10 @@ impl<'a> RawBody<'a> {
     /// Decides by the event path, falling back on the body's own fields when the path is
     /// missing or unfamiliar (a bare body in a test, the legacy draft shape).
     fn classify(self, event_path: Option<&str>) -> EventBody<'a> {
+        const TELEPHONY: &str = "/telephony/sessions";
         let by_path = event_path.map(|p| {
-            if p.contains("/telephony/sessions") {
+            // Telephony paths end with it; the suffix test spares most frames the search.
+            if p.ends_with(TELEPHONY) || p.contains(TELEPHONY) {
                 Some(true)
             } else if p.contains("/presence") {
                 Some(false)
