@@ -3,22 +3,12 @@
 //! render, key latency, memory and the per-event cost curve).
 
 use callboard::board::{Board, BoardConfig};
-use callboard::sim::filters::FilterContext;
-use callboard::sim::gateway::{
-    ClientCall, EnvelopeContext, Gateway, OUTBOUND_QUEUE, Outbound, outlet,
-};
-use callboard::sim::world::World;
-use callboard::sim::{GatewaySettings, WorldConfig};
+use callboard::sim::WorldConfig;
+use callboard::sim::feed::subscribed_frames;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-/// One frame as received, with the time it arrived (the `now` the board is given).
-pub struct TimedFrame {
-    pub text: String,
-    pub at: DateTime<Utc>,
-}
+pub use callboard::sim::feed::FeedFrame as TimedFrame;
 
 /// A fixed wall-clock start, so every run builds the same frames.
 pub fn epoch() -> DateTime<Utc> {
@@ -40,62 +30,7 @@ pub fn world_frames(count: usize) -> Vec<TimedFrame> {
         history_minutes: 0,
         ..WorldConfig::default()
     };
-    let start = epoch();
-    let mut world = World::new(&cfg, start);
-    let account_id = world.account_id().to_owned();
-    let owner_id = world.owner_extension_id().to_owned();
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let mut gateway = Gateway::new(GatewaySettings::default(), &mut rng);
-    let (tx, mut inlet) = outlet(OUTBOUND_QUEUE);
-    let connection_id = gateway
-        .attach(&mut rng, "bench", None, tx, std::time::Instant::now())
-        .expect("a fresh attach never fails")
-        .connection_id();
-    let exists = |_: &str| true;
-    let filter_ctx = FilterContext {
-        account_id: &account_id,
-        owner_extension_id: &owner_id,
-        extension_exists: &exists,
-    };
-    let body = json!({
-        "eventFilters": [
-            "/restapi/v1.0/account/~/telephony/sessions",
-            "/restapi/v1.0/account/~/presence?detailedTelephonyState=true",
-        ],
-        "deliveryMode": {"transportType": "WebSocket"},
-    });
-    let (status, _) = gateway.subscription_request(
-        &mut rng,
-        connection_id,
-        &ClientCall {
-            method: "POST",
-            path: "/restapi/v1.0/subscription/",
-            body: Some(&body),
-        },
-        &filter_ctx,
-        start,
-    );
-    assert_eq!(status, 200, "the bench subscription was refused");
-
-    let mut frames = Vec::with_capacity(count);
-    let mut now = start;
-    while frames.len() < count {
-        now += Duration::milliseconds(250);
-        let events = world.advance(now);
-        let ctx = EnvelopeContext {
-            account_id: &account_id,
-            owner_extension_id: &owner_id,
-            now,
-            clock: std::time::Instant::now(),
-        };
-        gateway.dispatch(&mut rng, &events, &ctx);
-        while let Ok(outbound) = inlet.frames.try_recv() {
-            if let Outbound::Text(text) = outbound {
-                frames.push(TimedFrame { text, at: now });
-            }
-        }
-    }
-    frames
+    subscribed_frames(&cfg, epoch(), 11, count)
 }
 
 /// A telephony notification frame in the gateway's shape for one party of synthetic call

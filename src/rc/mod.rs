@@ -8,6 +8,7 @@
 //! | [`rest`]      | the REST client: endpoint groups, 401 retry, paging, typed helpers         |
 //! | [`error`]     | errors worded for a supervisor, with the platform's error code             |
 //! | [`events`]    | typed, borrowed, tolerant parse of WebSocket frames and notifications      |
+//! | [`scan`]      | the validating JSON reader under the board's per-event parse             |
 //! | [`records`]   | owned serde types of the REST records                                      |
 //! | [`frames`]    | the frames the client writes to the WebSocket gateway                      |
 //! | [`ws`]        | the live event session: subscribe, heartbeat, recover, resync; `ConnState` |
@@ -51,6 +52,7 @@ pub mod frames;
 pub mod ratelimit;
 pub mod records;
 pub mod rest;
+pub mod scan;
 pub mod sync;
 pub mod transport;
 pub mod unseen_ends;

@@ -17,6 +17,7 @@
 //! | [`faults`]    | injected faults and their timed rules (pure)                                |
 //! | [`control`]   | the `/_sim/*` control API                                                   |
 //! | [`pretty`]    | the platform's Jackson-style pretty JSON                                    |
+//! | [`feed`]      | a world's frames as one subscriber receives them, in simulated time (pure)  |
 //!
 //! [`Simulator::start`] runs it on the current tokio runtime; `callboard sim` ([`SimArgs`]) runs
 //! it as a program.
@@ -25,6 +26,7 @@ pub mod audio;
 pub mod bodies;
 pub mod control;
 pub mod faults;
+pub mod feed;
 pub mod filters;
 pub mod gateway;
 pub mod http;
