@@ -354,7 +354,7 @@ impl FixedMs {
 /// The counters a call adds to the tallies, computed before and after each change so the
 /// difference can be applied exactly. The keys are the call's own shared texts, and the
 /// counts (0 or 1 per call) are flags in [`CallCounts`].
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Contribution {
     /// The queue the call is counted in, and when it entered it.
     pub queue: Option<(Arc<str>, Bucket)>,
@@ -365,6 +365,25 @@ pub(crate) struct Contribution {
     pub waiting_since: Option<DateTime<Utc>>,
     /// A live inbound call to `number`.
     pub live_at_number: bool,
+}
+
+/// Compared on every call update (before against after): the queue and number are nearly always
+/// the same `Arc` on both sides, so pointers are compared before the texts.
+impl PartialEq for Contribution {
+    fn eq(&self, other: &Self) -> bool {
+        fn same(a: &Option<(Arc<str>, Bucket)>, b: &Option<(Arc<str>, Bucket)>) -> bool {
+            match (a, b) {
+                (Some((a, at)), Some((b, bt))) => at == bt && (Arc::ptr_eq(a, b) || a == b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        same(&self.queue, &other.queue)
+            && same(&self.number, &other.number)
+            && self.counts == other.counts
+            && self.waiting_since == other.waiting_since
+            && self.live_at_number == other.live_at_number
+    }
 }
 
 /// One call's share of a [`Tally`]: each count is 0 or 1, so they are bits.

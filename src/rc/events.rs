@@ -945,9 +945,14 @@ pub fn peek_meta(text: &str) -> Result<Meta<'_>, ParseError> {
 }
 
 fn first_significant_char(text: &str) -> Option<char> {
-    text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
-        .chars()
-        .next()
+    // Frames start with their bracket: spare them the Unicode-aware trim.
+    match text.as_bytes().first() {
+        Some(b @ (b'[' | b'{')) => Some(char::from(*b)),
+        _ => text
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+            .chars()
+            .next(),
+    }
 }
 
 /// Deserialises `[meta, body?, …]`, choosing the body type from `meta.type`.
