@@ -1327,6 +1327,10 @@ mod read {
 
     /// A [`Text`]: a string, or a number kept as its decimal text; `null` is `None`.
     fn text<'a>(s: &mut Scanner<'a>) -> Result<Option<Text<'a>>> {
+        // Nearly every text is a string: read it without going through `Scalar`.
+        if s.peek() == Some(b'"') {
+            return Ok(Some(Text(s.string()?)));
+        }
         Ok(
             match s.scalar("an object or list where a string or number belongs")? {
                 Scalar::Null => None,
