@@ -215,29 +215,38 @@ fn a_failed_relabel_is_shown() {
     );
 }
 
-#[test]
-fn the_bell_rings_once_per_new_breach_until_acknowledged() {
-    let start = now() - Duration::hours(1);
+/// An app with the breach bell on, over the directory board.
+fn app_with_bell() -> App {
     let mut ui = UiState::new(KeyMap::defaults(), Source::Demo, 30, true);
     ui.time_zone = chrono_tz::Tz::UTC;
-    let mut app = App::new(
-        directory_board(start),
+    App::new(
+        directory_board(now() - Duration::hours(1)),
         ui,
         Theme::built_in("default").unwrap(),
         None,
-    );
-    let call = ScriptedCall {
-        session: "s-wait",
+    )
+}
+
+/// A call waiting in Sales (threshold 20 s) since `waiting_for` before now.
+fn waiting_in_sales(session: &'static str, waiting_for: Duration) -> ScriptedCall<'static> {
+    ScriptedCall {
+        session,
         caller: "+12125550111",
         caller_name: "Jane Doe",
         ctn: ZILLOW_CTN,
         queue: (SALES, "Sales"),
-        start: now() - Duration::seconds(12),
+        start: now() - waiting_for,
         agent: None,
         hold_at: None,
         end: None,
         recording: None,
-    };
+    }
+}
+
+#[test]
+fn the_bell_rings_once_per_new_breach_until_acknowledged() {
+    let mut app = app_with_bell();
+    let call = waiting_in_sales("s-wait", Duration::seconds(12));
     for (at, frame) in call.frames() {
         assert!(
             !app.handle(notification(frame), at).contains(&Effect::Bell),
@@ -262,26 +271,8 @@ fn the_bell_rings_once_per_new_breach_until_acknowledged() {
 fn breaches_from_events_are_checked_once_before_the_next_frame() {
     // Events are applied as they arrive, but checking breaches computes every queue's row, so
     // it waits for the frame: a burst of events costs one check, not one per event.
-    let mut ui = UiState::new(KeyMap::defaults(), Source::Demo, 30, true);
-    ui.time_zone = chrono_tz::Tz::UTC;
-    let mut app = App::new(
-        directory_board(now() - Duration::hours(1)),
-        ui,
-        Theme::built_in("default").unwrap(),
-        None,
-    );
-    let call = ScriptedCall {
-        session: "s-long-wait",
-        caller: "+12125550111",
-        caller_name: "Jane Doe",
-        ctn: ZILLOW_CTN,
-        queue: (SALES, "Sales"),
-        start: now() - Duration::seconds(45),
-        agent: None,
-        hold_at: None,
-        end: None,
-        recording: None,
-    };
+    let mut app = app_with_bell();
+    let call = waiting_in_sales("s-long-wait", Duration::seconds(45));
     for (at, frame) in call.frames() {
         assert!(
             app.handle(notification(frame), at).is_empty(),
