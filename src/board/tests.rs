@@ -1978,3 +1978,41 @@ fn sample_phone_numbers_without_plus_are_normalised() {
     assert_eq!(rows[0].campaign, UNLABELLED);
     assert_eq!(rows[0].numbers.len(), 3);
 }
+
+#[test]
+fn contributions_compare_their_queue_and_number_by_text_whatever_the_allocation() {
+    use std::sync::Arc;
+
+    use super::model::{Bucket, Contribution};
+    let bucket = board().bucket(t0());
+    let later = Bucket {
+        minute: bucket.minute + 1,
+        ..bucket
+    };
+    let with = |queue: &str, number: &str, at: Bucket| Contribution {
+        queue: Some((Arc::from(queue), at)),
+        number: Some((Arc::from(number), at)),
+        ..Contribution::default()
+    };
+    let counted = with("Q1", "+14155550100", bucket);
+    // The same Arc on both sides (the usual case) and equal texts in other allocations.
+    assert_eq!(counted, counted.clone());
+    assert_eq!(counted, with("Q1", "+14155550100", bucket));
+    assert_ne!(counted, with("Q2", "+14155550100", bucket));
+    assert_ne!(counted, with("Q1", "+14155550199", bucket));
+    assert_ne!(counted, with("Q1", "+14155550100", later));
+    assert_ne!(
+        counted,
+        Contribution {
+            queue: None,
+            ..counted.clone()
+        }
+    );
+    assert_ne!(
+        counted,
+        Contribution {
+            live_at_number: true,
+            ..counted.clone()
+        }
+    );
+}
