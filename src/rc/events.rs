@@ -1,13 +1,14 @@
 //! Typed, borrowed, tolerant parsing of what arrives over the WebSocket gateway.
 //!
 //! One set of types serves the live session, `callboard replay` and the benchmarks, through two
-//! entry points: [`parse_frame`] reads a whole frame (the session's control frames, replay),
-//! [`parse_notification`] only the notification a frame carries (the board's path, run for
-//! every event). Input is a WS text frame (`[meta]` / `[meta, body]`, PROTOCOL.md §2.2) or a
-//! bare notification envelope (`{uuid, event, timestamp, subscriptionId, ownerId, body}`); the
-//! 2018 `pn_apns` wrapper is unwrapped too. Strings borrow from the input unless they carry JSON escapes, no
-//! `serde_json::Value` is built, and the body is read once: its fields are the union of the
-//! telephony-session and detailed-presence bodies, sorted out afterwards by the event path.
+//! entry points: [`parse_frame`] reads a whole frame with serde (the session's control frames,
+//! replay), [`parse_notification`] only the notification a frame carries, with the hand-written
+//! [`Scanner`] (the board's path, run for every event; tests hold the two readers to each
+//! other). Input is a WS text frame (`[meta]` / `[meta, body]`, PROTOCOL.md §2.2) or a bare
+//! notification envelope (`{uuid, event, timestamp, subscriptionId, ownerId, body}`); the 2018
+//! `pn_apns` wrapper is unwrapped too. Strings borrow from the input unless they carry JSON
+//! escapes, no `serde_json::Value` is built, and the body is read once: its fields are the union
+//! of the telephony-session and detailed-presence bodies, sorted out afterwards by the event path.
 //!
 //! Tolerance (PROTOCOL.md §9.8–9.9): ids may be JSON numbers or strings, unknown fields are
 //! ignored, unknown status codes are kept as text, booleans sent as `"true"` are accepted, and a
@@ -911,7 +912,7 @@ pub fn parse_frame(text: &str) -> Result<Frame<'_>, ParseError> {
 }
 
 /// Reads the notification a WS text frame or a bare envelope carries, and nothing else: of the
-/// meta only `type` is read (the session task reads the rest with [`peek_meta`]), and the body
+/// meta only `type` is read (the socket task has already read the rest), and the body
 /// of any other frame type is skipped without being built. `Ok(None)` for a frame that carries
 /// no notification (a heartbeat, a reply, a notification frame with a `null` body). This is the
 /// board's path: it runs for every event, so it builds nothing the board does not read.

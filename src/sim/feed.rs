@@ -23,6 +23,10 @@ pub struct FeedFrame {
 
 /// At least `count` frames of `config`'s world from `start`, played in steps of 250 ms of
 /// simulated time. The same config, start and `seed` (the gateway's ids) give the same frames.
+///
+/// # Panics
+/// If a fresh gateway refuses its first connection or the client's own filters: a bug in the
+/// simulator, not a condition of the input.
 pub fn subscribed_frames(
     config: &WorldConfig,
     start: DateTime<Utc>,

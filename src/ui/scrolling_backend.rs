@@ -381,6 +381,11 @@ impl<B: Backend<Error = io::Error> + Write> ScrollingBackend<B> {
                     .map(|(x, _, _)| (x, row)),
             );
         }
+        self.send_updated()
+    }
+
+    /// Sends the inner backend the cells of `next` at the positions in `updated`.
+    fn send_updated(&mut self) -> io::Result<()> {
         let next = &self.next;
         self.inner
             .draw(self.updated.iter().map(|&(x, y)| (x, y, &next[(x, y)])))
@@ -605,9 +610,7 @@ impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
         }
         if grew {
             // The cells go out as given; the grown model is fingerprinted afresh.
-            let next = &self.next;
-            self.inner
-                .draw(self.updated.iter().map(|&(x, y)| (x, y, &next[(x, y)])))?;
+            self.send_updated()?;
             let grown = self.next.clone();
             self.set_model(grown);
             self.updated.clear();
@@ -646,9 +649,7 @@ impl<B: Backend<Error = io::Error> + Write> Backend for ScrollingBackend<B> {
             self.settle_model(rows);
         } else {
             // Nothing moved on the terminal: ratatui's own updates are exactly the difference.
-            let next = &self.next;
-            self.inner
-                .draw(self.updated.iter().map(|&(x, y)| (x, y, &next[(x, y)])))?;
+            self.send_updated()?;
             self.settle_model(0..0);
         }
         Ok(())
